@@ -1,0 +1,1 @@
+"""The DuckDB warehouse: connection, config, ingestion, staging, quarantine and table writes."""
