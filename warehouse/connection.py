@@ -26,6 +26,8 @@ def connect(path: Path | str | None = None) -> duckdb.DuckDBPyConnection:
         An open DuckDB connection.
     """
     con = duckdb.connect(str(path or warehouse_path()))
+    # Every timestamp Kindred stores is UTC; parsing offsets relies on the session zone being UTC.
+    con.execute("SET TimeZone = 'UTC'")
     for schema in SCHEMAS:
         con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
     return con

@@ -1,0 +1,196 @@
+"""Loading and validating `kindred.yaml`: sources, their column mappings, and model settings."""
+
+from __future__ import annotations
+
+import glob
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from warehouse.canonical import DEFAULT_SOURCE_COLUMNS, KIND_FIELDS, REQUIRED_FIELDS, canonical_fields
+
+FORMATS = ("csv", "parquet", "jsonl")
+_EXTENSIONS = {".csv": "csv", ".parquet": "parquet", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl"}
+
+
+class ConfigError(ValueError):
+    """kindred.yaml is unreadable or describes something impossible; the message says where."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SourceConfig(_Strict):
+    """One landing source: where its files are and how their columns map to a canonical kind."""
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]{0,62}$")
+    kind: Literal["people", "events", "orders", "cases"]
+    path: str
+    format: Literal["csv", "parquet", "jsonl"] | None = None
+    id_namespace: str | None = Field(default=None, pattern=r"^[a-z][a-z0-9_]{0,62}$")
+    columns: dict[str, str] = Field(default_factory=dict)
+    constants: dict[str, str] = Field(default_factory=dict)
+    formats: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _fields_are_canonical(self) -> SourceConfig:
+        known = canonical_fields(self.kind)
+        for setting in ("columns", "constants", "formats"):
+            unknown = sorted(set(getattr(self, setting)) - set(known))
+            if unknown:
+                raise ValueError(
+                    f"{setting} uses {', '.join(unknown)}: not a canonical field of kind '{self.kind}'. "
+                    f"Known fields: {', '.join(sorted(known))}"
+                )
+        not_time = sorted(f for f in self.formats if known[f] != "timestamp")
+        if not_time:
+            raise ValueError(f"formats may only be set for timestamp fields, not {', '.join(not_time)}")
+        return self
+
+    @property
+    def namespace(self) -> str:
+        """Records sharing a namespace and record_id are one person."""
+        return self.id_namespace or self.name
+
+    def column_map(self) -> dict[str, str]:
+        """Canonical field -> source column, with the kind's defaults (Segment names) filled in."""
+        mapping = dict(DEFAULT_SOURCE_COLUMNS.get(self.kind, {}))
+        mapping.update(self.columns)
+        return mapping
+
+    def required_fields(self) -> tuple[str, ...]:
+        """Fields that every row must have, else it is quarantined."""
+        return REQUIRED_FIELDS[self.kind]
+
+
+class LeadScoreConfig(_Strict):
+    horizon_days: int = Field(default=90, ge=7, le=730)
+
+
+class ChurnRiskConfig(_Strict):
+    horizon_days: int = Field(default=90, ge=7, le=730)
+
+
+class NextBestOfferConfig(_Strict):
+    horizon_days: int = Field(default=90, ge=7, le=730)
+    offer_field: Literal["product_category", "product_id"] = "product_category"
+    top_k: int = Field(default=10, ge=1, le=100)
+
+
+class ModelsConfig(_Strict):
+    lead_score: LeadScoreConfig = Field(default_factory=LeadScoreConfig)
+    churn_risk: ChurnRiskConfig = Field(default_factory=ChurnRiskConfig)
+    next_best_offer: NextBestOfferConfig = Field(default_factory=NextBestOfferConfig)
+
+
+class IdentityConfig(_Strict):
+    default_phone_region: str = Field(default="US", pattern=r"^[A-Z]{2}$")
+    match_threshold: float | None = Field(default=None, gt=0, lt=1)
+
+
+class KindredConfig(_Strict):
+    """The whole of kindred.yaml, with `base_dir` (the file's folder) for relative paths."""
+
+    sources: list[SourceConfig]
+    models: ModelsConfig = Field(default_factory=ModelsConfig)
+    identity: IdentityConfig = Field(default_factory=IdentityConfig)
+    base_dir: Path = Path(".")
+
+    @field_validator("sources")
+    @classmethod
+    def _unique_names(cls, sources: list[SourceConfig]) -> list[SourceConfig]:
+        names = [s.name for s in sources]
+        duplicated = sorted({n for n in names if names.count(n) > 1})
+        if duplicated:
+            raise ValueError(f"source names must be unique; repeated: {', '.join(duplicated)}")
+        if not sources:
+            raise ValueError("at least one source is needed")
+        return sources
+
+    def sources_of(self, kind: str) -> list[SourceConfig]:
+        """The sources of one canonical kind, in config order."""
+        return [s for s in self.sources if s.kind == kind]
+
+    def files_of(self, source: SourceConfig) -> list[Path]:
+        """The files a source's glob matches now, sorted (relative globs start at base_dir)."""
+        pattern = Path(source.path).expanduser()
+        if not pattern.is_absolute():
+            pattern = self.base_dir / pattern
+        return sorted(Path(p) for p in glob.glob(str(pattern), recursive=True) if Path(p).is_file())
+
+    def format_of(self, source: SourceConfig, file: Path) -> str:
+        """A file's format: the source's `format`, else the file's extension."""
+        if source.format:
+            return source.format
+        fmt = _EXTENSIONS.get(file.suffix.lower())
+        if fmt is None:
+            raise ConfigError(
+                f"source '{source.name}': cannot tell the format of {file} from its extension; "
+                f"set `format:` to one of {', '.join(FORMATS)}"
+            )
+        return fmt
+
+
+def load_config(path: Path | str) -> KindredConfig:
+    """Read and validate a kindred.yaml.
+
+    Args:
+        path: the YAML file.
+
+    Returns:
+        The validated config; relative source paths resolve against the file's folder.
+
+    Raises:
+        ConfigError: the file is missing, is not YAML, or breaks the format; the message names the
+            file and the setting (e.g. `sources[2].columns`).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: config file not found (pass --config or create kindred.yaml)")
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as error:
+        raise ConfigError(f"{path}: not valid YAML: {error}") from error
+    if not isinstance(document, dict):
+        raise ConfigError(f"{path}: expected a mapping with a `sources:` list at the top level")
+    document = {**document, "base_dir": path.resolve().parent}
+    try:
+        return KindredConfig.model_validate(document)
+    except ValidationError as error:
+        raise ConfigError(f"{path}: {_describe(error, document)}") from error
+
+
+def _describe(error: ValidationError, document: dict) -> str:
+    lines = []
+    for problem in error.errors():
+        where = _location(problem["loc"], document)
+        lines.append(f"{where}: {problem['msg'].removeprefix('Value error, ')}")
+    return "; ".join(lines)
+
+
+def _location(loc: tuple, document: dict) -> str:
+    parts: list[str] = []
+    node = document
+    for key in loc:
+        if isinstance(key, int):
+            name = node[key].get("name") if isinstance(node, list) and isinstance(node[key], dict) else None
+            parts[-1] += f"[{key}]" + (f" ('{name}')" if name else "")
+        else:
+            parts.append(str(key))
+        try:
+            node = node[key]
+        except (KeyError, IndexError, TypeError):
+            node = None
+    return ".".join(parts) or "config"
+
+
+def required_columns(source: SourceConfig) -> dict[str, str]:
+    """Required canonical field -> the source column that must exist (constants excepted)."""
+    mapping = source.column_map()
+    return {f: mapping.get(f, f) for f in source.required_fields() if f not in source.constants}
+
+
+__all__ = ["ConfigError", "KindredConfig", "SourceConfig", "load_config", "required_columns", "KIND_FIELDS"]
