@@ -80,7 +80,9 @@ def replace_table(con: duckdb.DuckDBPyConnection, name: str, frame: pl.DataFrame
     return frame.height
 
 
-def replace_table_from_sql(con: duckdb.DuckDBPyConnection, name: str, sql: str, params: list | None = None) -> int:
+def replace_table_from_sql(
+    con: duckdb.DuckDBPyConnection, name: str, sql: str, params: list | None = None
+) -> int:
     """Replace a table with the result of a query, atomically.
 
     Returns:

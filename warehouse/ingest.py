@@ -86,8 +86,12 @@ def _check_required_columns(source: SourceConfig, file: Path, columns: list[str]
 def _read_csv(file: Path) -> pl.DataFrame:
     try:
         frame = pl.read_csv(
-            file, infer_schema=False, encoding="utf8-lossy", row_index_name="_row_number",
-            row_index_offset=1, truncate_ragged_lines=True,
+            file,
+            infer_schema=False,
+            encoding="utf8-lossy",
+            row_index_name="_row_number",
+            row_index_offset=1,
+            truncate_ragged_lines=True,
         )
     except pl.exceptions.NoDataError:
         return pl.DataFrame(schema={"_row_number": pl.UInt32})
@@ -105,9 +109,15 @@ def _read_parquet(file: Path) -> pl.DataFrame:
         pl.col(c).struct.json_encode() if isinstance(t, pl.Struct) else pl.col(c).cast(pl.String)
         for c, t in frame.schema.items()
         if not isinstance(t, pl.List)
-    ] + [pl.col(c).cast(pl.List(pl.String)).list.join(",") for c, t in frame.schema.items() if isinstance(t, pl.List)]
-    return frame.select(as_text).with_row_index("_row_number", offset=1).with_columns(
-        pl.col("_row_number").cast(pl.Int64)
+    ] + [
+        pl.col(c).cast(pl.List(pl.String)).list.join(",")
+        for c, t in frame.schema.items()
+        if isinstance(t, pl.List)
+    ]
+    return (
+        frame.select(as_text)
+        .with_row_index("_row_number", offset=1)
+        .with_columns(pl.col("_row_number").cast(pl.Int64))
     )
 
 

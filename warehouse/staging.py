@@ -28,7 +28,13 @@ from warehouse.connection import quote_table, row_count
 
 log = logging.getLogger(__name__)
 
-_SQL_TYPES = {"string": "VARCHAR", "timestamp": "TIMESTAMP", "double": "DOUBLE", "boolean": "BOOLEAN", "json": "JSON"}
+_SQL_TYPES = {
+    "string": "VARCHAR",
+    "timestamp": "TIMESTAMP",
+    "double": "DOUBLE",
+    "boolean": "BOOLEAN",
+    "json": "JSON",
+}
 _TRUE = ("true", "t", "yes", "y", "1")
 _FALSE = ("false", "f", "no", "n", "0")
 QUARANTINE_COLUMNS = "source VARCHAR, _file VARCHAR, _row_number BIGINT, reason VARCHAR, raw_content VARCHAR, _ingested_at TIMESTAMP"
@@ -46,7 +52,16 @@ def staging_columns(kind: str) -> list[str]:
     """The column order of `staging.<kind>`."""
     fields = canonical_fields(kind)
     kind_fields = [f for f in fields if f not in PERSON_ATTRIBUTES and f != "record_id"]
-    return ["source", *kind_fields, "record_id", "id_namespace", *PERSON_ATTRIBUTES, "_file", "_row_number", "_ingested_at"]
+    return [
+        "source",
+        *kind_fields,
+        "record_id",
+        "id_namespace",
+        *PERSON_ATTRIBUTES,
+        "_file",
+        "_row_number",
+        "_ingested_at",
+    ]
 
 
 def build_staging(con: duckdb.DuckDBPyConnection, config: KindredConfig) -> StagingResult:
@@ -86,7 +101,9 @@ def _stage_kind(con: duckdb.DuckDBPyConnection, kind: str, sources: list[SourceC
         con.execute(f"CREATE OR REPLACE TEMP TABLE _typed AS {select}", params)
         _mark_duplicates(con, kind)
         con.execute(f"INSERT INTO {target} SELECT {', '.join(columns)} FROM _typed WHERE _reason IS NULL")
-        con.execute(f"CREATE OR REPLACE TABLE {quote_table(f'quarantine.{source.name}')} ({QUARANTINE_COLUMNS})")
+        con.execute(
+            f"CREATE OR REPLACE TABLE {quote_table(f'quarantine.{source.name}')} ({QUARANTINE_COLUMNS})"
+        )
         con.execute(
             f"INSERT INTO {quote_table(f'quarantine.{source.name}')} "
             "SELECT source, _file, _row_number, _reason, _raw_content, _ingested_at FROM _typed WHERE _reason IS NOT NULL"
@@ -143,7 +160,11 @@ def _source_select(con: duckdb.DuckDBPyConnection, kind: str, source: SourceConf
             if name in mapping or name in _json_defaults(kind):
                 paths = [mapping[name]] if name in mapping else _json_defaults(kind)[name]
                 parts = [f"json_extract_string(_json, {q.param(_json_path(p))})" for p in paths]
-                return f"nullif(trim(coalesce({', '.join(parts)})), '')" if len(parts) > 1 else f"nullif(trim({parts[0]}), '')"
+                return (
+                    f"nullif(trim(coalesce({', '.join(parts)})), '')"
+                    if len(parts) > 1
+                    else f"nullif(trim({parts[0]}), '')"
+                )
             return None
         if column in raw_columns:
             return f"nullif(trim({_ident(column)}), '')"
@@ -158,7 +179,9 @@ def _source_select(con: duckdb.DuckDBPyConnection, kind: str, source: SourceConf
             path = mapping.get(name)
             paths = [path] if path else _json_defaults(kind).get(name, [])
             parts = [f"json_extract(_json, {q.param(_json_path(p))})" for p in paths]
-            exprs[name] = f"coalesce({', '.join(parts)})" if len(parts) > 1 else (parts[0] if parts else "NULL::JSON")
+            exprs[name] = (
+                f"coalesce({', '.join(parts)})" if len(parts) > 1 else (parts[0] if parts else "NULL::JSON")
+            )
             continue
         text = text_of(name)
         if text is None:
@@ -195,9 +218,7 @@ def _source_select(con: duckdb.DuckDBPyConnection, kind: str, source: SourceConf
         base = f"SELECT *, CASE WHEN json_valid(_raw) THEN _raw::JSON END AS _json FROM {quote_table(f'raw.{source.name}')}"
         inner = f"SELECT * FROM ({base}) b"
     else:
-        inner = (
-            f"SELECT *, struct_pack({row_struct}) AS r FROM {quote_table(f'raw.{source.name}')}"
-        )
+        inner = f"SELECT *, struct_pack({row_struct}) AS r FROM {quote_table(f'raw.{source.name}')}"
     person_key = "" if kind == "people" else f"{PERSON_KEY[kind]} AS record_id,"
     sql = f"""
 WITH src AS ({inner}),
@@ -250,8 +271,13 @@ def _json_defaults(kind: str) -> dict[str, list[str]]:
     if kind != "events":
         return {}
     defaults: dict[str, list[str]] = {
-        "message_id": ["messageId"], "type": ["type"], "event": ["event"], "user_id": ["userId"],
-        "anonymous_id": ["anonymousId"], "timestamp": ["timestamp"], "properties": ["properties"],
+        "message_id": ["messageId"],
+        "type": ["type"],
+        "event": ["event"],
+        "user_id": ["userId"],
+        "anonymous_id": ["anonymousId"],
+        "timestamp": ["timestamp"],
+        "properties": ["properties"],
         "traits": ["traits", "context.traits"],
     }
     for attribute, trait in SEGMENT_TRAITS.items():

@@ -1,0 +1,54 @@
+# Kindred: `make run` on a fresh machine installs everything and runs the demo end to end;
+# `make test` installs the same way and runs the test suite.
+SHELL := /bin/bash
+export UV_COMPILE_BYTECODE := 1
+export KINDRED_HOME ?= $(CURDIR)/.kindred
+UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
+VENV := .venv
+BIN := $(VENV)/bin
+DEMO := data/demo
+
+.PHONY: install run test test-fast bench ui mlflow-ui lint demo-data clean
+
+$(UV):
+	python3 -m pip install --quiet --user uv || python3 -m pip install --quiet uv
+
+# The virtualenv is rebuilt from the lock file whenever the lock changes.
+$(VENV)/.synced: uv.lock pyproject.toml | $(UV)
+	$(UV) sync --locked --all-groups
+	touch $@
+
+install: $(VENV)/.synced
+
+$(DEMO)/ground_truth/records.csv: | install
+	$(BIN)/kindred demo-data --out $(DEMO)
+
+demo-data: $(DEMO)/ground_truth/records.csv
+
+run: install demo-data
+	$(BIN)/kindred run --config kindred.yaml
+
+test: install
+	$(BIN)/python -m pytest -n 2 --durations=15
+
+test-fast: install
+	$(BIN)/python -m pytest -n 2 -m "not slow"
+
+bench: install
+	$(BIN)/python -m benchmarks.run_all
+
+ui: install
+	mkdir -p $(KINDRED_HOME)/dagster && cp dagster.yaml $(KINDRED_HOME)/dagster/dagster.yaml
+	DAGSTER_HOME=$(KINDRED_HOME)/dagster $(BIN)/dg dev --host 127.0.0.1 --port 3000
+
+mlflow-ui: install
+	$(BIN)/mlflow ui --host 127.0.0.1 --port 5000 \
+	  --backend-store-uri sqlite:///$(KINDRED_HOME)/mlflow.db --default-artifact-root $(KINDRED_HOME)/mlartifacts
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/dg check defs
+
+clean:
+	rm -rf .kindred data/demo

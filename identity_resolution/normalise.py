@@ -1,0 +1,392 @@
+"""Normalising person attributes into comparable match keys.
+
+Names, dates, postcodes and ids are normalised with vectorised polars expressions; emails and
+phone numbers need a parser each, so they are parsed once per distinct value (cached).
+Every normaliser returns None (null) for a value it cannot make sense of, never a guess.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from functools import lru_cache
+
+import phonenumbers
+import polars as pl
+from email_validator import EmailNotValidError, validate_email
+
+from identity_resolution.nicknames import CANONICAL_FIRST_NAME, NICKNAMES
+
+TITLES = frozenset({
+    "mr", "mrs", "ms", "miss", "mx", "mstr", "master", "dr", "doctor", "sir", "dame", "lord", "lady",
+    "rev", "revd", "reverend", "prof", "professor", "capt", "captain", "col", "colonel", "major",
+    "maj", "gen", "general", "lt", "hon", "rt", "fr", "father", "madam", "madame", "mme", "mlle",
+    "herr", "frau", "sr", "sra", "srta", "baron", "baroness", "count", "countess", "earl", "duke",
+})
+SUFFIXES = frozenset({"jr", "jnr", "junior", "sr", "snr", "senior", "ii", "iii", "iv", "phd", "md", "esq", "dds", "cpa"})
+
+_ADDRESS_WORDS = {
+    "street": "st", "str": "st", "avenue": "ave", "av": "ave", "road": "rd", "drive": "dr",
+    "lane": "ln", "boulevard": "blvd", "court": "ct", "place": "pl", "square": "sq", "terrace": "ter",
+    "highway": "hwy", "parkway": "pkwy", "circle": "cir", "crescent": "cres", "close": "cl",
+    "apartment": "apt", "suite": "ste", "unit": "unit", "floor": "fl", "building": "bldg",
+    "north": "n", "south": "s", "east": "e", "west": "w", "northeast": "ne", "northwest": "nw",
+    "southeast": "se", "southwest": "sw", "mount": "mt", "saint": "st", "fort": "ft", "number": "no",
+}
+_GENDERS = {
+    "m": "m", "male": "m", "man": "m", "boy": "m", "masculine": "m",
+    "f": "f", "female": "f", "woman": "f", "girl": "f", "feminine": "f",
+}
+_EMPTY_MARKERS = ["", "null", "none", "nan", "n/a", "na", "-", "unknown", "?"]
+
+# Formats tried in order; slashed dates are ambiguous, so their order depends on `day_first`.
+_ISO_DATE_FORMATS = ["%Y-%m-%d", "%Y/%m/%d", "%Y.%m.%d", "%Y%m%d"]
+_DAY_FIRST_FORMATS = ["%d/%m/%Y", "%d-%m-%Y", "%d.%m.%Y"]
+_MONTH_FIRST_FORMATS = ["%m/%d/%Y", "%m-%d-%Y"]
+_WORDY_DATE_FORMATS = ["%B %d %Y", "%b %d %Y", "%d %B %Y", "%d %b %Y"]
+_EARLIEST_BIRTH_YEAR = 1000
+
+
+# --- text helpers ---------------------------------------------------------------------------
+
+def _blank_to_null(expr: pl.Expr) -> pl.Expr:
+    trimmed = expr.cast(pl.Utf8).str.strip_chars()
+    return pl.when(trimmed.str.to_lowercase().is_in(_EMPTY_MARKERS)).then(None).otherwise(trimmed)
+
+
+def _ascii_fold(expr: pl.Expr) -> pl.Expr:
+    """Lower-case and strip accents (é -> e) by decomposing and dropping combining marks."""
+    return expr.str.to_lowercase().str.normalize("NFKD").str.replace_all(r"\p{M}", "")
+
+
+def _collapse(expr: pl.Expr) -> pl.Expr:
+    collapsed = expr.str.replace_all(r"\s+", " ").str.strip_chars()
+    return pl.when(collapsed == "").then(None).otherwise(collapsed)
+
+
+def name_expr(column: str | pl.Expr) -> pl.Expr:
+    """Polars expression: trimmed, lower-case, accent-free name with punctuation removed and
+    whitespace collapsed (`"  O'Brien-Smith "` -> `"obrien smith"`)."""
+    expr = pl.col(column) if isinstance(column, str) else column
+    folded = _ascii_fold(_blank_to_null(expr))
+    folded = folded.str.replace_all(r"['’`]", "").str.replace_all(r"[^a-z0-9 ]", " ")
+    return _collapse(folded)
+
+
+def _drop_tokens(expr: pl.Expr, words: frozenset[str], *, leading: bool) -> pl.Expr:
+    """Remove title words from the start (or suffix words from the end) of a normalised name."""
+    pattern = r"^(?:(?:" + "|".join(sorted(words)) + r")\s+)+" if leading else r"(?:\s+(?:" + "|".join(sorted(words)) + r"))+$"
+    stripped = expr.str.replace(pattern, "")
+    # A name made only of a title ("sir") carries no name at all.
+    bare = expr.is_in(list(words))
+    return pl.when(bare).then(None).otherwise(_collapse(stripped))
+
+
+def first_name_expr(column: str | pl.Expr) -> pl.Expr:
+    """Polars expression: a normalised first name with leading titles removed (`"Dr. Ann"` -> `"ann"`)."""
+    return _drop_tokens(name_expr(column), TITLES, leading=True)
+
+
+def last_name_expr(column: str | pl.Expr) -> pl.Expr:
+    """Polars expression: a normalised last name with trailing suffixes removed (`"King Jr."` -> `"king"`)."""
+    return _drop_tokens(name_expr(column), SUFFIXES, leading=False)
+
+
+def full_name_expr(column: str | pl.Expr) -> pl.Expr:
+    """Polars expression: a normalised full name without titles or suffixes."""
+    return _drop_tokens(_drop_tokens(name_expr(column), TITLES, leading=True), SUFFIXES, leading=False)
+
+
+def canonical_first_name_expr(first_name_norm: str | pl.Expr) -> pl.Expr:
+    """Polars expression: the canonical form of an already normalised first name (`bob` -> `robert`);
+    a compound name is looked up whole, then by its first word."""
+    expr = pl.col(first_name_norm) if isinstance(first_name_norm, str) else first_name_norm
+    first_word = expr.str.split(" ").list.first()
+    whole = expr.replace_strict(CANONICAL_FIRST_NAME, default=None, return_dtype=pl.Utf8)
+    by_word = first_word.replace_strict(CANONICAL_FIRST_NAME, default=None, return_dtype=pl.Utf8)
+    return pl.coalesce(whole, by_word, expr)
+
+
+def first_name_aliases_expr(first_name_norm: str | pl.Expr) -> pl.Expr:
+    """Polars expression: the list of names a normalised first name may stand for: itself and every
+    long form it is a nickname of (`fred` -> `[fred, frederick, alfred]`)."""
+    expr = pl.col(first_name_norm) if isinstance(first_name_norm, str) else first_name_norm
+    first_word = expr.str.split(" ").list.first()
+    table = {nickname: list(names) for nickname, names in NICKNAMES.items()}
+    longs = first_word.replace_strict(table, default=[], return_dtype=pl.List(pl.Utf8))
+    return pl.when(expr.is_null()).then(None).otherwise(pl.concat_list(first_word, longs))
+
+
+def postcode_expr(column: str | pl.Expr) -> pl.Expr:
+    """Polars expression: upper-case alphanumeric postcode; a US ZIP+4 keeps its five-digit ZIP
+    (`"sw1a 2aa"` -> `"SW1A2AA"`, `"12345-6789"` -> `"12345"`)."""
+    expr = pl.col(column) if isinstance(column, str) else column
+    compact = _blank_to_null(expr).str.to_uppercase().str.replace_all(r"[^A-Z0-9]", "")
+    zip_plus_four = compact.str.contains(r"^\d{9}$")
+    compact = pl.when(zip_plus_four).then(compact.str.slice(0, 5)).otherwise(compact)
+    return pl.when(compact == "").then(None).otherwise(compact)
+
+
+def postcode_area_expr(postcode_norm: str | pl.Expr) -> pl.Expr:
+    """Polars expression: the coarse area of a normalised postcode: a numeric code's first three
+    digits (US ZIP3), else everything but the last three characters (UK outward code)."""
+    expr = pl.col(postcode_norm) if isinstance(postcode_norm, str) else postcode_norm
+    numeric = expr.str.contains(r"^\d+$")
+    return (
+        pl.when(expr.str.len_chars() < 5).then(None)
+        .when(numeric).then(expr.str.slice(0, 3))
+        .otherwise(expr.str.slice(0, expr.str.len_chars() - 3))
+    )
+
+
+def date_of_birth_expr(column: str | pl.Expr, *, day_first: bool = False) -> pl.Expr:
+    """Polars expression: a date of birth in any of several formats, as an ISO `YYYY-MM-DD` string.
+
+    Accepts ISO dates (optionally with a time), `YYYY/MM/DD`, `YYYYMMDD`, `DD.MM.YYYY`, slashed
+    or dashed day-month-year and month-day-year (`day_first` decides when both read as valid,
+    otherwise the one that is valid wins) and month names (`March 5, 1980`, `5 Mar 1980`).
+    Dates in the future or before year 1000 are null.
+    """
+    expr = pl.col(column) if isinstance(column, str) else column
+    text = _blank_to_null(expr)
+    iso_prefix = text.str.extract(r"^(\d{4}-\d{2}-\d{2})(?:[T ].*)?$", 1)
+    wordy = text.str.replace_all(r"[,]", " ").str.replace_all(r"(\d)(st|nd|rd|th)\b", "$1")
+    wordy = _collapse(wordy).str.to_titlecase()
+    slashed = _DAY_FIRST_FORMATS + _MONTH_FIRST_FORMATS if day_first else _MONTH_FIRST_FORMATS + _DAY_FIRST_FORMATS
+    attempts = [iso_prefix.str.strptime(pl.Date, "%Y-%m-%d", strict=False)]
+    attempts += [text.str.strptime(pl.Date, fmt, strict=False, exact=True) for fmt in _ISO_DATE_FORMATS + slashed]
+    attempts += [wordy.str.strptime(pl.Date, fmt, strict=False, exact=True) for fmt in _WORDY_DATE_FORMATS]
+    parsed = pl.coalesce(attempts)
+    plausible = (parsed.dt.year() >= _EARLIEST_BIRTH_YEAR) & (parsed <= pl.lit(dt.date.today()))
+    return pl.when(plausible).then(parsed.dt.strftime("%Y-%m-%d")).otherwise(None)
+
+
+def identifier_expr(column: str | pl.Expr) -> pl.Expr:
+    """Polars expression: an id (loyalty number, national id) upper-cased with everything but
+    letters and digits removed (`"ab-123 45"` -> `"AB12345"`)."""
+    expr = pl.col(column) if isinstance(column, str) else column
+    compact = _blank_to_null(expr).str.to_uppercase().str.replace_all(r"[^A-Z0-9]", "")
+    return pl.when(compact == "").then(None).otherwise(compact)
+
+
+def gender_expr(column: str | pl.Expr) -> pl.Expr:
+    """Polars expression: `m`, `f`, or the normalised text of any other stated gender."""
+    text = name_expr(column)
+    return text.replace(_GENDERS)
+
+
+def address_expr(column: str | pl.Expr) -> pl.Expr:
+    """Polars expression: a normalised street address with common words abbreviated
+    (`"12 North Main Street"` -> `"12 n main st"`)."""
+    text = name_expr(column)
+    tokens = text.str.split(" ").list.eval(pl.element().replace(_ADDRESS_WORDS))
+    return pl.when(text.is_null()).then(None).otherwise(tokens.list.join(" "))
+
+
+def text_expr(column: str | pl.Expr) -> pl.Expr:
+    """Polars expression: free text (city, company, job title) folded like a name."""
+    return name_expr(column)
+
+
+# --- parsed one distinct value at a time -----------------------------------------------------
+
+@lru_cache(maxsize=1_000_000)
+def normalise_email(value: str | None) -> str | None:
+    """Trim and lower-case an email address, or None when it is not shaped like one.
+
+    Args:
+        value: the email as a source had it.
+
+    Returns:
+        The normalised address (`" Ann.Lee@Example.COM "` -> `"ann.lee@example.com"`), or None.
+    """
+    if value is None:
+        return None
+    text = value.strip().lower()
+    if text.startswith("mailto:"):
+        text = text[len("mailto:"):]
+    if not text or "@" not in text:
+        return None
+    try:
+        return validate_email(text, check_deliverability=False).normalized.lower()
+    except EmailNotValidError:
+        return None
+
+
+@lru_cache(maxsize=1_000_000)
+def normalise_phone(value: str | None, default_region: str = "US") -> str | None:
+    """A phone number in E.164 form, or None when it cannot be a phone number.
+
+    Args:
+        value: the number as a source had it (any punctuation, optional extension).
+        default_region: ISO country code assumed when the number has no country code.
+
+    Returns:
+        E.164 text such as `"+12125550123"`, or None.
+    """
+    if value is None or not value.strip():
+        return None
+    number = _possible_number(value, default_region)
+    if number is None and value.strip().startswith("00"):
+        # "00" is the international call prefix in most countries ("001-212-..." is +1 212 ...),
+        # but the library only applies the default region's own prefix.
+        number = _possible_number("+" + value.strip()[2:], default_region)
+    if number is None:
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _possible_number(value: str, region: str) -> phonenumbers.PhoneNumber | None:
+    try:
+        number = phonenumbers.parse(value, region)
+    except phonenumbers.NumberParseException:
+        return None
+    # Possible (right length for the country) rather than valid: test and demo numbers such as
+    # 555 ones are not allocated, yet they identify a person just as well. Local-only numbers
+    # (no area code) are rejected: they cannot be told apart across areas.
+    if phonenumbers.is_possible_number_with_reason(number) != phonenumbers.ValidationResult.IS_POSSIBLE:
+        return None
+    return number
+
+
+def email_series(values: pl.Series) -> pl.Series:
+    """`normalise_email` over a series, parsing each distinct value once."""
+    return _map_distinct(values, normalise_email)
+
+
+def phone_series(values: pl.Series, default_region: str = "US") -> pl.Series:
+    """`normalise_phone` over a series, parsing each distinct value once."""
+    return _map_distinct(values, lambda v: normalise_phone(v, default_region))
+
+
+def _map_distinct(values: pl.Series, parse) -> pl.Series:
+    distinct = values.drop_nulls().unique()
+    lookup = dict(zip(distinct.to_list(), [parse(v) for v in distinct.to_list()], strict=True))
+    return values.replace_strict(lookup, default=None, return_dtype=pl.Utf8)
+
+
+# --- scalar forms of the expressions (one implementation, handy for single values) ------------
+
+def _one(expr: pl.Expr, value: str | None) -> str | None:
+    return pl.DataFrame({"x": [value]}, schema={"x": pl.Utf8}).select(expr).item()
+
+
+def normalise_name(value: str | None) -> str | None:
+    """Trim, lower-case, strip accents and punctuation, collapse whitespace.
+
+    Args:
+        value: a name as a source had it.
+
+    Returns:
+        The normalised name (`" José  O'Neil "` -> `"jose oneil"`), or None when empty.
+    """
+    return _one(name_expr("x"), value)
+
+
+def canonical_first_name(value: str | None) -> str | None:
+    """The canonical first name: normalised, without titles, nicknames expanded.
+
+    Args:
+        value: a first name as a source had it.
+
+    Returns:
+        The canonical name (`"Bob"` -> `"robert"`, `"Dr. Kate"` -> `"catherine"`), or None.
+    """
+    return _one(canonical_first_name_expr(first_name_expr("x")), value)
+
+
+def normalise_postcode(value: str | None) -> str | None:
+    """Upper-case alphanumeric postcode; ZIP+4 reduced to the ZIP.
+
+    Args:
+        value: a postcode or ZIP code as a source had it.
+
+    Returns:
+        The normalised postcode (`"sw1a 2aa"` -> `"SW1A2AA"`), or None.
+    """
+    return _one(postcode_expr("x"), value)
+
+
+def normalise_date_of_birth(value: str | None, *, day_first: bool = False) -> str | None:
+    """A date of birth as an ISO `YYYY-MM-DD` string.
+
+    Args:
+        value: the date as a source had it (see `date_of_birth_expr` for the formats).
+        day_first: read an ambiguous `01/02/1980` as 1 February rather than 2 January.
+
+    Returns:
+        The ISO date, or None when it is not a plausible date of birth.
+    """
+    return _one(date_of_birth_expr("x", day_first=day_first), value)
+
+
+def normalise_loyalty_id(value: str | None) -> str | None:
+    """A loyalty number (or any other id): upper-case letters and digits only.
+
+    Args:
+        value: the id as a source had it.
+
+    Returns:
+        The normalised id (`"ab-123 45"` -> `"AB12345"`), or None when empty.
+    """
+    return _one(identifier_expr("x"), value)
+
+
+# --- a whole frame of person attributes ------------------------------------------------------
+
+MATCH_KEYS: tuple[str, ...] = (
+    "first_name_norm", "first_name_canonical", "first_name_aliases", "last_name_norm", "full_name_norm",
+    "date_of_birth_norm", "gender_norm", "email_norm", "email_local", "phone_norm", "address_norm",
+    "city_norm", "state_norm", "postcode_norm", "postcode_area", "country_norm", "national_id_norm",
+    "company_norm", "job_title_norm", "loyalty_id_norm",
+)
+
+
+def normalise_people(frame: pl.DataFrame, *, default_phone_region: str = "US", day_first: bool = False) -> pl.DataFrame:
+    """Add the normalised match keys (`MATCH_KEYS`) to a frame of canonical person attributes.
+
+    Missing attribute columns count as null. A record with only a full name gets its first and
+    last name from the full name's first and last words.
+
+    Args:
+        frame: rows with any of the canonical person attributes (`first_name`, `email`, ...).
+        default_phone_region: region for phone numbers written without a country code.
+        day_first: read ambiguous slashed dates of birth as day/month/year.
+
+    Returns:
+        The frame with the match-key columns appended.
+    """
+    def col(name: str) -> pl.Expr:
+        return pl.col(name) if name in frame.columns else pl.lit(None, dtype=pl.Utf8)
+
+    full = full_name_expr(col("full_name"))
+    words = full.str.split(" ")
+    has_two_words = words.list.len() >= 2
+    out = frame.with_columns(
+        pl.coalesce(first_name_expr(col("first_name")), pl.when(has_two_words).then(words.list.first())).alias("first_name_norm"),
+        pl.coalesce(last_name_expr(col("last_name")), pl.when(has_two_words).then(words.list.last())).alias("last_name_norm"),
+        full.alias("_full"),
+        date_of_birth_expr(col("date_of_birth"), day_first=day_first).alias("date_of_birth_norm"),
+        gender_expr(col("gender")).alias("gender_norm"),
+        address_expr(pl.concat_str(col("street_number"), col("address_line1"), separator=" ", ignore_nulls=True)).alias("address_norm"),
+        text_expr(col("city")).alias("city_norm"),
+        text_expr(col("state")).alias("state_norm"),
+        postcode_expr(col("postcode")).alias("postcode_norm"),
+        text_expr(col("country")).alias("country_norm"),
+        identifier_expr(col("national_id")).alias("national_id_norm"),
+        text_expr(col("company")).alias("company_norm"),
+        text_expr(col("job_title")).alias("job_title_norm"),
+        identifier_expr(col("loyalty_id")).alias("loyalty_id_norm"),
+    )
+    email = email_series(out.select(col("email").cast(pl.Utf8)).to_series())
+    phone = phone_series(out.select(col("phone").cast(pl.Utf8)).to_series(), default_phone_region)
+    out = out.with_columns(email.alias("email_norm"), phone.alias("phone_norm"))
+    return out.with_columns(
+        canonical_first_name_expr("first_name_norm").alias("first_name_canonical"),
+        first_name_aliases_expr("first_name_norm").alias("first_name_aliases"),
+        pl.coalesce(
+            "_full", pl.concat_str("first_name_norm", "last_name_norm", separator=" ", ignore_nulls=True)
+        ).alias("full_name_norm"),
+        # The local part without a +tag: the same mailbox at a changed domain still says a lot.
+        pl.col("email_norm").str.extract(r"^([^@+]+)", 1).alias("email_local"),
+        postcode_area_expr("postcode_norm").alias("postcode_area"),
+    ).drop("_full").select(*frame.columns, *MATCH_KEYS)
