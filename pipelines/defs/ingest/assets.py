@@ -31,4 +31,7 @@ def raw_asset(source: SourceConfig) -> dg.AssetsDefinition:
     return load_raw
 
 
-defs = dg.Definitions(assets=[raw_asset(s) for s in load_config(default_config_path()).sources])
+@dg.definitions
+def defs() -> dg.Definitions:
+    """One raw asset per source of the run's kindred.yaml (`$KINDRED_CONFIG`, else ./kindred.yaml)."""
+    return dg.Definitions(assets=[raw_asset(s) for s in load_config(default_config_path()).sources])
