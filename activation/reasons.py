@@ -47,6 +47,8 @@ _COUNTED: dict[str, tuple[str, str, str]] = {
     "distinct_products": ("Bought", "different product", "different products"),
     "products": ("Bought", "different product", "different products"),
     "page_views": ("Viewed", "page", "pages"),
+    "product_views": ("Viewed", "product", "products"),
+    "cart_adds": ("Added", "product to the cart", "products to the cart"),
     "pageviews": ("Viewed", "page", "pages"),
     "pages": ("Viewed", "page", "pages"),
     "screen_views": ("Viewed", "app screen", "app screens"),
@@ -120,7 +122,7 @@ _DAYS: dict[str, str] = {
     "days_since_last_case": "Last support case {v} days ago",
     "days_since_created": "Record created {v} days ago",
     "days_since_first_seen": "First seen {v} days ago",
-    "tenure_days": "Customer for {v} days",
+    "tenure_days": "Known for {v} days",
     "customer_tenure_days": "Customer for {v} days",
     "account_age_days": "Known for {v} days",
     "lead_age_days": "Lead for {v} days",
@@ -129,6 +131,23 @@ _DAYS: dict[str, str] = {
     "mean_days_between_orders": "Orders every {v} days on average",
     "avg_case_resolution_days": "Support cases took {v} days to close on average",
     "avg_resolution_days": "Support cases took {v} days to close on average",
+}
+
+# Yes/no features: name -> (sentence when true, sentence when false).
+_FLAGS: dict[str, tuple[str, str]] = {
+    "unsubscribed": ("Unsubscribed from emails", "Still subscribed to emails"),
+    "has_company": ("Company given", "No company given"),
+    "converted": ("Converted", "Not converted yet"),
+    "is_customer": ("Already a customer", "Not a customer yet"),
+    "has_open_case": ("Has an open support case", "No open support case"),
+}
+
+# Labels for features whose prettified name reads badly.
+_LABELS: dict[str, str] = {
+    "title_seniority": "Seniority",
+    "employees": "Company size (employees)",
+    "n_employees": "Company size (employees)",
+    "lead_source": "Lead source",
 }
 
 _WINDOW = re.compile(r"^(?P<stem>.+?)_(?:last_)?(?P<n>\d+)_?(?P<unit>d|days|w|weeks|m|months|y|years)$")
@@ -155,8 +174,16 @@ _ABBREVIATIONS = {
     "nps": "NPS",
     "csat": "CSAT",
 }
-_UNIT_WORDS = {"d": "day", "days": "day", "w": "week", "weeks": "week", "m": "month", "months": "month",
-               "y": "year", "years": "year"}
+_UNIT_WORDS = {
+    "d": "day",
+    "days": "day",
+    "w": "week",
+    "weeks": "week",
+    "m": "month",
+    "months": "month",
+    "y": "year",
+    "years": "year",
+}
 
 
 def reason_text(feature: str, value: Any, contribution: float | None) -> str:
@@ -199,7 +226,9 @@ def factor_reasons(top_factors: str | Sequence[dict] | None, *, limit: int = MAX
     usable = [f for f in factors if isinstance(f, dict) and f.get("feature")]
     usable = [f for f in usable if _number(f.get("contribution")) != 0.0]
     usable.sort(key=lambda f: -abs(_number(f.get("contribution")) or 0.0))
-    return [reason_text(str(f["feature"]), f.get("value"), _number(f.get("contribution"))) for f in usable[:limit]]
+    return [
+        reason_text(str(f["feature"]), f.get("value"), _number(f.get("contribution"))) for f in usable[:limit]
+    ]
 
 
 def reasons_field(top_factors: str | Sequence[dict] | None) -> str | None:
@@ -236,8 +265,6 @@ def _parse_factors(top_factors: str | Sequence[dict] | None) -> list:
         except json.JSONDecodeError:
             log.warning("top_factors is not JSON: %.80s", parsed)
             return []
-    if isinstance(parsed, dict):
-        parsed = [{"feature": k, "value": None, "contribution": v} for k, v in parsed.items()]
     return list(parsed) if isinstance(parsed, list | tuple) else []
 
 
@@ -263,12 +290,19 @@ def _sentence(feature: str, value: Any) -> str:
         return f"{_pretty(column.strip().lower())}: {level.strip()}"
     number = _number(value)
 
+    if name in _FLAGS and (isinstance(value, bool) or number in (0.0, 1.0)):
+        yes, no = _FLAGS[name]
+        return yes if bool(value) else no
     if name in _DAYS and number is not None:
         return _DAYS[name].format(v=_format_number(number))
     since = _DAYS_SINCE.match(name)
     if since and number is not None:
         what = since.group("what").removeprefix("last_")
         return f"Last {_words(what)} {_format_number(number)} days ago"
+    if since and value is None:
+        # Missing recency means the thing never happened within the feature's look-back.
+        what = since.group("what").removeprefix("last_").removeprefix("first_")
+        return f"No {_words(what)} on record"
 
     stem, window = name, ""
     windowed = _WINDOW.match(name)
@@ -293,7 +327,7 @@ def _sentence(feature: str, value: Any) -> str:
         if window and stem.endswith("_days"):
             return f"{_pretty(stem)}{window}: {_format_number(number)}"
 
-    label = _pretty(stem)
+    label = _LABELS.get(stem) or _pretty(stem)
     if window:
         label = f"{label} ({window.strip().removeprefix('in ')})"
     return f"{label}: {_format_value(stem, value)}"

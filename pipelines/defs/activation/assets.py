@@ -32,5 +32,5 @@ def record_scores(kindred: KindredResource) -> dg.MaterializeResult:
 )
 def grounding(kindred: KindredResource) -> dg.MaterializeResult:
     with kindred.connect() as con:
-        rows = build_grounding(con)
+        rows = build_grounding(con, phone_region=kindred.load().identity.default_phone_region)
     return dg.MaterializeResult(metadata={"dagster/row_count": rows})

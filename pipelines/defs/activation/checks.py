@@ -7,14 +7,14 @@ from pipelines.resources import KindredResource
 
 @dg.asset_check(
     asset=dg.AssetKey(["crm", "record_scores"]),
-    description="Exactly one row per (crm_object, crm_record_id), and scores are probabilities.",
+    description="Exactly one row per CRM record (source, crm_object, crm_record_id), and scores are probabilities.",
     blocking=True,
 )
 def one_row_per_crm_record(kindred: KindredResource) -> dg.AssetCheckResult:
     with kindred.connect() as con:
         duplicated, out_of_range = con.sql("""
             SELECT
-              (SELECT count(*) FROM (SELECT 1 FROM crm.record_scores GROUP BY crm_object, crm_record_id HAVING count(*) > 1)),
+              (SELECT count(*) FROM (SELECT 1 FROM crm.record_scores GROUP BY source, crm_object, crm_record_id HAVING count(*) > 1)),
               (SELECT count(*) FROM crm.record_scores
                 WHERE NOT coalesce(lead_score BETWEEN 0 AND 1, true) OR NOT coalesce(churn_risk BETWEEN 0 AND 1, true))
         """).fetchall()[0]

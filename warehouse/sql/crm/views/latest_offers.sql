@@ -1,0 +1,16 @@
+-- The current next best offers per profile, from the newest as_of only; `position` 1 is the best.
+SELECT
+    profile_id,
+    rank,
+    offer_id,
+    score,
+    model_version,
+    as_of,
+    row_number() OVER (
+        PARTITION BY profile_id
+        ORDER BY rank NULLS LAST, score DESC NULLS LAST, offer_id
+    ) AS position
+FROM activation_scores_offers
+WHERE profile_id IS NOT NULL
+  AND offer_id IS NOT NULL
+  AND as_of IS NOT DISTINCT FROM (SELECT max(as_of) FROM activation_scores_offers)
