@@ -9,7 +9,11 @@ CURRENCY = "USD"
 
 # category: (sku prefix, typical price, nouns used to name its products)
 CATEGORIES: dict[str, tuple[str, float, tuple[str, ...]]] = {
-    "Apparel": ("APP", 45.0, ("Fleece Jacket", "Merino Tee", "Rain Shell", "Hoodie", "Chino Pants", "Beanie")),
+    "Apparel": (
+        "APP",
+        45.0,
+        ("Fleece Jacket", "Merino Tee", "Rain Shell", "Hoodie", "Chino Pants", "Beanie"),
+    ),
     "Footwear": ("FTW", 110.0, ("Trail Runner", "Hiking Boot", "Sandal", "Sneaker", "Wool Sock Pack")),
     "Outdoor Gear": ("OUT", 70.0, ("Daypack", "Headlamp", "Trekking Poles", "Water Filter", "Multitool")),
     "Camping": ("CMP", 130.0, ("2-Person Tent", "Sleeping Bag", "Camp Stove", "Sleeping Pad", "Camp Chair")),

@@ -15,51 +15,124 @@ from faker.providers.person.en_US import Provider as PersonProvider
 
 # Formal first name -> the short forms people write on forms, receipts and support tickets.
 NICKNAMES: dict[str, tuple[str, ...]] = {
-    "Robert": ("Bob", "Rob", "Bobby"), "William": ("Bill", "Will", "Billy"), "Richard": ("Rick", "Dick", "Rich"),
-    "James": ("Jim", "Jimmy", "Jamie"), "John": ("Jack", "Johnny"), "Michael": ("Mike", "Mikey"),
-    "Christopher": ("Chris",), "Joseph": ("Joe", "Joey"), "Thomas": ("Tom", "Tommy"),
-    "Daniel": ("Dan", "Danny"), "Matthew": ("Matt",), "Anthony": ("Tony",), "Steven": ("Steve",),
-    "Stephen": ("Steve",), "Andrew": ("Andy", "Drew"), "Joshua": ("Josh",), "Kenneth": ("Ken", "Kenny"),
-    "Edward": ("Ed", "Eddie", "Ted"), "Ronald": ("Ron", "Ronnie"), "Timothy": ("Tim",),
-    "Jeffrey": ("Jeff",), "Nicholas": ("Nick",), "Benjamin": ("Ben",), "Samuel": ("Sam",),
-    "Gregory": ("Greg",), "Alexander": ("Alex",), "Patrick": ("Pat",), "Jonathan": ("Jon",),
-    "Zachary": ("Zach",), "Nathan": ("Nate",), "Gerald": ("Jerry",), "Lawrence": ("Larry",),
-    "Raymond": ("Ray",), "Frederick": ("Fred",), "Douglas": ("Doug",), "Peter": ("Pete",),
-    "Elizabeth": ("Liz", "Beth", "Betty", "Lizzie"), "Jennifer": ("Jen", "Jenny"), "Margaret": ("Maggie", "Peggy"),
-    "Patricia": ("Pat", "Patty", "Trish"), "Katherine": ("Kate", "Kathy", "Katie"), "Catherine": ("Cathy", "Kate"),
-    "Kimberly": ("Kim",), "Rebecca": ("Becky",), "Deborah": ("Debbie", "Deb"), "Susan": ("Sue", "Susie"),
-    "Christina": ("Chris", "Tina"), "Christine": ("Chris", "Chrissy"), "Jessica": ("Jess",),
-    "Samantha": ("Sam",), "Victoria": ("Vicky", "Tori"), "Alexandra": ("Alex", "Lexi"),
-    "Barbara": ("Barb",), "Pamela": ("Pam",), "Cynthia": ("Cindy",), "Amanda": ("Mandy",),
-    "Melissa": ("Mel", "Missy"), "Stephanie": ("Steph",), "Jacqueline": ("Jackie",), "Abigail": ("Abby",),
-    "Megan": ("Meg",), "Theresa": ("Terri",), "Judith": ("Judy",), "Dorothy": ("Dot", "Dottie"),
+    "Robert": ("Bob", "Rob", "Bobby"),
+    "William": ("Bill", "Will", "Billy"),
+    "Richard": ("Rick", "Dick", "Rich"),
+    "James": ("Jim", "Jimmy", "Jamie"),
+    "John": ("Jack", "Johnny"),
+    "Michael": ("Mike", "Mikey"),
+    "Christopher": ("Chris",),
+    "Joseph": ("Joe", "Joey"),
+    "Thomas": ("Tom", "Tommy"),
+    "Daniel": ("Dan", "Danny"),
+    "Matthew": ("Matt",),
+    "Anthony": ("Tony",),
+    "Steven": ("Steve",),
+    "Stephen": ("Steve",),
+    "Andrew": ("Andy", "Drew"),
+    "Joshua": ("Josh",),
+    "Kenneth": ("Ken", "Kenny"),
+    "Edward": ("Ed", "Eddie", "Ted"),
+    "Ronald": ("Ron", "Ronnie"),
+    "Timothy": ("Tim",),
+    "Jeffrey": ("Jeff",),
+    "Nicholas": ("Nick",),
+    "Benjamin": ("Ben",),
+    "Samuel": ("Sam",),
+    "Gregory": ("Greg",),
+    "Alexander": ("Alex",),
+    "Patrick": ("Pat",),
+    "Jonathan": ("Jon",),
+    "Zachary": ("Zach",),
+    "Nathan": ("Nate",),
+    "Gerald": ("Jerry",),
+    "Lawrence": ("Larry",),
+    "Raymond": ("Ray",),
+    "Frederick": ("Fred",),
+    "Douglas": ("Doug",),
+    "Peter": ("Pete",),
+    "Elizabeth": ("Liz", "Beth", "Betty", "Lizzie"),
+    "Jennifer": ("Jen", "Jenny"),
+    "Margaret": ("Maggie", "Peggy"),
+    "Patricia": ("Pat", "Patty", "Trish"),
+    "Katherine": ("Kate", "Kathy", "Katie"),
+    "Catherine": ("Cathy", "Kate"),
+    "Kimberly": ("Kim",),
+    "Rebecca": ("Becky",),
+    "Deborah": ("Debbie", "Deb"),
+    "Susan": ("Sue", "Susie"),
+    "Christina": ("Chris", "Tina"),
+    "Christine": ("Chris", "Chrissy"),
+    "Jessica": ("Jess",),
+    "Samantha": ("Sam",),
+    "Victoria": ("Vicky", "Tori"),
+    "Alexandra": ("Alex", "Lexi"),
+    "Barbara": ("Barb",),
+    "Pamela": ("Pam",),
+    "Cynthia": ("Cindy",),
+    "Amanda": ("Mandy",),
+    "Melissa": ("Mel", "Missy"),
+    "Stephanie": ("Steph",),
+    "Jacqueline": ("Jackie",),
+    "Abigail": ("Abby",),
+    "Megan": ("Meg",),
+    "Theresa": ("Terri",),
+    "Judith": ("Judy",),
+    "Dorothy": ("Dot", "Dottie"),
 }
 
-AREA_CODES = np.array(
-    [201, 202, 203, 205, 206, 207, 208, 212, 213, 214, 215, 216, 217, 224, 225, 229, 231, 234, 239, 240,
-     248, 251, 252, 253, 254, 256, 260, 262, 267, 269, 270, 281, 301, 302, 303, 304, 305, 307, 309, 310,
-     312, 313, 314, 315, 316, 317, 318, 319, 320, 321, 323, 330, 334, 336, 337, 339, 347, 352, 360, 361,
-     386, 401, 402, 404, 405, 406, 407, 408, 409, 410, 412, 413, 414, 415, 417, 419, 423, 425, 432, 434,
-     435, 440, 443, 469, 478, 479, 480, 484, 501, 502, 503, 504, 505, 507, 508, 509, 510, 512, 513, 515,
-     516, 517, 518, 520, 530, 540, 541, 559, 561, 562, 563, 570, 571, 573, 574, 585, 586, 601, 602, 603,
-     605, 606, 607, 608, 609, 610, 612, 614, 615, 616, 617, 618, 619, 620, 623, 626, 630, 631, 636, 646,
-     650, 651, 661, 678, 702, 703, 704, 706, 707, 708, 713, 714, 715, 716, 717, 718, 719, 720, 724, 727,
-     732, 734, 740, 754, 757, 760, 763, 770, 772, 773, 774, 781, 785, 786, 801, 802, 803, 804, 805, 808,
-     810, 812, 813, 814, 815, 816, 817, 818, 828, 830, 831, 832, 843, 845, 847, 850, 856, 857, 858, 860,
-     862, 863, 864, 865, 901, 903, 904, 907, 908, 909, 910, 913, 914, 915, 916, 917, 918, 919, 920, 925,
-     928, 931, 937, 940, 941, 949, 951, 952, 954, 970, 971, 972, 973, 978, 979, 980, 985, 989]
+# Real US area codes, so generated numbers pass phone validation (phonenumbers).
+_AREA_CODES_TEXT = (
+    "201 202 203 205 206 207 208 212 213 214 215 216 217 224 225 229 231 234 239 240 248 251 252 253 "
+    "254 256 260 262 267 269 270 281 301 302 303 304 305 307 309 310 312 313 314 315 316 317 318 319 "
+    "320 321 323 330 334 336 337 339 347 352 360 361 386 401 402 404 405 406 407 408 409 410 412 413 "
+    "414 415 417 419 423 425 432 434 435 440 443 469 478 479 480 484 501 502 503 504 505 507 508 509 "
+    "510 512 513 515 516 517 518 520 530 540 541 559 561 562 563 570 571 573 574 585 586 601 602 603 "
+    "605 606 607 608 609 610 612 614 615 616 617 618 619 620 623 626 630 631 636 646 650 651 661 678 "
+    "702 703 704 706 707 708 713 714 715 716 717 718 719 720 724 727 732 734 740 754 757 760 763 770 "
+    "772 773 774 781 785 786 801 802 803 804 805 808 810 812 813 814 815 816 817 818 828 830 831 832 "
+    "843 845 847 850 856 857 858 860 862 863 864 865 901 903 904 907 908 909 910 913 914 915 916 917 "
+    "918 919 920 925 928 931 937 940 941 949 951 952 954 970 971 972 973 978 979 980 985 989"
 )
+AREA_CODES = np.array(_AREA_CODES_TEXT.split(), dtype=np.int64)
 
-EMAIL_DOMAINS = ("gmail.com", "yahoo.com", "outlook.com", "hotmail.com", "icloud.com", "aol.com", "comcast.net", "proton.me")
+EMAIL_DOMAINS = (
+    "gmail.com",
+    "yahoo.com",
+    "outlook.com",
+    "hotmail.com",
+    "icloud.com",
+    "aol.com",
+    "comcast.net",
+    "proton.me",
+)
 EMAIL_DOMAIN_WEIGHTS = np.array([0.46, 0.14, 0.12, 0.08, 0.12, 0.03, 0.03, 0.02])
 
 # The states with physical stores; store shoppers live there, online shoppers anywhere.
 STORE_STATES = ("CA", "OR", "WA", "CO", "TX", "IL", "NY", "MA")
-COMMON_NAMES = (("James", "Smith"), ("Michael", "Johnson"), ("Maria", "Garcia"), ("David", "Smith"),
-                ("Jennifer", "Brown"), ("Robert", "Williams"), ("Mary", "Jones"), ("Jose", "Rodriguez"))
+COMMON_NAMES = (
+    ("James", "Smith"),
+    ("Michael", "Johnson"),
+    ("Maria", "Garcia"),
+    ("David", "Smith"),
+    ("Jennifer", "Brown"),
+    ("Robert", "Williams"),
+    ("Mary", "Jones"),
+    ("Jose", "Rodriguez"),
+)
 
-INDUSTRIES = ("Retail", "Technology", "Healthcare", "Education", "Hospitality", "Manufacturing",
-              "Financial Services", "Construction", "Nonprofit", "Media")
+INDUSTRIES = (
+    "Retail",
+    "Technology",
+    "Healthcare",
+    "Education",
+    "Hospitality",
+    "Manufacturing",
+    "Financial Services",
+    "Construction",
+    "Nonprofit",
+    "Media",
+)
 LEAD_SOURCES = ("Web", "Webinar", "Trade Show", "Referral", "Partner", "Purchased List", "Cold Call")
 # Seniority levels, lowest first, with example titles and their share among leads.
 SENIORITY_TITLES: tuple[tuple[str, ...], ...] = (
@@ -135,7 +208,9 @@ def build_pools(fake: Faker, rng: np.random.Generator, n_streets: int = 1500) ->
             city = fake.city()
             for postcode in rng.integers(low, high + 1, size=int(rng.integers(1, 4))).tolist():
                 rows.append({"city": city, "state": state, "postcode": f"{postcode:05d}"})
-    return Pools(male_first, male_p, female_first, female_p, last, last_p, streets, pl.DataFrame(rows), state_names)
+    return Pools(
+        male_first, male_p, female_first, female_p, last, last_p, streets, pl.DataFrame(rows), state_names
+    )
 
 
 def draw_phone_numbers(n: int, rng: np.random.Generator, taken: set[str] | None = None) -> np.ndarray:

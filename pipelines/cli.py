@@ -182,7 +182,7 @@ def _print_summary(summary, skipped: dict[str, str]) -> None:
 
 @app.command("demo-data")
 def demo_data(
-    people: Annotated[int, typer.Option(min=10, help="How many true people the company has.")] = 3000,
+    people: Annotated[int, typer.Option(min=50, help="How many true people the company has.")] = 3000,
     seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same files.")] = 7,
     out: Annotated[Path, typer.Option(help="Folder to write the landing files into.")] = Path("data/demo"),
 ) -> None:
@@ -192,8 +192,8 @@ def demo_data(
     started = time.monotonic()
     with console.status(f"generating {people:,} people..."):
         summary = generate_demo_data(out, people=people, seed=seed)
-    console.print(summary)
-    console.print(f"wrote {out} in {time.monotonic() - started:.1f} s")
+    console.print(summary.describe())
+    console.print(f"wrote {out} in {time.monotonic() - started:.1f} s (ground truth in {out / 'ground_truth'})")
 
 
 @app.command()
