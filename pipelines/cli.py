@@ -20,7 +20,8 @@ app = typer.Typer(
     add_completion=False,
     help="Kindred: customer data platform with predictive scoring.",
 )
-console = Console()
+# Wide enough for the summary tables when output is not a terminal (CI logs, files).
+console = Console(width=None if os.isatty(1) else 140)
 err = Console(stderr=True)
 
 DAGSTER_YAML = Path(__file__).resolve().parents[1] / "dagster.yaml"
@@ -105,8 +106,8 @@ def _materialise_all() -> dict:
         stats = instance.get_run_step_stats(result.run_id)
     skipped = {}
     for event in result.get_asset_materialization_events():
-        materialization = event.asset_materialization
-        if materialization and "skipped" in materialization.metadata:
+        materialization = event.step_materialization_data.materialization
+        if "skipped" in materialization.metadata:
             skipped[materialization.asset_key.to_user_string()] = materialization.metadata["skipped"].value
     failed_checks = [
         e.asset_check_evaluation_data
@@ -151,33 +152,36 @@ def _print_summary(summary, skipped: dict[str, str]) -> None:
         + ", ".join(f"{rule} {n:,}" for rule, n in summary.links_by_rule.items())
     )
     if summary.models:
-        models = Table(title="models on a time-based holdout", title_justify="left")
-        for column in (
-            "model",
-            "version",
-            "metric",
-            "ours",
-            "baseline",
-            "baseline value",
-            "train",
-            "holdout",
-        ):
+        models = Table(title="models on a time-based holdout (ours vs plain baseline)", title_justify="left")
+        for column in ("model", "version", "metrics: ours / baseline", "baseline", "train", "holdout"):
             models.add_column(column)
-        for m in summary.models:
+        for name, rows in _by_model(summary.models).items():
+            figures = "  ".join(
+                f"{m['metric']} {m['value']:.3f}"
+                + ("" if m["baseline_value"] is None else f" / {m['baseline_value']:.3f}")
+                for m in rows
+            )
+            first = rows[0]
             models.add_row(
-                m["model"],
-                str(m["model_version"]),
-                m["metric"],
-                f"{m['value']:.3f}",
-                m["baseline"] or "",
-                "" if m["baseline_value"] is None else f"{m['baseline_value']:.3f}",
-                f"{m['n_train']:,}" if m["n_train"] is not None else "",
-                f"{m['n_holdout']:,}" if m["n_holdout"] is not None else "",
+                name,
+                str(first["model_version"]),
+                figures,
+                first["baseline"] or "",
+                f"{first['n_train'] or 0:,}",
+                f"{first['n_holdout'] or 0:,}",
             )
         console.print(models)
     for stage, reason in skipped.items():
         console.print(f"[yellow]skipped[/] {stage}: {reason}")
     console.print("crm tables: " + ", ".join(f"{name} {n:,} rows" for name, n in summary.crm_rows.items()))
+
+
+def _by_model(metrics: list[dict]) -> dict[str, list[dict]]:
+    grouped: dict[str, list[dict]] = {}
+    for m in metrics:
+        if m["metric"] != "brier":  # calibration detail: in MLflow, not in the headline
+            grouped.setdefault(m["model"], []).append(m)
+    return grouped
 
 
 @app.command("demo-data")
@@ -193,7 +197,9 @@ def demo_data(
     with console.status(f"generating {people:,} people..."):
         summary = generate_demo_data(out, people=people, seed=seed)
     console.print(summary.describe())
-    console.print(f"wrote {out} in {time.monotonic() - started:.1f} s (ground truth in {out / 'ground_truth'})")
+    console.print(
+        f"wrote {out} in {time.monotonic() - started:.1f} s (ground truth in {out / 'ground_truth'})"
+    )
 
 
 @app.command()
@@ -286,6 +292,8 @@ def _write_atomically(frame, out: Path) -> None:
 def main() -> None:
     """Entry point with logging set up for the command line."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    # Great Expectations logs every ephemeral context it creates at INFO.
+    logging.getLogger("great_expectations").setLevel(logging.WARNING)
     app()
 
 
