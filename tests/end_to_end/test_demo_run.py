@@ -1,0 +1,97 @@
+"""The whole graph on a small generated company: every contract table, MLflow, Dagster, re-runs."""
+
+import json
+
+import mlflow
+import polars as pl
+import pytest
+
+from identity_resolution.metrics import pairwise_metrics
+from tests.end_to_end.conftest import kindred
+
+pytestmark = pytest.mark.slow
+
+
+def test_run_succeeds_and_prints_the_summary(demo_run):
+    assert demo_run.returncode == 0, demo_run.output
+    for phrase in ("records per source", "merge rate", "models on a time-based holdout", "crm.record_scores"):
+        assert phrase in demo_run.output
+
+
+def test_contract_tables_have_rows(demo_run):
+    for table in (
+        "identity.record_xref",
+        "profiles.unified_profile",
+        "scores.predictions",
+        "scores.offers",
+        "crm.record_scores",
+        "crm.grounding",
+        "features.profile_features",
+        "identity.links",
+    ):
+        assert demo_run.sql(f"SELECT count(*) FROM {table}")[0][0] > 0, table
+    models = dict(demo_run.sql("SELECT model, count(*) FROM scores.predictions GROUP BY model"))
+    assert set(models) == {"lead_score", "churn_risk"}
+    assert demo_run.sql("SELECT min(score), max(score) FROM scores.predictions")[0] >= (0.0,)
+    assert demo_run.sql("SELECT max(score) FROM scores.predictions")[0][0] <= 1.0
+
+
+def test_one_crm_row_per_lead_and_contact(demo_run):
+    people = demo_run.sql("SELECT count(*) FROM staging.people WHERE crm_object IS NOT NULL")[0][0]
+    rows, distinct = demo_run.sql(
+        "SELECT count(*), count(DISTINCT (source, crm_object, crm_record_id)) FROM crm.record_scores"
+    )[0]
+    assert rows == distinct == people
+    contacts_with_lead_score = demo_run.sql(
+        "SELECT count(*) FROM crm.record_scores WHERE crm_object = 'Contact' AND lead_score IS NOT NULL"
+    )[0][0]
+    assert contacts_with_lead_score == 0
+
+
+def test_grounding_is_masked(demo_run):
+    emails = {r[0].lower() for r in demo_run.sql("SELECT email FROM staging.people WHERE email IS NOT NULL")}
+    contexts = [json.loads(r[0]) for r in demo_run.sql("SELECT context FROM crm.grounding")]
+    text = json.dumps(contexts).lower()
+    assert not [e for e in emails if e in text]
+
+
+def test_identity_matches_the_ground_truth(demo_run):
+    truth = pl.read_csv(
+        demo_run.folder / "data" / "demo" / "ground_truth" / "records.csv", infer_schema=False
+    )
+    xref = pl.DataFrame(
+        demo_run.sql("SELECT source, record_id, profile_id FROM identity.record_xref"),
+        schema=["source", "record_id", "profile_id"],
+        orient="row",
+    )
+    joined = truth.join(xref, on=["source", "record_id"], how="left")
+    assert joined["profile_id"].null_count() == 0
+    scores = pairwise_metrics(joined, predicted="profile_id", truth="person_id")
+    assert scores.f1 >= 0.95, scores
+
+
+def test_models_are_registered_with_a_champion(demo_run):
+    mlflow.set_tracking_uri(f"sqlite:///{demo_run.home / 'mlflow.db'}")
+    client = mlflow.MlflowClient()
+    for name in ("lead_score", "churn_risk", "next_best_offer"):
+        assert str(client.get_model_version_by_alias(name, "champion").version) == "1"
+
+
+def test_the_run_is_recorded_in_the_dagster_instance(demo_run):
+    assert any((demo_run.home / "dagster").rglob("*.db")), "no Dagster storage under KINDRED_HOME/dagster"
+
+
+def test_rerun_is_idempotent_and_keeps_profile_ids(demo_run):
+    before = demo_run.sql("SELECT source, record_id, profile_id FROM identity.record_xref ORDER BY 1, 2")
+    counts_before = demo_run.sql(
+        "SELECT (SELECT count(*) FROM staging.events), (SELECT count(*) FROM crm.record_scores)"
+    )
+    again = kindred(demo_run.folder, demo_run.home, "run")
+    assert again.returncode == 0, again.output
+    assert (
+        demo_run.sql("SELECT source, record_id, profile_id FROM identity.record_xref ORDER BY 1, 2") == before
+    )
+    assert (
+        demo_run.sql("SELECT (SELECT count(*) FROM staging.events), (SELECT count(*) FROM crm.record_scores)")
+        == counts_before
+    )
