@@ -16,25 +16,135 @@ from email_validator import EmailNotValidError, validate_email
 
 from identity_resolution.nicknames import CANONICAL_FIRST_NAME, NICKNAMES
 
-TITLES = frozenset({
-    "mr", "mrs", "ms", "miss", "mx", "mstr", "master", "dr", "doctor", "sir", "dame", "lord", "lady",
-    "rev", "revd", "reverend", "prof", "professor", "capt", "captain", "col", "colonel", "major",
-    "maj", "gen", "general", "lt", "hon", "rt", "fr", "father", "madam", "madame", "mme", "mlle",
-    "herr", "frau", "sr", "sra", "srta", "baron", "baroness", "count", "countess", "earl", "duke",
-})
-SUFFIXES = frozenset({"jr", "jnr", "junior", "sr", "snr", "senior", "ii", "iii", "iv", "phd", "md", "esq", "dds", "cpa"})
+TITLES = frozenset(
+    {
+        "mr",
+        "mrs",
+        "ms",
+        "miss",
+        "mx",
+        "mstr",
+        "master",
+        "dr",
+        "doctor",
+        "sir",
+        "dame",
+        "lord",
+        "lady",
+        "rev",
+        "revd",
+        "reverend",
+        "prof",
+        "professor",
+        "capt",
+        "captain",
+        "col",
+        "colonel",
+        "major",
+        "maj",
+        "gen",
+        "general",
+        "lt",
+        "hon",
+        "rt",
+        "fr",
+        "father",
+        "madam",
+        "madame",
+        "mme",
+        "mlle",
+        "herr",
+        "frau",
+        "sr",
+        "sra",
+        "srta",
+        "baron",
+        "baroness",
+        "count",
+        "countess",
+        "earl",
+        "duke",
+    }
+)
+SUFFIXES = frozenset(
+    {
+        "jr",
+        "jnr",
+        "junior",
+        "sr",
+        "snr",
+        "senior",
+        "ii",
+        "iii",
+        "iv",
+        "phd",
+        "md",
+        "esq",
+        "dds",
+        "cpa",
+        "bt",
+        "bart",
+        "baronet",
+        "kt",
+        "obe",
+        "mbe",
+        "cbe",
+        "kbe",
+        "qc",
+        "kc",
+        "frs",
+    }
+)
+# "1st", "2nd", "3rd", "4th"... as in "Thomas Clifford, 1st Baron": never part of a name.
+_ORDINAL = r"\b\d+(?:st|nd|rd|th)\b"
 
 _ADDRESS_WORDS = {
-    "street": "st", "str": "st", "avenue": "ave", "av": "ave", "road": "rd", "drive": "dr",
-    "lane": "ln", "boulevard": "blvd", "court": "ct", "place": "pl", "square": "sq", "terrace": "ter",
-    "highway": "hwy", "parkway": "pkwy", "circle": "cir", "crescent": "cres", "close": "cl",
-    "apartment": "apt", "suite": "ste", "unit": "unit", "floor": "fl", "building": "bldg",
-    "north": "n", "south": "s", "east": "e", "west": "w", "northeast": "ne", "northwest": "nw",
-    "southeast": "se", "southwest": "sw", "mount": "mt", "saint": "st", "fort": "ft", "number": "no",
+    "street": "st",
+    "str": "st",
+    "avenue": "ave",
+    "av": "ave",
+    "road": "rd",
+    "drive": "dr",
+    "lane": "ln",
+    "boulevard": "blvd",
+    "court": "ct",
+    "place": "pl",
+    "square": "sq",
+    "terrace": "ter",
+    "highway": "hwy",
+    "parkway": "pkwy",
+    "circle": "cir",
+    "crescent": "cres",
+    "close": "cl",
+    "apartment": "apt",
+    "suite": "ste",
+    "unit": "unit",
+    "floor": "fl",
+    "building": "bldg",
+    "north": "n",
+    "south": "s",
+    "east": "e",
+    "west": "w",
+    "northeast": "ne",
+    "northwest": "nw",
+    "southeast": "se",
+    "southwest": "sw",
+    "mount": "mt",
+    "saint": "st",
+    "fort": "ft",
+    "number": "no",
 }
 _GENDERS = {
-    "m": "m", "male": "m", "man": "m", "boy": "m", "masculine": "m",
-    "f": "f", "female": "f", "woman": "f", "girl": "f", "feminine": "f",
+    "m": "m",
+    "male": "m",
+    "man": "m",
+    "boy": "m",
+    "masculine": "m",
+    "f": "f",
+    "female": "f",
+    "woman": "f",
+    "girl": "f",
+    "feminine": "f",
 }
 _EMPTY_MARKERS = ["", "null", "none", "nan", "n/a", "na", "-", "unknown", "?"]
 
@@ -47,6 +157,7 @@ _EARLIEST_BIRTH_YEAR = 1000
 
 
 # --- text helpers ---------------------------------------------------------------------------
+
 
 def _blank_to_null(expr: pl.Expr) -> pl.Expr:
     trimmed = expr.cast(pl.Utf8).str.strip_chars()
@@ -64,17 +175,28 @@ def _collapse(expr: pl.Expr) -> pl.Expr:
 
 
 def name_expr(column: str | pl.Expr) -> pl.Expr:
-    """Polars expression: trimmed, lower-case, accent-free name with punctuation removed and
-    whitespace collapsed (`"  O'Brien-Smith "` -> `"obrien smith"`)."""
+    """Trimmed, lower-case, accent-free name with punctuation removed and
+    whitespace collapsed (`"  O'Brien-Smith "` -> `"obrien smith"`).
+
+    Args:
+        column: a column name or expression.
+
+    Returns:
+        A polars expression.
+    """
     expr = pl.col(column) if isinstance(column, str) else column
     folded = _ascii_fold(_blank_to_null(expr))
     folded = folded.str.replace_all(r"['’`]", "").str.replace_all(r"[^a-z0-9 ]", " ")
-    return _collapse(folded)
+    return _collapse(folded.str.replace_all(_ORDINAL, " "))
 
 
 def _drop_tokens(expr: pl.Expr, words: frozenset[str], *, leading: bool) -> pl.Expr:
     """Remove title words from the start (or suffix words from the end) of a normalised name."""
-    pattern = r"^(?:(?:" + "|".join(sorted(words)) + r")\s+)+" if leading else r"(?:\s+(?:" + "|".join(sorted(words)) + r"))+$"
+    pattern = (
+        r"^(?:(?:" + "|".join(sorted(words)) + r")\s+)+"
+        if leading
+        else r"(?:\s+(?:" + "|".join(sorted(words)) + r"))+$"
+    )
     stripped = expr.str.replace(pattern, "")
     # A name made only of a title ("sir") carries no name at all.
     bare = expr.is_in(list(words))
@@ -82,23 +204,51 @@ def _drop_tokens(expr: pl.Expr, words: frozenset[str], *, leading: bool) -> pl.E
 
 
 def first_name_expr(column: str | pl.Expr) -> pl.Expr:
-    """Polars expression: a normalised first name with leading titles removed (`"Dr. Ann"` -> `"ann"`)."""
+    """A normalised first name with leading titles removed (`"Dr. Ann"` -> `"ann"`).
+
+    Args:
+        column: a column name or expression.
+
+    Returns:
+        A polars expression.
+    """
     return _drop_tokens(name_expr(column), TITLES, leading=True)
 
 
 def last_name_expr(column: str | pl.Expr) -> pl.Expr:
-    """Polars expression: a normalised last name with trailing suffixes removed (`"King Jr."` -> `"king"`)."""
+    """A normalised last name with trailing suffixes removed (`"King Jr."` -> `"king"`).
+
+    Args:
+        column: a column name or expression.
+
+    Returns:
+        A polars expression.
+    """
     return _drop_tokens(name_expr(column), SUFFIXES, leading=False)
 
 
 def full_name_expr(column: str | pl.Expr) -> pl.Expr:
-    """Polars expression: a normalised full name without titles or suffixes."""
+    """A normalised full name without titles or suffixes.
+
+    Args:
+        column: a column name or expression.
+
+    Returns:
+        A polars expression.
+    """
     return _drop_tokens(_drop_tokens(name_expr(column), TITLES, leading=True), SUFFIXES, leading=False)
 
 
 def canonical_first_name_expr(first_name_norm: str | pl.Expr) -> pl.Expr:
-    """Polars expression: the canonical form of an already normalised first name (`bob` -> `robert`);
-    a compound name is looked up whole, then by its first word."""
+    """The canonical form of an already normalised first name (`bob` -> `robert`);
+    a compound name is looked up whole, then by its first word.
+
+    Args:
+        first_name_norm: a column name or expression.
+
+    Returns:
+        A polars expression.
+    """
     expr = pl.col(first_name_norm) if isinstance(first_name_norm, str) else first_name_norm
     first_word = expr.str.split(" ").list.first()
     whole = expr.replace_strict(CANONICAL_FIRST_NAME, default=None, return_dtype=pl.Utf8)
@@ -107,8 +257,15 @@ def canonical_first_name_expr(first_name_norm: str | pl.Expr) -> pl.Expr:
 
 
 def first_name_aliases_expr(first_name_norm: str | pl.Expr) -> pl.Expr:
-    """Polars expression: the list of names a normalised first name may stand for: itself and every
-    long form it is a nickname of (`fred` -> `[fred, frederick, alfred]`)."""
+    """The list of names a normalised first name may stand for: itself and every
+    long form it is a nickname of (`fred` -> `[fred, frederick, alfred]`).
+
+    Args:
+        first_name_norm: a column name or expression.
+
+    Returns:
+        A polars expression.
+    """
     expr = pl.col(first_name_norm) if isinstance(first_name_norm, str) else first_name_norm
     first_word = expr.str.split(" ").list.first()
     table = {nickname: list(names) for nickname, names in NICKNAMES.items()}
@@ -117,8 +274,15 @@ def first_name_aliases_expr(first_name_norm: str | pl.Expr) -> pl.Expr:
 
 
 def postcode_expr(column: str | pl.Expr) -> pl.Expr:
-    """Polars expression: upper-case alphanumeric postcode; a US ZIP+4 keeps its five-digit ZIP
-    (`"sw1a 2aa"` -> `"SW1A2AA"`, `"12345-6789"` -> `"12345"`)."""
+    """Upper-case alphanumeric postcode; a US ZIP+4 keeps its five-digit ZIP
+    (`"sw1a 2aa"` -> `"SW1A2AA"`, `"12345-6789"` -> `"12345"`).
+
+    Args:
+        column: a column name or expression.
+
+    Returns:
+        A polars expression.
+    """
     expr = pl.col(column) if isinstance(column, str) else column
     compact = _blank_to_null(expr).str.to_uppercase().str.replace_all(r"[^A-Z0-9]", "")
     zip_plus_four = compact.str.contains(r"^\d{9}$")
@@ -127,33 +291,53 @@ def postcode_expr(column: str | pl.Expr) -> pl.Expr:
 
 
 def postcode_area_expr(postcode_norm: str | pl.Expr) -> pl.Expr:
-    """Polars expression: the coarse area of a normalised postcode: a numeric code's first three
-    digits (US ZIP3), else everything but the last three characters (UK outward code)."""
+    """The coarse area of a normalised postcode: a numeric code's first three
+    digits (US ZIP3), else everything but the last three characters (UK outward code).
+
+    Args:
+        postcode_norm: a column name or expression.
+
+    Returns:
+        A polars expression.
+    """
     expr = pl.col(postcode_norm) if isinstance(postcode_norm, str) else postcode_norm
     numeric = expr.str.contains(r"^\d+$")
     return (
-        pl.when(expr.str.len_chars() < 5).then(None)
-        .when(numeric).then(expr.str.slice(0, 3))
+        pl.when(expr.str.len_chars() < 5)
+        .then(None)
+        .when(numeric)
+        .then(expr.str.slice(0, 3))
         .otherwise(expr.str.slice(0, expr.str.len_chars() - 3))
     )
 
 
 def date_of_birth_expr(column: str | pl.Expr, *, day_first: bool = False) -> pl.Expr:
-    """Polars expression: a date of birth in any of several formats, as an ISO `YYYY-MM-DD` string.
+    """A date of birth in any of several formats, as an ISO `YYYY-MM-DD` string.
 
     Accepts ISO dates (optionally with a time), `YYYY/MM/DD`, `YYYYMMDD`, `DD.MM.YYYY`, slashed
     or dashed day-month-year and month-day-year (`day_first` decides when both read as valid,
     otherwise the one that is valid wins) and month names (`March 5, 1980`, `5 Mar 1980`).
     Dates in the future or before year 1000 are null.
+
+    Args:
+        column: a column name or expression.
+        day_first: read ambiguous slashed dates as day/month/year.
+
+    Returns:
+        A polars expression.
     """
     expr = pl.col(column) if isinstance(column, str) else column
     text = _blank_to_null(expr)
     iso_prefix = text.str.extract(r"^(\d{4}-\d{2}-\d{2})(?:[T ].*)?$", 1)
     wordy = text.str.replace_all(r"[,]", " ").str.replace_all(r"(\d)(st|nd|rd|th)\b", "$1")
     wordy = _collapse(wordy).str.to_titlecase()
-    slashed = _DAY_FIRST_FORMATS + _MONTH_FIRST_FORMATS if day_first else _MONTH_FIRST_FORMATS + _DAY_FIRST_FORMATS
+    slashed = (
+        _DAY_FIRST_FORMATS + _MONTH_FIRST_FORMATS if day_first else _MONTH_FIRST_FORMATS + _DAY_FIRST_FORMATS
+    )
     attempts = [iso_prefix.str.strptime(pl.Date, "%Y-%m-%d", strict=False)]
-    attempts += [text.str.strptime(pl.Date, fmt, strict=False, exact=True) for fmt in _ISO_DATE_FORMATS + slashed]
+    attempts += [
+        text.str.strptime(pl.Date, fmt, strict=False, exact=True) for fmt in _ISO_DATE_FORMATS + slashed
+    ]
     attempts += [wordy.str.strptime(pl.Date, fmt, strict=False, exact=True) for fmt in _WORDY_DATE_FORMATS]
     parsed = pl.coalesce(attempts)
     plausible = (parsed.dt.year() >= _EARLIEST_BIRTH_YEAR) & (parsed <= pl.lit(dt.date.today()))
@@ -161,33 +345,62 @@ def date_of_birth_expr(column: str | pl.Expr, *, day_first: bool = False) -> pl.
 
 
 def identifier_expr(column: str | pl.Expr) -> pl.Expr:
-    """Polars expression: an id (loyalty number, national id) upper-cased with everything but
-    letters and digits removed (`"ab-123 45"` -> `"AB12345"`)."""
+    """An id (loyalty number, national id) upper-cased with everything but
+    letters and digits removed (`"ab-123 45"` -> `"AB12345"`).
+
+    Args:
+        column: a column name or expression.
+
+    Returns:
+        A polars expression.
+    """
     expr = pl.col(column) if isinstance(column, str) else column
     compact = _blank_to_null(expr).str.to_uppercase().str.replace_all(r"[^A-Z0-9]", "")
     return pl.when(compact == "").then(None).otherwise(compact)
 
 
 def gender_expr(column: str | pl.Expr) -> pl.Expr:
-    """Polars expression: `m`, `f`, or the normalised text of any other stated gender."""
+    """`m`, `f`, or the normalised text of any other stated gender.
+
+    Args:
+        column: a column name or expression.
+
+    Returns:
+        A polars expression.
+    """
     text = name_expr(column)
     return text.replace(_GENDERS)
 
 
 def address_expr(column: str | pl.Expr) -> pl.Expr:
-    """Polars expression: a normalised street address with common words abbreviated
-    (`"12 North Main Street"` -> `"12 n main st"`)."""
+    """A normalised street address with common words abbreviated
+    (`"12 North Main Street"` -> `"12 n main st"`).
+
+    Args:
+        column: a column name or expression.
+
+    Returns:
+        A polars expression.
+    """
     text = name_expr(column)
     tokens = text.str.split(" ").list.eval(pl.element().replace(_ADDRESS_WORDS))
     return pl.when(text.is_null()).then(None).otherwise(tokens.list.join(" "))
 
 
 def text_expr(column: str | pl.Expr) -> pl.Expr:
-    """Polars expression: free text (city, company, job title) folded like a name."""
+    """Free text (city, company, job title) folded like a name.
+
+    Args:
+        column: a column name or expression.
+
+    Returns:
+        A polars expression.
+    """
     return name_expr(column)
 
 
 # --- parsed one distinct value at a time -----------------------------------------------------
+
 
 @lru_cache(maxsize=1_000_000)
 def normalise_email(value: str | None) -> str | None:
@@ -203,7 +416,7 @@ def normalise_email(value: str | None) -> str | None:
         return None
     text = value.strip().lower()
     if text.startswith("mailto:"):
-        text = text[len("mailto:"):]
+        text = text[len("mailto:") :]
     if not text or "@" not in text:
         return None
     try:
@@ -249,12 +462,27 @@ def _possible_number(value: str, region: str) -> phonenumbers.PhoneNumber | None
 
 
 def email_series(values: pl.Series) -> pl.Series:
-    """`normalise_email` over a series, parsing each distinct value once."""
+    """`normalise_email` over a series, parsing each distinct value once.
+
+    Args:
+        values: the raw values.
+
+    Returns:
+        The normalised values, null where invalid.
+    """
     return _map_distinct(values, normalise_email)
 
 
 def phone_series(values: pl.Series, default_region: str = "US") -> pl.Series:
-    """`normalise_phone` over a series, parsing each distinct value once."""
+    """`normalise_phone` over a series, parsing each distinct value once.
+
+    Args:
+        values: the raw values.
+        default_region: region for numbers without a country code.
+
+    Returns:
+        The normalised values, null where invalid.
+    """
     return _map_distinct(values, lambda v: normalise_phone(v, default_region))
 
 
@@ -265,6 +493,7 @@ def _map_distinct(values: pl.Series, parse) -> pl.Series:
 
 
 # --- scalar forms of the expressions (one implementation, handy for single values) ------------
+
 
 def _one(expr: pl.Expr, value: str | None) -> str | None:
     return pl.DataFrame({"x": [value]}, schema={"x": pl.Utf8}).select(expr).item()
@@ -333,19 +562,58 @@ def normalise_loyalty_id(value: str | None) -> str | None:
 
 # --- a whole frame of person attributes ------------------------------------------------------
 
+
+def _last_comma_first(expr: pl.Expr) -> pl.Expr:
+    """`"ORTIZ, DEBORAH"` -> `"DEBORAH ORTIZ"`: a single word before the only comma is a surname
+    (registers and receipts write names that way); `"John Smith, Jr."` is left alone."""
+    parts = expr.str.extract_groups(r"^\s*([^,\s]+)\s*,\s*([^,]+?)\s*$")
+    return (
+        pl.when(parts.struct.field("1").is_not_null())
+        .then(pl.concat_str(parts.struct.field("2"), pl.lit(" "), parts.struct.field("1")))
+        .otherwise(expr)
+    )
+
+
 MATCH_KEYS: tuple[str, ...] = (
-    "first_name_norm", "first_name_canonical", "first_name_aliases", "last_name_norm", "full_name_norm",
-    "date_of_birth_norm", "gender_norm", "email_norm", "email_local", "phone_norm", "address_norm",
-    "city_norm", "state_norm", "postcode_norm", "postcode_area", "country_norm", "national_id_norm",
-    "company_norm", "job_title_norm", "loyalty_id_norm",
+    "first_name_norm",
+    "first_name_canonical",
+    "first_name_aliases",
+    "last_name_norm",
+    "full_name_norm",
+    "date_of_birth_norm",
+    "gender_norm",
+    "email_norm",
+    "email_local",
+    "phone_norm",
+    "address_norm",
+    "city_norm",
+    "state_norm",
+    "postcode_norm",
+    "postcode_area",
+    "country_norm",
+    "national_id_norm",
+    "company_norm",
+    "job_title_norm",
+    "loyalty_id_norm",
 )
 
 
-def normalise_people(frame: pl.DataFrame, *, default_phone_region: str = "US", day_first: bool = False) -> pl.DataFrame:
+def _per_distinct(values: pl.Series, normalise) -> pl.Series:
+    """Apply a normalising expression to each distinct value once and map the results back:
+    a million records hold a few thousand distinct first names or cities."""
+    lookup = pl.DataFrame({"v": values.drop_nulls().unique()})
+    lookup = lookup.with_columns(normalise(pl.col("v")).alias("n"))
+    joined = pl.DataFrame({"v": values}).join(lookup, on="v", how="left", maintain_order="left")
+    return joined.get_column("n").alias(values.name)
+
+
+def normalise_people(
+    frame: pl.DataFrame, *, default_phone_region: str = "US", day_first: bool = False
+) -> pl.DataFrame:
     """Add the normalised match keys (`MATCH_KEYS`) to a frame of canonical person attributes.
 
     Missing attribute columns count as null. A record with only a full name gets its first and
-    last name from the full name's first and last words.
+    last name from the full name's first and last words. Each distinct value is normalised once.
 
     Args:
         frame: rows with any of the canonical person attributes (`first_name`, `email`, ...).
@@ -355,38 +623,59 @@ def normalise_people(frame: pl.DataFrame, *, default_phone_region: str = "US", d
     Returns:
         The frame with the match-key columns appended.
     """
-    def col(name: str) -> pl.Expr:
-        return pl.col(name) if name in frame.columns else pl.lit(None, dtype=pl.Utf8)
 
-    full = full_name_expr(col("full_name"))
-    words = full.str.split(" ")
-    has_two_words = words.list.len() >= 2
-    out = frame.with_columns(
-        pl.coalesce(first_name_expr(col("first_name")), pl.when(has_two_words).then(words.list.first())).alias("first_name_norm"),
-        pl.coalesce(last_name_expr(col("last_name")), pl.when(has_two_words).then(words.list.last())).alias("last_name_norm"),
-        full.alias("_full"),
-        date_of_birth_expr(col("date_of_birth"), day_first=day_first).alias("date_of_birth_norm"),
-        gender_expr(col("gender")).alias("gender_norm"),
-        address_expr(pl.concat_str(col("street_number"), col("address_line1"), separator=" ", ignore_nulls=True)).alias("address_norm"),
-        text_expr(col("city")).alias("city_norm"),
-        text_expr(col("state")).alias("state_norm"),
-        postcode_expr(col("postcode")).alias("postcode_norm"),
-        text_expr(col("country")).alias("country_norm"),
-        identifier_expr(col("national_id")).alias("national_id_norm"),
-        text_expr(col("company")).alias("company_norm"),
-        text_expr(col("job_title")).alias("job_title_norm"),
-        identifier_expr(col("loyalty_id")).alias("loyalty_id_norm"),
+    def source(name: str) -> pl.Series:
+        if name in frame.columns:
+            return frame.get_column(name).cast(pl.Utf8)
+        return pl.Series(name, [None] * frame.height, dtype=pl.Utf8)
+
+    def normalised(name: str, normalise) -> pl.Series:
+        return _per_distinct(source(name), normalise)
+
+    full = normalised("full_name", lambda e: full_name_expr(_last_comma_first(e)))
+    address = _per_distinct(
+        frame.select(
+            pl.concat_str(source("street_number"), source("address_line1"), separator=" ", ignore_nulls=True)
+        ).to_series(),
+        address_expr,
     )
-    email = email_series(out.select(col("email").cast(pl.Utf8)).to_series())
-    phone = phone_series(out.select(col("phone").cast(pl.Utf8)).to_series(), default_phone_region)
-    out = out.with_columns(email.alias("email_norm"), phone.alias("phone_norm"))
-    return out.with_columns(
-        canonical_first_name_expr("first_name_norm").alias("first_name_canonical"),
-        first_name_aliases_expr("first_name_norm").alias("first_name_aliases"),
+    keys = pl.DataFrame(
+        {
+            "_full": full,
+            "_first": normalised("first_name", first_name_expr),
+            "_last": normalised("last_name", last_name_expr),
+            "date_of_birth_norm": normalised(
+                "date_of_birth", lambda e: date_of_birth_expr(e, day_first=day_first)
+            ),
+            "gender_norm": normalised("gender", gender_expr),
+            "email_norm": email_series(source("email")),
+            "phone_norm": phone_series(source("phone"), default_phone_region),
+            "address_norm": address,
+            "city_norm": normalised("city", text_expr),
+            "state_norm": normalised("state", text_expr),
+            "postcode_norm": normalised("postcode", postcode_expr),
+            "country_norm": normalised("country", text_expr),
+            "national_id_norm": normalised("national_id", identifier_expr),
+            "company_norm": normalised("company", text_expr),
+            "job_title_norm": normalised("job_title", text_expr),
+            "loyalty_id_norm": normalised("loyalty_id", identifier_expr),
+        }
+    )
+    words = pl.col("_full").str.split(" ")
+    has_two_words = words.list.len() >= 2
+    keys = keys.with_columns(
+        pl.coalesce("_first", pl.when(has_two_words).then(words.list.first())).alias("first_name_norm"),
+        pl.coalesce("_last", pl.when(has_two_words).then(words.list.last())).alias("last_name_norm"),
+    )
+    first = keys.get_column("first_name_norm")
+    keys = keys.with_columns(
+        _per_distinct(first, canonical_first_name_expr).alias("first_name_canonical"),
+        _per_distinct(first, first_name_aliases_expr).alias("first_name_aliases"),
         pl.coalesce(
             "_full", pl.concat_str("first_name_norm", "last_name_norm", separator=" ", ignore_nulls=True)
         ).alias("full_name_norm"),
         # The local part without a +tag: the same mailbox at a changed domain still says a lot.
         pl.col("email_norm").str.extract(r"^([^@+]+)", 1).alias("email_local"),
         postcode_area_expr("postcode_norm").alias("postcode_area"),
-    ).drop("_full").select(*frame.columns, *MATCH_KEYS)
+    )
+    return pl.concat([frame, keys.select(MATCH_KEYS)], how="horizontal")

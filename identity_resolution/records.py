@@ -14,11 +14,10 @@ import polars as pl
 
 from identity_resolution.normalise import email_series, normalise_people, phone_series
 from warehouse.canonical import PERSON_ATTRIBUTES
-from warehouse.connection import replace_table, table_exists
+from warehouse.connection import table_exists
 
 log = logging.getLogger(__name__)
 
-PERSON_RECORDS = "identity.person_records"
 STAGING_TABLES = ("people", "events", "orders", "cases")
 
 # When a row of each kind happened: (first seen, last seen). Missing columns become NULL.
@@ -76,7 +75,9 @@ def person_rows_sql(con: duckdb.DuckDBPyConnection) -> str:
             f"FROM staging.{kind} WHERE record_id IS NOT NULL AND source IS NOT NULL"
         )
     if not parts:
-        empty = ", ".join(f"NULL::VARCHAR AS {a}" for a in ("source", "record_id", "id_namespace", *PERSON_ATTRIBUTES))
+        empty = ", ".join(
+            f"NULL::VARCHAR AS {a}" for a in ("source", "record_id", "id_namespace", *PERSON_ATTRIBUTES)
+        )
         return (
             f"SELECT {empty}, NULL::TIMESTAMP AS _first, NULL::TIMESTAMP AS _last, "
             "{'t': TIMESTAMP '0001-01-01', 'f': '', 'r': 0::BIGINT} AS _order WHERE false"
@@ -84,10 +85,10 @@ def person_rows_sql(con: duckdb.DuckDBPyConnection) -> str:
     return "\nUNION ALL BY NAME\n".join(parts)
 
 
-def build_person_records(
+def person_records(
     con: duckdb.DuckDBPyConnection, *, default_phone_region: str = "US", day_first: bool = False
 ) -> pl.DataFrame:
-    """Write `identity.person_records` from the staging tables and return it.
+    """The content of `identity.person_records`, built from the staging tables.
 
     Args:
         con: warehouse connection with any of `staging.people/events/orders/cases`.
@@ -110,12 +111,13 @@ def build_person_records(
     """
     base = con.sql(sql).pl()
     records = normalise_people(base, default_phone_region=default_phone_region, day_first=day_first)
-    replace_table(con, PERSON_RECORDS, records)
     log.info("person records: %d from %d staging rows", records.height, int(base["n_rows"].sum() or 0))
     return records
 
 
-def collect_contact_values(con: duckdb.DuckDBPyConnection, *, default_phone_region: str = "US") -> pl.DataFrame:
+def collect_contact_values(
+    con: duckdb.DuckDBPyConnection, *, default_phone_region: str = "US"
+) -> pl.DataFrame:
     """Every email and phone each record ever had in staging, normalised (invalid ones dropped).
 
     Args:
@@ -135,10 +137,12 @@ def collect_contact_values(con: duckdb.DuckDBPyConnection, *, default_phone_regi
     is_email = raw["kind"] == "email"
     emails = email_series(raw.filter(is_email)["raw"])
     phones = phone_series(raw.filter(~is_email)["raw"], default_phone_region)
-    normalised = pl.concat([
-        raw.filter(is_email).with_columns(emails.alias("value")),
-        raw.filter(~is_email).with_columns(phones.alias("value")),
-    ])
+    normalised = pl.concat(
+        [
+            raw.filter(is_email).with_columns(emails.alias("value")),
+            raw.filter(~is_email).with_columns(phones.alias("value")),
+        ]
+    )
     return (
         normalised.drop_nulls("value")
         .group_by("source", "record_id", "kind", "value")

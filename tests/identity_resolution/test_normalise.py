@@ -1,0 +1,152 @@
+"""Each normaliser on the variants real sources produce."""
+
+import polars as pl
+import pytest
+
+from identity_resolution.normalise import (
+    canonical_first_name,
+    normalise_date_of_birth,
+    normalise_email,
+    normalise_loyalty_id,
+    normalise_name,
+    normalise_people,
+    normalise_phone,
+    normalise_postcode,
+)
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("  Ann.Lee@Example.COM ", "ann.lee@example.com"),
+        ("mailto:bob@example.org", "bob@example.org"),
+        ("not an email", None),
+        ("bob@", None),
+        ("a@@b.com", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_email(raw, expected):
+    assert normalise_email(raw) == expected
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "(415) 555-0101",
+        "+1 415 555 0101",
+        "415.555.0101",
+        "415-555-0101",
+        "4155550101",
+        "+14155550101",
+        "1-415-555-0101",
+        "001-415-555-0101",
+        "415-555-0101 x123",
+    ],
+)
+def test_phone_formats_agree(raw):
+    assert normalise_phone(raw, "US") == "+14155550101"
+
+
+def test_phone_region_and_rejects():
+    assert normalise_phone("020 7946 0958", "GB") == "+442079460958"
+    assert normalise_phone("+44 20 7946 0958", "US") == "+442079460958"
+    assert normalise_phone("555-0101", "US") is None  # no area code: ambiguous
+    assert normalise_phone("call me", "US") is None
+    assert normalise_phone(None) is None
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("  José  O'Neil ", "jose oneil"),
+        ("MARY-ANN", "mary ann"),
+        ("Zoë", "zoe"),
+        ("   ", None),
+        ("N/A", None),
+    ],
+)
+def test_name(raw, expected):
+    assert normalise_name(raw) == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("Bob", "robert"),
+        ("BILL", "william"),
+        ("Dr. Kate", "catherine"),
+        ("Robert", "robert"),
+        ("Sir", None),
+        ("Ángel", "angel"),
+    ],
+)
+def test_canonical_first_name(raw, expected):
+    assert canonical_first_name(raw) == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("sw1a 2aa", "SW1A2AA"),
+        ("94107-1234", "94107"),
+        ("941071234", "94107"),
+        (" 02134 ", "02134"),
+        ("-", None),
+    ],
+)
+def test_postcode(raw, expected):
+    assert normalise_postcode(raw) == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("1985-04-12", "1985-04-12"),
+        ("1985-04-12T00:00:00Z", "1985-04-12"),
+        ("1985/04/12", "1985-04-12"),
+        ("19850412", "1985-04-12"),
+        ("04/12/1985", "1985-04-12"),  # month first by default
+        ("13/04/1985", "1985-04-13"),  # only day-first is a valid reading
+        ("12.04.1985", "1985-04-12"),
+        ("April 12, 1985", "1985-04-12"),
+        ("12 Apr 1985", "1985-04-12"),
+        ("1985-02-30", None),
+        ("2999-01-01", None),
+        ("soon", None),
+    ],
+)
+def test_date_of_birth(raw, expected):
+    assert normalise_date_of_birth(raw) == expected
+
+
+def test_date_of_birth_day_first():
+    assert normalise_date_of_birth("04/12/1985", day_first=True) == "1985-12-04"
+
+
+def test_loyalty_id():
+    assert normalise_loyalty_id(" loy-0042 ") == "LOY0042"
+    assert normalise_loyalty_id("---") is None
+
+
+def test_normalise_people_fills_names_from_full_name_and_keeps_columns():
+    frame = pl.DataFrame(
+        {
+            "record_id": ["1", "2"],
+            "full_name": ["Dr. Mary Ann Jones", None],
+            "first_name": [None, "Bob"],
+            "last_name": [None, "Smith Jr."],
+            "email": [None, "Bob+News@EX.com"],
+            "street_number": [None, "12"],
+            "address_line1": [None, "North Main Street"],
+        }
+    )
+    out = normalise_people(frame).to_dicts()
+    assert out[0]["first_name_norm"] == "mary" and out[0]["last_name_norm"] == "jones"
+    assert out[0]["full_name_norm"] == "mary ann jones"
+    assert out[1]["first_name_canonical"] == "robert" and out[1]["last_name_norm"] == "smith"
+    assert set(out[1]["first_name_aliases"]) == {"bob", "robert"}
+    assert out[1]["email_norm"] == "bob+news@ex.com" and out[1]["email_local"] == "bob"
+    assert out[1]["address_norm"] == "12 n main st"
+    assert out[0]["record_id"] == "1"  # input columns survive

@@ -1,0 +1,191 @@
+"""The Splink model: prior parameters on tiny inputs, a seeded trained model on larger ones."""
+
+import json
+import random
+
+import polars as pl
+
+from identity_resolution.clustering import cluster_records
+from identity_resolution.deterministic import ContactGuard, contact_links
+from identity_resolution.metrics import pairwise_metrics
+from identity_resolution.normalise import normalise_people
+from identity_resolution.probabilistic import probabilistic_links
+
+
+def records(rows: list[dict]) -> pl.DataFrame:
+    return normalise_people(pl.DataFrame(rows, infer_schema_length=None))
+
+
+def test_priors_link_a_nickname_and_typo_but_not_a_namesake():
+    recs = records(
+        [
+            dict(
+                source="crm",
+                record_id="1",
+                first_name="Katherine",
+                last_name="Jones",
+                date_of_birth="1980-02-03",
+                city="Austin",
+                postcode="78701",
+            ),
+            dict(
+                source="shop",
+                record_id="2",
+                first_name="Kate",
+                last_name="Jnoes",
+                date_of_birth="02/03/1980",
+                city="Austin",
+                postcode="78701-1234",
+            ),
+            dict(
+                source="shop",
+                record_id="3",
+                first_name="Kate",
+                last_name="Jones",
+                date_of_birth="1975-09-09",
+                city="Boston",
+                postcode="02134",
+            ),
+        ]
+    )
+    result = probabilistic_links(recs)
+    assert not result.trained
+    assert result.links.select("record_id_l", "record_id_r").rows() == [("1", "2")]
+    explanation = json.loads(result.links["explanation"][0])
+    levels = {f["field"]: f["level"] for f in explanation["fields"]}
+    assert levels["first_name"] == "same canonical name or nickname"
+    assert levels["date_of_birth"] == "exact" and levels["location"] == "same postcode and city"
+    assert explanation["match_weight"] > 0
+    weights = [f["weight"] for f in explanation["fields"]]
+    assert weights == sorted(weights, reverse=True)
+
+
+FIRST = [
+    "Robert",
+    "William",
+    "Elizabeth",
+    "Margaret",
+    "James",
+    "Patricia",
+    "Michael",
+    "Susan",
+    "David",
+    "Linda",
+    "Thomas",
+    "Karen",
+    "Daniel",
+    "Nancy",
+    "Steven",
+    "Laura",
+]
+LAST = [
+    "Garcia",
+    "Nguyen",
+    "Okafor",
+    "Schmidt",
+    "Rossi",
+    "Kowalski",
+    "Haddad",
+    "Tanaka",
+    "Murphy",
+    "Larsen",
+    "Dubois",
+    "Silva",
+    "Novak",
+    "Fischer",
+    "Moreau",
+    "Bianchi",
+    "Jensen",
+    "Costa",
+]
+
+
+def synthetic_people(n_people: int, seed: int) -> pl.DataFrame:
+    """People with two or three records each, some with typos, nicknames and missing fields."""
+    rng = random.Random(seed)
+    nick = {
+        "Robert": "Bob",
+        "William": "Bill",
+        "Elizabeth": "Liz",
+        "Margaret": "Peggy",
+        "James": "Jim",
+        "Patricia": "Pat",
+        "Michael": "Mike",
+        "Susan": "Sue",
+        "David": "Dave",
+        "Thomas": "Tom",
+        "Daniel": "Dan",
+        "Steven": "Steve",
+    }
+    rows = []
+    for p in range(n_people):
+        first, last = rng.choice(FIRST), rng.choice(LAST)
+        dob = f"{rng.randint(1950, 2000)}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}"
+        email = f"{first.lower()}.{last.lower()}{rng.randint(1, 999)}@example.com"
+        zipcode = f"{rng.randint(10000, 99999)}"
+        for r in range(rng.choice([2, 2, 3])):
+            f = nick.get(first, first) if rng.random() < 0.3 else first
+            surname = last if rng.random() > 0.1 else last[:2] + last[3:]
+            rows.append(
+                dict(
+                    source=f"s{r}",
+                    record_id=f"{p}-{r}",
+                    person=str(p),
+                    first_name=f,
+                    last_name=surname,
+                    date_of_birth=dob if rng.random() > 0.3 else None,
+                    email=email if rng.random() > 0.4 else None,
+                    postcode=zipcode if rng.random() > 0.2 else None,
+                )
+            )
+    return pl.DataFrame(rows)
+
+
+def test_trained_model_is_accurate_and_repeatable():
+    people = synthetic_people(150, seed=7)
+    recs = normalise_people(people)
+    first = probabilistic_links(recs, min_records_to_train=100, u_max_pairs=1e5)
+    second = probabilistic_links(recs, min_records_to_train=100, u_max_pairs=1e5)
+    assert first.trained
+    assert first.links.equals(second.links)
+    clusters = cluster_records(recs, first.links).join(
+        people.select("source", "record_id", "person"), on=["source", "record_id"]
+    )
+    assert pairwise_metrics(clusters, "cluster", "person").f1 > 0.9
+
+
+def test_household_guard_keeps_family_members_apart():
+    home = dict(
+        last_name="Rivera",
+        street_number="12",
+        address_line1="Oak Street",
+        city="Austin",
+        postcode="78701",
+        phone="(512) 555-0142",
+    )
+    recs = records(
+        [
+            dict(source="shop", record_id="1", first_name="Ana", **home),
+            dict(source="crm", record_id="2", first_name="Marco", **home),
+            dict(source="crm", record_id="3", first_name="Ana", **{**home, "address_line1": "Oak St"}),
+        ]
+    )
+    result = probabilistic_links(recs)
+    assert result.household_pairs_held_back == 2
+    assert result.links.select("source_l", "record_id_l", "source_r", "record_id_r").rows() == [
+        ("crm", "3", "shop", "1")
+    ]
+
+
+def test_m_is_learnt_from_rule_links_when_there_are_enough():
+    people = synthetic_people(400, seed=3)
+    recs = normalise_people(people)
+    rule_links = contact_links(recs, "email_norm", "email", ContactGuard())
+    result = probabilistic_links(recs, rule_links=rule_links, min_records_to_train=100, u_max_pairs=1e5)
+    assert result.m_source == "m from rule links"
+    assert "name" in result.comparisons  # first and last name compared jointly
+    links = pl.concat([rule_links, result.links])
+    clusters = cluster_records(recs, links).join(
+        people.select("source", "record_id", "person"), on=["source", "record_id"]
+    )
+    assert pairwise_metrics(clusters, "cluster", "person").f1 > 0.9
