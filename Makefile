@@ -3,6 +3,8 @@
 SHELL := /bin/bash
 export UV_COMPILE_BYTECODE := 1
 export KINDRED_HOME ?= $(CURDIR)/.kindred
+# LightGBM's OpenMP threads otherwise spin while idle, which slows everything else on 2 cores.
+export OMP_WAIT_POLICY := PASSIVE
 UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
 VENV := .venv
 BIN := $(VENV)/bin

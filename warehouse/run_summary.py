@@ -63,7 +63,7 @@ def summarise_run(con: duckdb.DuckDBPyConnection, config: KindredConfig) -> RunS
         rows = con.sql("""
             SELECT model, model_version, metric, value, baseline, baseline_value, n_train, n_holdout
             FROM scores.model_metrics
-            QUALIFY model_version = max(model_version) OVER (PARTITION BY model)
+            QUALIFY TRY_CAST(model_version AS INTEGER) = max(TRY_CAST(model_version AS INTEGER)) OVER (PARTITION BY model)
             ORDER BY model, metric
         """).fetchall()
         keys = (

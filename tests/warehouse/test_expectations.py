@@ -36,7 +36,8 @@ def test_future_timestamps_and_unknown_event_types_fail(landing):
     assert orders.failures[0]["unexpected_count"] == 1
 
 
-def test_as_of_defaults_to_the_day_after_the_newest_activity(landing):
+def test_as_of_defaults_to_the_day_after_the_newest_fact(landing):
     con = staged(landing)
-    assert str(resolve_as_of(con, None)) == "2025-03-02"
+    # The newest fact is the order of 2025-02-01; a CRM record updated later does not count.
+    assert str(resolve_as_of(con, None)) == "2025-02-02"
     assert str(resolve_as_of(con, "2025-01-15")) == "2025-01-15"

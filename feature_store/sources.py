@@ -1,0 +1,181 @@
+"""SQL over the staging tables, each row attributed to a profile, tolerant of absent tables or columns.
+
+Every input may be empty or missing on a fresh install, so a staging table is read through a
+projection of the columns the feature store knows about: present columns as they are, absent
+ones as typed NULLs, an absent table as an empty relation of that shape.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import duckdb
+
+from feature_store.vocabulary import Source
+
+# The staging columns the feature store reads (docs/data-model.md), with their types.
+STAGING_COLUMNS: dict[str, dict[str, str]] = {
+    "orders": {
+        "source": "VARCHAR", "record_id": "VARCHAR", "order_id": "VARCHAR", "ordered_at": "TIMESTAMP",
+        "amount": "DOUBLE", "quantity": "DOUBLE", "product_id": "VARCHAR", "product_category": "VARCHAR",
+    },
+    "events": {
+        "source": "VARCHAR", "record_id": "VARCHAR", "timestamp": "TIMESTAMP", "type": "VARCHAR",
+        "event": "VARCHAR", "properties": "JSON",
+    },
+    "cases": {
+        "source": "VARCHAR", "record_id": "VARCHAR", "case_id": "VARCHAR", "opened_at": "TIMESTAMP",
+        "closed_at": "TIMESTAMP",
+    },
+    "people": {
+        "source": "VARCHAR", "record_id": "VARCHAR", "crm_object": "VARCHAR", "created_at": "TIMESTAMP",
+        "converted": "BOOLEAN", "converted_at": "TIMESTAMP", "lead_source": "VARCHAR",
+        "job_title": "VARCHAR", "company": "VARCHAR", "industry": "VARCHAR", "employees": "DOUBLE",
+    },
+}
+XREF_COLUMNS = {"source": "VARCHAR", "record_id": "VARCHAR", "profile_id": "VARCHAR"}
+
+# Offer fields a next-best-offer model may rank, and the Segment ecommerce property that names the
+# same thing on `Product Viewed` events.
+OFFER_FIELDS: dict[str, str] = {"product_category": "category", "product_id": "product_id"}
+
+# Event names compare in one spelling: "Product Viewed", "product_viewed" and "product-viewed" match.
+EVENT_NAME_SQL = r"lower(regexp_replace(trim(t.event), '[_\s-]+', ' ', 'g'))"
+
+# Timestamps that mark something a person did or that happened to them (not record-keeping times).
+_FACT_TIMES: dict[str, tuple[str, ...]] = {
+    "events": ("timestamp",),
+    "orders": ("ordered_at",),
+    "cases": ("opened_at", "closed_at"),
+    "people": ("created_at", "converted_at"),
+}
+
+
+def table_columns(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> set[str]:
+    """The column names of `schema.table` (empty when the table does not exist).
+
+    Args:
+        con: warehouse connection.
+        schema: schema name.
+        table: table name.
+
+    Returns:
+        The set of column names.
+    """
+    rows = con.sql(
+        "SELECT column_name FROM information_schema.columns WHERE table_schema = ? AND table_name = ?",
+        params=[schema, table],
+    ).fetchall()
+    return {row[0] for row in rows}
+
+
+def _projection(con: duckdb.DuckDBPyConnection, schema: str, table: str, columns: dict[str, str]) -> str:
+    present = table_columns(con, schema, table)
+    select = ", ".join(
+        f'"{name}"' if name in present else f'CAST(NULL AS {sql_type}) AS "{name}"'
+        for name, sql_type in columns.items()
+    )
+    if not present:
+        return f"(SELECT {select} WHERE false)"
+    return f'(SELECT {select} FROM "{schema}"."{table}")'
+
+
+def staging_sql(con: duckdb.DuckDBPyConnection, table: str) -> str:
+    """A subquery over `staging.<table>` with exactly the columns the feature store reads.
+
+    Args:
+        con: warehouse connection.
+        table: `orders`, `events`, `cases` or `people`.
+
+    Returns:
+        SQL text of a parenthesised subquery, safe to use in FROM.
+    """
+    return _projection(con, "staging", table, STAGING_COLUMNS[table])
+
+
+def xref_sql(con: duckdb.DuckDBPyConnection) -> str:
+    """A subquery over `identity.record_xref(source, record_id, profile_id)`, empty when absent."""
+    return _projection(con, "identity", "record_xref", XREF_COLUMNS)
+
+
+def check_offer_field(offer_field: str) -> str:
+    """Check that an offer field from config is one the feature store can rank.
+
+    Args:
+        offer_field: the `offer_field` setting of the next-best-offer model.
+
+    Returns:
+        The event property that carries the same value on product views.
+
+    Raises:
+        ValueError: naming the allowed fields.
+    """
+    if offer_field not in OFFER_FIELDS:
+        allowed = ", ".join(sorted(OFFER_FIELDS))
+        raise ValueError(f"offer_field {offer_field!r} is not supported; use one of: {allowed}")
+    return OFFER_FIELDS[offer_field]
+
+
+def source_sql(con: duckdb.DuckDBPyConnection, source: Source, offer_field: str = "product_category") -> str:
+    """The SQL of a source's facts: `profile_id`, `ts` and the source's columns, one row per fact.
+
+    Args:
+        con: warehouse connection.
+        source: the declared source.
+        offer_field: the orders column that names an offer (checked against `OFFER_FIELDS`).
+
+    Returns:
+        SQL text of a query (not parenthesised).
+    """
+    offer_property = check_offer_field(offer_field)
+    xref = xref_sql(con)
+    parts = []
+    for table, timestamp in source.parts:
+        columns = "".join(
+            f", {expression} AS {name}" for name, expression in source.columns.items()
+        )
+        where = f" AND ({source.where})" if source.where else ""
+        parts.append(
+            f"SELECT x.profile_id, t.{timestamp} AS ts{columns} "
+            f"FROM {staging_sql(con, table)} t "
+            f"JOIN {xref} x ON x.source = t.source AND x.record_id = t.record_id "
+            f"WHERE t.{timestamp} IS NOT NULL{where}"
+        )
+    sql = " UNION ALL ".join(parts)
+    sql = sql.replace("{offer_field}", offer_field).replace("{offer_property}", offer_property)
+    if source.first_only:
+        sql = f"SELECT profile_id, min(ts) AS ts FROM ({sql}) GROUP BY profile_id"
+    return sql
+
+
+def latest_fact_time(con: duckdb.DuckDBPyConnection) -> datetime | None:
+    """The latest timestamp of anything that happened in the staging data.
+
+    Args:
+        con: warehouse connection.
+
+    Returns:
+        The latest event, order, case or lead timestamp, or None when staging is empty.
+    """
+    selects = [
+        f"SELECT max({column}) AS ts FROM {staging_sql(con, table)}"
+        for table, columns in _FACT_TIMES.items()
+        for column in columns
+    ]
+    rows = con.sql(f"SELECT max(ts) FROM ({' UNION ALL '.join(selects)})").fetchall()
+    return rows[0][0]
+
+
+def default_as_of(con: duckdb.DuckDBPyConnection) -> datetime | None:
+    """The `as_of` a run uses when none is given: midnight after the latest staging timestamp.
+
+    Args:
+        con: warehouse connection.
+
+    Returns:
+        A midnight datetime, or None when staging holds no timestamps.
+    """
+    latest = latest_fact_time(con)
+    if latest is None:
+        return None
+    return datetime(latest.year, latest.month, latest.day) + timedelta(days=1)

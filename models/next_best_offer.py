@@ -1,0 +1,273 @@
+"""Next best offer: which values of the offer field (product categories by default) each person buys next.
+
+A LightGBM binary model on (person, offer) pairs: population at cut-off T is everyone with at least
+one order naming an offer before T; candidates are their own recent offers plus the most popular
+ones (`feature_store.offer_affinity`); label = the person bought that offer in [T, T + horizon).
+Offers are ranked by the model's probability and the top k kept. Evaluation: hit rate, recall and
+reciprocal rank at k among people who bought anything in the holdout window, next to the baseline
+"each person's own most-bought offers, then the globally popular ones". The champion gate compares
+reciprocal rank: the hit rate at k is 1 for every model once k covers all offers (ten product
+categories and top_k 10, say).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from datetime import date, datetime
+
+import duckdb
+import numpy as np
+import polars as pl
+from sklearn.pipeline import Pipeline
+
+from feature_store.definitions import NEXT_BEST_OFFER, OFFER_ORDERS
+from feature_store.offer_affinity import offer_candidates
+from feature_store.point_in_time import feature_type, training_set
+from feature_store.sources import check_offer_field, source_sql
+from models import registry
+from models.estimator import fit_pipeline, model_input, pipeline_features
+from models.evaluation import keep_top_k, ranking_metrics
+from models.model_run import ModelRun
+from models.score_tables import write_offers
+from models.training_run import begin_run, plan_cutoffs, register_and_gate
+
+log = logging.getLogger(__name__)
+
+MODEL = "next_best_offer"
+MIN_POSITIVE_PAIRS = 5
+MAX_TRAINING_PAIRS = 1_000_000
+# Most candidate pairs are not bought; learning needs only so many of them per purchase.
+NEGATIVES_PER_POSITIVE = 10
+BASELINE = "own most-bought offers, then globally popular"
+
+
+def _n_popular(k: int) -> int:
+    return max(3 * k, 20)
+
+
+def _with_spine(con: duckdb.DuckDBPyConnection, spine: pl.DataFrame, sql: str, params: list) -> pl.DataFrame:
+    name = f"_nbo_spine_{uuid.uuid4().hex}"
+    con.register(name, spine.to_arrow())
+    try:
+        return con.sql(sql.replace("_nbo_spine", name), params=params).pl()
+    finally:
+        con.unregister(name)
+
+
+def population(con: duckdb.DuckDBPyConnection, cutoffs: list[datetime], offer_field: str) -> pl.DataFrame:
+    """Everyone who bought an offer before each cut-off.
+
+    Args:
+        con: warehouse connection.
+        cutoffs: the cut-offs T.
+        offer_field: the orders column that names an offer.
+
+    Returns:
+        `profile_id, as_of`.
+    """
+    return con.sql(
+        f"""
+        WITH c AS (SELECT unnest(CAST(? AS TIMESTAMP[])) AS as_of)
+        SELECT DISTINCT f.profile_id, c.as_of
+        FROM c JOIN ({source_sql(con, OFFER_ORDERS, offer_field)}) f ON f.ts < c.as_of
+        ORDER BY c.as_of, f.profile_id
+        """,
+        params=[cutoffs],
+    ).pl()
+
+
+def purchases_after(con: duckdb.DuckDBPyConnection, spine: pl.DataFrame, horizon_days: int,
+                    offer_field: str) -> pl.DataFrame:
+    """What each spine person bought in the horizon after their as_of.
+
+    Args:
+        con: warehouse connection.
+        spine: `profile_id, as_of`.
+        horizon_days: the window length.
+        offer_field: the orders column that names an offer.
+
+    Returns:
+        Distinct `profile_id, as_of, offer_id` bought in [as_of, as_of + horizon).
+    """
+    return _with_spine(
+        con, spine.select("profile_id", "as_of"),
+        f"""
+        SELECT DISTINCT s.profile_id, CAST(s.as_of AS TIMESTAMP) AS as_of, f.offer_id
+        FROM _nbo_spine s JOIN ({source_sql(con, OFFER_ORDERS, offer_field)}) f
+          ON f.profile_id = s.profile_id AND f.ts >= s.as_of AND f.ts < s.as_of + to_days(CAST(? AS INTEGER))
+        """,
+        [horizon_days],
+    )
+
+
+def _labelled_pairs(con: duckdb.DuckDBPyConnection, spine: pl.DataFrame, bought: pl.DataFrame,
+                    offer_field: str, n_popular: int) -> pl.DataFrame:
+    pairs = offer_candidates(con, spine, offer_field=offer_field, n_popular=n_popular)
+    return pairs.join(
+        bought.with_columns(label=pl.lit(1, pl.Int32)), on=["profile_id", "as_of", "offer_id"], how="left"
+    ).with_columns(pl.col("label").fill_null(0))
+
+
+def _training_sample(pairs: pl.DataFrame) -> pl.DataFrame:
+    """Every bought pair, up to NEGATIVES_PER_POSITIVE unbought ones per bought one, at most
+    MAX_TRAINING_PAIRS rows. Dropping negatives at random shifts the probabilities, not their order."""
+    positives = pairs.filter(pl.col("label") == 1)
+    negatives = pairs.filter(pl.col("label") == 0)
+    keep = min(negatives.height, NEGATIVES_PER_POSITIVE * positives.height,
+               max(MAX_TRAINING_PAIRS - positives.height, 0))
+    if keep < negatives.height:
+        negatives = negatives.sample(n=keep, seed=7)
+    if positives.height > MAX_TRAINING_PAIRS:
+        positives = positives.sample(n=MAX_TRAINING_PAIRS, seed=7)
+    return pl.concat([positives, negatives]).sort("as_of", "profile_id", "offer_id")
+
+
+def _rank_with(model: Pipeline, frame: pl.DataFrame, k: int) -> pl.DataFrame:
+    features, categorical = pipeline_features(model)
+    x = model_input(frame, features, categorical)
+    scored = frame.select("profile_id", "offer_id").with_columns(
+        score=pl.Series(model.predict_proba(x)[:, 1] if frame.height else np.array([]), dtype=pl.Float64)
+    )
+    return keep_top_k(scored, k)
+
+
+def _baseline_ranking(frame: pl.DataFrame, k: int) -> pl.DataFrame:
+    return keep_top_k(
+        frame.select(
+            "profile_id", "offer_id",
+            pl.col("offer_purchases_365d").cast(pl.Float64).alias("own"),
+            pl.col("offer_buyers_share_90d").fill_null(0.0).alias("popular"),
+        ),
+        k,
+        by=["own", "popular"],
+    )
+
+
+def train_and_score(con: duckdb.DuckDBPyConnection, *, as_of: date | datetime | None = None,
+                    horizon_days: int = 90, offer_field: str = "product_category", top_k: int = 10,
+                    lgbm_params: dict | None = None) -> ModelRun:
+    """Train, evaluate and register the offer ranker, then write everyone's top offers as of as_of.
+
+    Args:
+        con: warehouse connection holding `staging.*` and `identity.record_xref`.
+        as_of: the run sees facts strictly before it; None means midnight after the latest fact.
+        horizon_days: an offer counts as bought next when bought within this many days.
+        offer_field: the orders column whose values are the offers (`product_category`, `product_id`).
+        top_k: offers kept per person (the config's `top_k`).
+        lgbm_params: LightGBM parameters overriding the defaults.
+
+    Returns:
+        The run's outcome (metrics `hr_at_1`, `hr_at_3`, `hr_at_<k>`, `recall_at_<k>`, `mrr_at_<k>`);
+        `skipped` says why when there is too little data.
+
+    Raises:
+        ValueError: for an offer field the feature store cannot rank, or non-positive settings.
+    """
+    check_offer_field(offer_field)
+    if top_k <= 0:
+        raise ValueError(f"top_k must be a positive number of offers, got {top_k}")
+    run = begin_run(con, MODEL, as_of, horizon_days)
+    if run.skipped:
+        return run
+    orders = source_sql(con, OFFER_ORDERS, offer_field)
+    history_start = con.sql(f"SELECT min(ts) FROM ({orders})").fetchall()[0][0]
+    if history_start is None:
+        run.skipped = f"no offers: no order linked to a profile has a {offer_field} value"
+        return run
+    cutoffs, holdout_at = plan_cutoffs(run, history_start, "orders")
+    if run.skipped:
+        return run
+
+    k = top_k
+    spine = population(con, [*cutoffs, holdout_at], offer_field)
+    bought = purchases_after(con, spine, horizon_days, offer_field)
+    pairs = _labelled_pairs(con, spine, bought, offer_field, _n_popular(k))
+    train_pairs = _training_sample(pairs.filter(pl.col("as_of") != holdout_at))
+    holdout_pairs = pairs.filter(pl.col("as_of") == holdout_at)
+    positives = int(train_pairs["label"].sum())
+    if positives < MIN_POSITIVE_PAIRS:
+        run.skipped = (
+            f"too few repeat purchases to learn from: {positives} (person, offer) pairs bought in the "
+            f"training windows; need at least {MIN_POSITIVE_PAIRS}"
+        )
+        return run
+    holdout_bought = bought.filter(pl.col("as_of") == holdout_at)
+    if holdout_bought.height == 0 or holdout_pairs.height == 0:
+        run.skipped = f"nobody in the population bought an offer in the holdout window after {holdout_at.date()}"
+        return run
+
+    started = time.perf_counter()
+    frame = training_set(con, pl.concat([train_pairs, holdout_pairs]), NEXT_BEST_OFFER, offer_field=offer_field)
+    log.info("%s: features of %d (person, offer) pairs in %.1f s", MODEL, frame.height,
+             time.perf_counter() - started)
+    train = frame.filter(pl.col("as_of") != holdout_at)
+    holdout = frame.filter(pl.col("as_of") == holdout_at)
+    features = list(NEXT_BEST_OFFER.features)
+    categorical = [f for f in features if feature_type(f) == "categorical"]
+    run.n_train, run.n_holdout = train.height, holdout.height
+
+    started = time.perf_counter()
+    evaluated = fit_pipeline(model_input(train, features, categorical), train["label"].to_numpy(), categorical,
+                             calibrate=False, params=lgbm_params)
+    truth = holdout_bought.select("profile_id", "offer_id")
+    run.metrics = {k_: v for k_, v in ranking_metrics(_rank_with(evaluated, holdout, k), truth, k).items()
+                   if k_ != "buyers"}
+    run.baseline = BASELINE
+    run.baseline_metrics = {k_: v for k_, v in ranking_metrics(_baseline_ranking(holdout, k), truth, k).items()
+                            if k_ != "buyers"}
+    primary = f"mrr_at_{k}"
+
+    refit = pl.concat([train, _training_sample(holdout)])
+    final = fit_pipeline(model_input(refit, features, categorical), refit["label"].to_numpy(), categorical,
+                         calibrate=False, params=lgbm_params)
+    log.info("%s: evaluated and refitted in %.1f s", MODEL, time.perf_counter() - started)
+    register_and_gate(
+        con, run, final, primary=primary, input_example=model_input(holdout, features, categorical).head(5),
+        evaluate=lambda model: ranking_metrics(_rank_with(model, holdout, k), truth, k)[primary],
+        holdout=f"cutoff={holdout_at.isoformat()} horizon_days={horizon_days} offer_field={offer_field} top_k={k}",
+        params={
+            **(lgbm_params or {}),
+            "offer_field": offer_field, "top_k": k,
+            "candidates": f"own offers (365 d bought, 90 d viewed) + top {_n_popular(k)} popular",
+            "negatives_per_positive": NEGATIVES_PER_POSITIVE,
+            "training_cutoffs": ",".join(c.date().isoformat() for c in cutoffs),
+            "holdout_cutoff": holdout_at.date().isoformat(),
+            "feature_service": NEXT_BEST_OFFER.name, "features": ",".join(features),
+        },
+        tags={"feature_service": NEXT_BEST_OFFER.name, "offer_field": offer_field},
+    )
+
+    run.n_scored, run.scored_with = score_offers(con, run.as_of, offer_field=offer_field, top_k=k)
+    return run
+
+
+def score_offers(con: duckdb.DuckDBPyConnection, as_of: datetime, *, offer_field: str,
+                 top_k: int) -> tuple[int, str]:
+    """Rank offers for everyone in the population at as_of with the champion; write `scores.offers`.
+
+    Args:
+        con: warehouse connection.
+        as_of: features use facts strictly before it.
+        offer_field: the orders column that names an offer.
+        top_k: offers kept per person.
+
+    Returns:
+        (people given offers, the champion version that ranked them).
+    """
+    model, version = registry.load_champion(MODEL)
+    spine = population(con, [as_of], offer_field)
+    pairs = offer_candidates(con, spine, offer_field=offer_field, n_popular=_n_popular(top_k))
+    frame = training_set(con, pairs, NEXT_BEST_OFFER, offer_field=offer_field)
+    ranked = _rank_with(model, frame, top_k)
+    offers = ranked.select(
+        "profile_id",
+        pl.col("rank").cast(pl.Int32),
+        "offer_id",
+        "score",
+        model_version=pl.lit(version),
+        as_of=pl.lit(as_of).cast(pl.Datetime("us")),
+    )
+    write_offers(con, offers)
+    return ranked["profile_id"].n_unique(), version

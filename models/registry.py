@@ -1,0 +1,213 @@
+"""MLflow tracking and registry in `KINDRED_HOME`: one experiment per model, the `champion` alias.
+
+Tracking and registry live in `sqlite:///$KINDRED_HOME/mlflow.db`, artifacts under
+`$KINDRED_HOME/mlartifacts/<model>`; no server is needed. Models are stored with skops (no pickle)
+and only the types a Kindred pipeline contains are trusted when loading. MLflow is imported on
+first use: importing it costs about a second, and its first touch of a new database about two more
+(schema migrations).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from dataclasses import dataclass
+from importlib.metadata import version as package_version
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from warehouse.home import kindred_home
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
+    from sklearn.pipeline import Pipeline
+
+log = logging.getLogger(__name__)
+
+CHAMPION = "champion"
+ARTIFACT_NAME = "model"
+# Every type a pipeline from models.estimator holds beyond what skops trusts by default.
+SKOPS_TRUSTED_TYPES = [
+    "collections.OrderedDict",
+    "lightgbm.basic.Booster",
+    "lightgbm.sklearn.LGBMClassifier",
+    "sklearn.calibration._CalibratedClassifier",
+    "sklearn.calibration._SigmoidCalibration",
+]
+_QUIET = {"mlflow": logging.WARNING, "alembic": logging.WARNING, "mlflow.utils.environment": logging.ERROR}
+
+
+@dataclass(frozen=True)
+class RegisteredVersion:
+    """A registered model version and the tags it was logged with.
+
+    Attributes:
+        name: the registered model's name.
+        version: its version number, as text.
+        tags: the version's tags (holdout cut-off, holdout metric, feature service, ...).
+    """
+
+    name: str
+    version: str
+    tags: dict[str, str]
+
+
+def tracking_uri() -> str:
+    """The MLflow tracking and registry URI: a SQLite file in `KINDRED_HOME`.
+
+    Returns:
+        `sqlite:///<absolute path>/mlflow.db`.
+    """
+    return f"sqlite:///{kindred_home() / 'mlflow.db'}"
+
+
+def _client() -> MlflowClient:
+    # Telemetry would try the network on every call; a self-hosted CDP should not phone home.
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    started = time.perf_counter()
+    import mlflow
+    from mlflow import MlflowClient
+
+    for name, level in _QUIET.items():
+        logging.getLogger(name).setLevel(level)
+    uri = tracking_uri()
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    log.debug("MLflow ready at %s in %.2f s", uri, time.perf_counter() - started)
+    return client
+
+
+def _experiment_id(client: MlflowClient, name: str) -> str:
+    experiment = client.get_experiment_by_name(name)
+    if experiment is not None:
+        return experiment.experiment_id
+    location = (kindred_home() / "mlartifacts" / name).as_uri()
+    return client.create_experiment(name, artifact_location=location)
+
+
+def log_version(name: str, pipeline: Pipeline, *, input_example: pd.DataFrame, params: dict[str, object],
+                metrics: dict[str, float], tags: dict[str, str]) -> str:
+    """Log a fitted pipeline as a new run of the model's experiment and register it.
+
+    Args:
+        name: the model's name (experiment and registered model).
+        pipeline: the fitted pipeline that will score.
+        input_example: a few rows of its input (also gives the signature).
+        params: what the run was trained with.
+        metrics: holdout figures, ours and the baseline's (`baseline_` prefix).
+        tags: set on the run and the model version.
+
+    Returns:
+        The new version number, as text.
+    """
+    started = time.perf_counter()
+    client = _client()
+    import mlflow
+    import mlflow.sklearn
+    from mlflow.exceptions import MlflowException
+    from mlflow.models import ModelSignature
+    from mlflow.types import ColSpec, Schema, TensorSpec
+
+    from models.estimator import pipeline_features
+
+    experiment_id = _experiment_id(client, name)
+    features, categorical = pipeline_features(pipeline)
+    # Declared from the features' types: inferring from a few rows calls an all-missing column `Any`.
+    # The pyfunc flavour (`mlflow models serve`) answers with predict_proba: [P(no), P(yes)] per row.
+    signature = ModelSignature(
+        inputs=Schema([ColSpec("string" if f in categorical else "double", f, required=False) for f in features]),
+        outputs=Schema([TensorSpec(np.dtype("float64"), (-1, 2))]),
+    )
+    with mlflow.start_run(experiment_id=experiment_id, tags=tags) as run:
+        mlflow.log_params(params)
+        mlflow.log_metrics({k: v for k, v in metrics.items() if v == v})  # NaN cannot be logged
+        info = mlflow.sklearn.log_model(
+            pipeline,
+            name=ARTIFACT_NAME,
+            signature=signature,
+            input_example=input_example,
+            pyfunc_predict_fn="predict_proba",
+            pip_requirements=[f"{p}=={package_version(p)}" for p in ("scikit-learn", "lightgbm", "skops")],
+            skops_trusted_types=SKOPS_TRUSTED_TYPES,
+        )
+    # Registering through the client, not `registered_model_name=`, keeps MLflow from printing.
+    try:
+        client.create_registered_model(name)
+    except MlflowException as error:
+        if error.error_code != "RESOURCE_ALREADY_EXISTS":
+            raise
+    created = client.create_model_version(name, source=info.model_uri, run_id=run.info.run_id, tags=tags,
+                                          model_id=info.model_id)
+    version = str(created.version)
+    log.info("logged %s version %s in %.2f s", name, version, time.perf_counter() - started)
+    return version
+
+
+def champion(name: str) -> RegisteredVersion | None:
+    """The version the `champion` alias points at.
+
+    Args:
+        name: the registered model's name.
+
+    Returns:
+        The champion version, or None when the model has none yet.
+    """
+    client = _client()
+    from mlflow.exceptions import MlflowException
+
+    try:
+        found = client.get_model_version_by_alias(name, CHAMPION)
+    except MlflowException:
+        return None
+    return RegisteredVersion(name, str(found.version), dict(found.tags))
+
+
+def promote(name: str, version: str) -> None:
+    """Point the `champion` alias at a version.
+
+    Args:
+        name: the registered model's name.
+        version: the version to promote.
+    """
+    _client().set_registered_model_alias(name, CHAMPION, version)
+    log.info("%s version %s is now the champion", name, version)
+
+
+def load_version(name: str, version: str) -> Pipeline:
+    """Load one registered version's pipeline.
+
+    Args:
+        name: the registered model's name.
+        version: the version number.
+
+    Returns:
+        The fitted pipeline.
+    """
+    _client()
+    import mlflow.sklearn
+
+    return mlflow.sklearn.load_model(f"models:/{name}/{version}")
+
+
+def load_champion(name: str) -> tuple[Pipeline, str]:
+    """Load `models:/<name>@champion`, the model that scores.
+
+    Args:
+        name: the registered model's name.
+
+    Returns:
+        (the fitted pipeline, its version number).
+
+    Raises:
+        LookupError: when the model has no champion.
+    """
+    current = champion(name)
+    if current is None:
+        raise LookupError(f"model {name} has no champion version yet: train it first")
+    import mlflow.sklearn
+
+    return mlflow.sklearn.load_model(f"models:/{name}@{CHAMPION}"), current.version

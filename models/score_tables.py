@@ -1,0 +1,119 @@
+"""The `scores` tables models write: predictions, offers and holdout metrics (docs/data-model.md)."""
+
+from __future__ import annotations
+
+import uuid
+
+import duckdb
+import polars as pl
+
+PREDICTIONS = "scores.predictions"
+OFFERS = "scores.offers"
+MODEL_METRICS = "scores.model_metrics"
+
+_DDL = {
+    PREDICTIONS: """CREATE TABLE IF NOT EXISTS scores.predictions (
+        profile_id VARCHAR, model VARCHAR, model_version VARCHAR, as_of TIMESTAMP, score DOUBLE,
+        score_1_99 INTEGER, top_factors JSON, scored_at TIMESTAMP)""",
+    OFFERS: """CREATE TABLE IF NOT EXISTS scores.offers (
+        profile_id VARCHAR, rank INTEGER, offer_id VARCHAR, score DOUBLE, model_version VARCHAR,
+        as_of TIMESTAMP)""",
+    MODEL_METRICS: """CREATE TABLE IF NOT EXISTS scores.model_metrics (
+        model VARCHAR, model_version VARCHAR, as_of TIMESTAMP, metric VARCHAR, value DOUBLE,
+        baseline VARCHAR, baseline_value DOUBLE, n_train BIGINT, n_holdout BIGINT)""",
+}
+_COLUMNS = {
+    PREDICTIONS: ("profile_id", "model", "model_version", "as_of", "score", "score_1_99", "top_factors",
+                  "scored_at"),
+    OFFERS: ("profile_id", "rank", "offer_id", "score", "model_version", "as_of"),
+    MODEL_METRICS: ("model", "model_version", "as_of", "metric", "value", "baseline", "baseline_value",
+                    "n_train", "n_holdout"),
+}
+
+
+def ensure_score_tables(con: duckdb.DuckDBPyConnection) -> None:
+    """Create the `scores` tables if they do not exist yet (empty), so readers always find them.
+
+    Args:
+        con: warehouse connection.
+    """
+    con.execute("CREATE SCHEMA IF NOT EXISTS scores")
+    for ddl in _DDL.values():
+        con.execute(ddl)
+
+
+def score_1_99(score: pl.Expr) -> pl.Expr:
+    """A probability as the 1-99 integer CRMs display.
+
+    Args:
+        score: a probability expression.
+
+    Returns:
+        round(100 x score), clipped to 1..99.
+    """
+    return (score * 100).round(0).clip(1, 99).cast(pl.Int32)
+
+
+def _replace_rows(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame, where: str,
+                  params: list) -> int:
+    ensure_score_tables(con)
+    columns = ", ".join(_COLUMNS[table])
+    view = f"_scores_{uuid.uuid4().hex}"
+    con.register(view, frame.select(_COLUMNS[table]).to_arrow())
+    try:
+        con.execute("BEGIN TRANSACTION")
+        try:
+            con.execute(f"DELETE FROM {table} WHERE {where}", params)
+            con.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {view}")
+            con.execute("COMMIT")
+        except Exception:
+            con.execute("ROLLBACK")
+            raise
+    finally:
+        con.unregister(view)
+    return frame.height
+
+
+def write_predictions(con: duckdb.DuckDBPyConnection, model: str, frame: pl.DataFrame) -> int:
+    """Replace one model's rows of `scores.predictions`, atomically; other models' rows stay.
+
+    Args:
+        con: warehouse connection.
+        model: `lead_score` or `churn_risk`.
+        frame: the table's columns, `model` equal to `model` on every row.
+
+    Returns:
+        Rows written.
+    """
+    if frame.height and frame["model"].unique().to_list() != [model]:
+        raise ValueError(f"every prediction row must belong to model {model}")
+    return _replace_rows(con, PREDICTIONS, frame, "model = ?", [model])
+
+
+def write_offers(con: duckdb.DuckDBPyConnection, frame: pl.DataFrame) -> int:
+    """Replace `scores.offers` with the new ranking, atomically.
+
+    Args:
+        con: warehouse connection.
+        frame: the table's columns.
+
+    Returns:
+        Rows written.
+    """
+    return _replace_rows(con, OFFERS, frame, "true", [])
+
+
+def append_model_metrics(con: duckdb.DuckDBPyConnection, frame: pl.DataFrame) -> int:
+    """Add one version's holdout figures to `scores.model_metrics` (replacing that version's rows).
+
+    Args:
+        con: warehouse connection.
+        frame: the table's columns, for one model version.
+
+    Returns:
+        Rows written.
+    """
+    if frame.height == 0:
+        return 0
+    model, version = frame["model"][0], frame["model_version"][0]
+    return _replace_rows(con, MODEL_METRICS, frame, "model = ? AND model_version = ?", [model, version])

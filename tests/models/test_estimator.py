@@ -1,0 +1,100 @@
+"""The pipeline, its reasons (top_factors) and the scorer's refusal to invent missing features."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import polars as pl
+import pytest
+
+from models.estimator import MissingFeatureError, fit_pipeline, model_input, pipeline_features
+from models.explanations import contributions, top_factors
+
+
+@pytest.fixture(scope="module")
+def planted():
+    """`visits` decides the label; `channel` helps a little; `noise_*` does nothing."""
+    rng = np.random.default_rng(3)
+    n = 600
+    visits = rng.integers(0, 20, n).astype(float)
+    channel = rng.choice(["referral", "web", "paid"], n)
+    frame = pl.DataFrame({
+        "visits": visits,
+        "channel": channel,
+        "noise_a": rng.normal(size=n),
+        "noise_b": rng.normal(size=n),
+    }).with_columns(pl.when(pl.int_range(pl.len()) % 7 == 0).then(None).otherwise(pl.col("channel")).alias("channel"))
+    label = ((visits > 10) | ((channel == "referral") & (rng.random(n) < 0.3))).astype(int)
+    features = ["visits", "channel", "noise_a", "noise_b"]
+    x = model_input(frame, features, ["channel"])
+    pipeline = fit_pipeline(x, label, ["channel"], calibrate=True, groups=np.arange(n) % 50)
+    return frame, features, x, pipeline
+
+
+def test_probabilities_are_calibrated_and_ranked(planted):
+    frame, features, x, pipeline = planted
+    p = pipeline.predict_proba(x)[:, 1]
+    assert ((p >= 0) & (p <= 1)).all()
+    assert p[frame["visits"].to_numpy() > 12].mean() > 0.8
+    assert p[frame["visits"].to_numpy() < 8].mean() < 0.4
+
+
+def test_pipeline_remembers_its_features(planted):
+    _, features, _, pipeline = planted
+    assert pipeline_features(pipeline) == (features, ["channel"])
+
+
+def test_top_factors_shape_and_order(planted):
+    frame, features, x, pipeline = planted
+    factors = [json.loads(f) for f in top_factors(pipeline, x.head(50), n=3)]
+    assert len(factors) == 50
+    for row, items in zip(frame.head(50).iter_rows(named=True), factors, strict=True):
+        assert 1 <= len(items) <= 3
+        assert all(set(item) == {"feature", "value", "contribution"} for item in items)
+        strengths = [abs(item["contribution"]) for item in items]
+        assert strengths == sorted(strengths, reverse=True)
+        for item in items:
+            assert item["feature"] in features
+            # The value is the input as the user knows it: the category's text, not its code.
+            assert item["value"] == (round(row[item["feature"]], 4) if isinstance(row[item["feature"]], float)
+                                     else row[item["feature"]])
+    assert sum(items[0]["feature"] == "visits" for items in factors) > 40
+
+
+def test_contributions_add_up_to_the_raw_score(planted):
+    _, _, x, pipeline = planted
+    contrib = contributions(pipeline, x.head(20))
+    assert list(contrib.columns) == list(x.columns)
+    booster = pipeline.named_steps["classify"].calibrated_classifiers_[0].estimator
+    raw = booster.predict_proba(pipeline.named_steps["prepare"].transform(x.head(20)), raw_score=True)
+    bias = raw - contrib.sum(axis=1).to_numpy()
+    assert np.allclose(bias, bias[0])
+
+
+def test_scorer_fails_loudly_on_a_missing_feature(planted):
+    frame, features, _, pipeline = planted
+    with pytest.raises(MissingFeatureError, match="noise_b"):
+        model_input(frame.drop("noise_b"), features, ["channel"])
+
+
+def test_unseen_categories_are_scored_as_missing(planted):
+    frame, features, _, pipeline = planted
+    new = frame.head(3).with_columns(channel=pl.lit("carrier pigeon"))
+    missing = frame.head(3).with_columns(channel=pl.lit(None, pl.String))
+    p_new = pipeline.predict_proba(model_input(new, features, ["channel"]))[:, 1]
+    p_missing = pipeline.predict_proba(model_input(missing, features, ["channel"]))[:, 1]
+    assert np.allclose(p_new, p_missing)
+
+
+def test_calibration_copes_with_positives_from_one_person():
+    rng = np.random.default_rng(1)
+    n = 200
+    frame = pl.DataFrame({"x": rng.normal(size=n), "channel": rng.choice(["a", "b"], n)})
+    y = np.zeros(n, dtype=int)
+    y[:8] = 1
+    groups = np.where(y == 1, 0, 1 + np.arange(n) % 20)   # every positive is the same person
+    x = model_input(frame, ["x", "channel"], ["channel"])
+    pipeline = fit_pipeline(x, y, ["channel"], calibrate=True, groups=groups)
+    p = pipeline.predict_proba(x)[:, 1]
+    assert ((p > 0) & (p < 1)).all()
