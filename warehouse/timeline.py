@@ -8,24 +8,26 @@ import duckdb
 
 from warehouse.connection import table_exists
 
-_ACTIVITY = {
-    "staging.events": "timestamp",
-    "staging.orders": "ordered_at",
-    "staging.cases": "opened_at",
-    "staging.people": "coalesce(updated_at, created_at)",
-}
+# Facts first: a CRM stamps `updated_at` on every export, which says nothing about activity.
+_FACTS = {"staging.events": "timestamp", "staging.orders": "ordered_at", "staging.cases": "opened_at"}
+_LEADS = {"staging.people": "greatest(created_at, converted_at)"}
 
 
 def latest_activity(con: duckdb.DuckDBPyConnection) -> date | None:
-    """The date of the newest row in any staging table, or None when staging is empty."""
-    parts = [
-        f"SELECT max({column})::DATE AS d FROM {table}"
-        for table, column in _ACTIVITY.items()
-        if table_exists(con, table)
-    ]
-    if not parts:
-        return None
-    return con.sql(f"SELECT max(d) FROM ({' UNION ALL '.join(parts)})").fetchall()[0][0]
+    """The date of the newest fact (event, order, case), else of the newest lead creation or conversion.
+
+    Returns:
+        The date, or None when staging is empty.
+    """
+    for tables in (_FACTS, _LEADS):
+        parts = [
+            f"SELECT max({column})::DATE AS d FROM {table}" for table, column in tables.items() if table_exists(con, table)
+        ]
+        if parts:
+            latest = con.sql(f"SELECT max(d) FROM ({' UNION ALL '.join(parts)})").fetchall()[0][0]
+            if latest is not None:
+                return latest
+    return None
 
 
 def resolve_as_of(con: duckdb.DuckDBPyConnection, as_of: date | str | None) -> date:
