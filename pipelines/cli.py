@@ -294,6 +294,8 @@ def main() -> None:
     # LightGBM's OpenMP threads spin while idle unless told otherwise; on a busy 2-core machine
     # that makes fits up to 10x slower. Must be set before LightGBM is imported.
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    # Great Expectations draws a progress bar per suite; the run prints its own summary instead.
+    os.environ.setdefault("TQDM_DISABLE", "1")
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     # Great Expectations logs every ephemeral context it creates at INFO.
     logging.getLogger("great_expectations").setLevel(logging.WARNING)
