@@ -71,8 +71,9 @@ def cross_validate(frame: pl.DataFrame, y: np.ndarray, folds: int = 5) -> dict[s
     features = frame.columns
     x = model_input(frame, features, categorical)
     x_default = x.astype({c: "category" for c in categorical})
-    scores: dict[str, list[float]] = {k: [] for k in ("kindred_roc_auc", "kindred_pr_auc",
-                                                      "lgbm_default_roc_auc", "lgbm_default_pr_auc")}
+    scores: dict[str, list[float]] = {
+        k: [] for k in ("kindred_roc_auc", "kindred_pr_auc", "lgbm_default_roc_auc", "lgbm_default_pr_auc")
+    }
     seconds = {"kindred": 0.0, "lgbm_default": 0.0}
     for train, test in StratifiedKFold(folds, shuffle=True, random_state=SEED).split(x, y):
         started = time.perf_counter()
@@ -139,8 +140,9 @@ def next_purchase(datasets: Path) -> dict[str, float]:
         os.environ["KINDRED_HOME"] = home
         try:
             started = time.perf_counter()
-            run = next_best_offer.train_and_score(con, as_of=datetime(2011, 12, 10), horizon_days=30,
-                                                  offer_field="product_id", top_k=10)
+            run = next_best_offer.train_and_score(
+                con, as_of=datetime(2011, 12, 10), horizon_days=30, offer_field="product_id", top_k=10
+            )
             seconds = time.perf_counter() - started
         finally:
             if previous_home is None:
@@ -172,11 +174,16 @@ def run_benchmarks(datasets: Path = DATASETS) -> dict[str, dict[str, float]]:
     results: dict[str, dict[str, float]] = {}
     for name, loader in (("telco_churn", _telco), ("bank_marketing", _bank)):
         frame, y = loader(datasets)
-        results[name] = {**cross_validate(frame, y), "rows": frame.height,
-                         **{f"reference_{k}": v for k, v in REFERENCE[name].items()}}
+        results[name] = {
+            **cross_validate(frame, y),
+            "rows": frame.height,
+            **{f"reference_{k}": v for k, v in REFERENCE[name].items()},
+        }
         log.info("%s: %s", name, results[name])
-    results["online_retail"] = {**next_purchase(datasets),
-                                **{f"reference_{k}": v for k, v in REFERENCE["online_retail"].items()}}
+    results["online_retail"] = {
+        **next_purchase(datasets),
+        **{f"reference_{k}": v for k, v in REFERENCE["online_retail"].items()},
+    }
     log.info("online_retail: %s", results["online_retail"])
     return results
 

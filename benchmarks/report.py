@@ -22,12 +22,17 @@ def machine() -> str:
             if line.startswith("model name"):
                 cpu = line.split(":", 1)[1].strip()
                 break
-        memory_kb = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
-                         if line.startswith("MemTotal"))
+        memory_kb = next(
+            int(line.split()[1])
+            for line in Path("/proc/meminfo").read_text().splitlines()
+            if line.startswith("MemTotal")
+        )
     except (OSError, StopIteration):
         memory_kb = 0
-    return (f"{cpu}, {os.cpu_count()} cores, {memory_kb / 1024 ** 2:.0f} GB RAM, {platform.system()}, "
-            f"Python {platform.python_version()}, DuckDB {duckdb.__version__}")
+    return (
+        f"{cpu}, {os.cpu_count()} cores, {memory_kb / 1024**2:.0f} GB RAM, {platform.system()}, "
+        f"Python {platform.python_version()}, DuckDB {duckdb.__version__}"
+    )
 
 
 def write_section(heading: str, body: str, path: Path = BENCHMARKS_MD) -> None:
@@ -41,5 +46,9 @@ def write_section(heading: str, body: str, path: Path = BENCHMARKS_MD) -> None:
     text = path.read_text() if path.exists() else HEADER
     section = f"## {heading}\n\nMeasured {date.today().isoformat()} on {machine()}.\n\n{body.strip()}\n"
     pattern = re.compile(rf"^## {re.escape(heading)}\n.*?(?=^## |\Z)", re.S | re.M)
-    text = pattern.sub(lambda _: section + "\n", text) if pattern.search(text) else text.rstrip() + "\n\n" + section
+    text = (
+        pattern.sub(lambda _: section + "\n", text)
+        if pattern.search(text)
+        else text.rstrip() + "\n\n" + section
+    )
     path.write_text(text.rstrip() + "\n")

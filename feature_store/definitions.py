@@ -56,7 +56,12 @@ LEADS = Source(
 )
 ACTIVITY = Source(
     "activity",
-    parts=(("people", "created_at"), ("events", "timestamp"), ("orders", "ordered_at"), ("cases", "opened_at")),
+    parts=(
+        ("people", "created_at"),
+        ("events", "timestamp"),
+        ("orders", "ordered_at"),
+        ("cases", "opened_at"),
+    ),
     first_only=True,
 )
 OFFER_ORDERS = Source(
@@ -91,16 +96,49 @@ ORDER_HISTORY = FeatureView(
     ttl_days=730,
     description="What a person bought and spent, from every orders source.",
     features=(
-        Feature("orders_30d", "count_distinct", "Orders in the 30 days before as_of.", "f.order_key", window_days=30),
-        Feature("orders_90d", "count_distinct", "Orders in the 90 days before as_of.", "f.order_key", window_days=90),
-        Feature("orders_365d", "count_distinct", "Orders in the 365 days before as_of.", "f.order_key", window_days=365),
-        Feature("revenue_90d", "sum", "Order amount in the 90 days before as_of.", "f.amount", window_days=90),
-        Feature("revenue_365d", "sum", "Order amount in the 365 days before as_of.", "f.amount", window_days=365),
-        Feature("days_since_last_order", "days_since_last", "Days from the latest order (within 2 years) to as_of."),
-        Feature("days_since_first_order", "days_since_first", "Days from the earliest order (within 2 years) to as_of."),
         Feature(
-            "distinct_categories_365d", "count_distinct", "Product categories bought in the 365 days before as_of.",
-            "f.category", window_days=365,
+            "orders_30d",
+            "count_distinct",
+            "Orders in the 30 days before as_of.",
+            "f.order_key",
+            window_days=30,
+        ),
+        Feature(
+            "orders_90d",
+            "count_distinct",
+            "Orders in the 90 days before as_of.",
+            "f.order_key",
+            window_days=90,
+        ),
+        Feature(
+            "orders_365d",
+            "count_distinct",
+            "Orders in the 365 days before as_of.",
+            "f.order_key",
+            window_days=365,
+        ),
+        Feature(
+            "revenue_90d", "sum", "Order amount in the 90 days before as_of.", "f.amount", window_days=90
+        ),
+        Feature(
+            "revenue_365d", "sum", "Order amount in the 365 days before as_of.", "f.amount", window_days=365
+        ),
+        Feature(
+            "days_since_last_order",
+            "days_since_last",
+            "Days from the latest order (within 2 years) to as_of.",
+        ),
+        Feature(
+            "days_since_first_order",
+            "days_since_first",
+            "Days from the earliest order (within 2 years) to as_of.",
+        ),
+        Feature(
+            "distinct_categories_365d",
+            "count_distinct",
+            "Product categories bought in the 365 days before as_of.",
+            "f.category",
+            window_days=365,
         ),
     ),
 )
@@ -111,21 +149,58 @@ WEB_ENGAGEMENT = FeatureView(
     ttl_days=365,
     description="Site, app and email behaviour from Segment-spec events.",
     features=(
-        Feature("page_views_30d", "count", "Page and screen views in the 30 days before as_of.",
-                where="f.type IN ('page', 'screen')", window_days=30),
-        Feature("page_views_90d", "count", "Page and screen views in the 90 days before as_of.",
-                where="f.type IN ('page', 'screen')", window_days=90),
-        Feature("product_views_30d", "count", "`Product Viewed` events in the 30 days before as_of.",
-                where=_event("product viewed"), window_days=30),
-        Feature("cart_adds_30d", "count", "`Product Added` events in the 30 days before as_of.",
-                where=_event("product added"), window_days=30),
-        Feature("email_opens_90d", "count", "`Email Opened` events in the 90 days before as_of.",
-                where=_event("email opened"), window_days=90),
-        Feature("email_clicks_90d", "count", "`Email Link Clicked` events in the 90 days before as_of.",
-                where=_event("email link clicked"), window_days=90),
-        Feature("unsubscribed", "any", "Whether an `Unsubscribed` event happened in the year before as_of.",
-                expression=_event("unsubscribed"), type="boolean"),
-        Feature("days_since_last_event", "days_since_last", "Days from the latest event (within a year) to as_of."),
+        Feature(
+            "page_views_30d",
+            "count",
+            "Page and screen views in the 30 days before as_of.",
+            where="f.type IN ('page', 'screen')",
+            window_days=30,
+        ),
+        Feature(
+            "page_views_90d",
+            "count",
+            "Page and screen views in the 90 days before as_of.",
+            where="f.type IN ('page', 'screen')",
+            window_days=90,
+        ),
+        Feature(
+            "product_views_30d",
+            "count",
+            "`Product Viewed` events in the 30 days before as_of.",
+            where=_event("product viewed"),
+            window_days=30,
+        ),
+        Feature(
+            "cart_adds_30d",
+            "count",
+            "`Product Added` events in the 30 days before as_of.",
+            where=_event("product added"),
+            window_days=30,
+        ),
+        Feature(
+            "email_opens_90d",
+            "count",
+            "`Email Opened` events in the 90 days before as_of.",
+            where=_event("email opened"),
+            window_days=90,
+        ),
+        Feature(
+            "email_clicks_90d",
+            "count",
+            "`Email Link Clicked` events in the 90 days before as_of.",
+            where=_event("email link clicked"),
+            window_days=90,
+        ),
+        Feature(
+            "unsubscribed",
+            "any",
+            "Whether an `Unsubscribed` event happened in the year before as_of.",
+            expression=_event("unsubscribed"),
+            type="boolean",
+        ),
+        Feature(
+            "days_since_last_event", "days_since_last", "Days from the latest event (within a year) to as_of."
+        ),
     ),
 )
 SUPPORT = FeatureView(
@@ -137,9 +212,15 @@ SUPPORT = FeatureView(
     features=(
         Feature("cases_180d", "count", "Cases opened in the 180 days before as_of.", window_days=180),
         Feature("cases_365d", "count", "Cases opened in the 365 days before as_of.", window_days=365),
-        Feature("open_cases", "count", "Cases opened before as_of and not closed by then.",
-                where="f.closed_at IS NULL OR f.closed_at >= {as_of}"),
-        Feature("days_since_last_case", "days_since_last", "Days from the latest case (within 2 years) to as_of."),
+        Feature(
+            "open_cases",
+            "count",
+            "Cases opened before as_of and not closed by then.",
+            where="f.closed_at IS NULL OR f.closed_at >= {as_of}",
+        ),
+        Feature(
+            "days_since_last_case", "days_since_last", "Days from the latest case (within 2 years) to as_of."
+        ),
     ),
 )
 LIFECYCLE = FeatureView(
@@ -149,8 +230,11 @@ LIFECYCLE = FeatureView(
     ttl_days=None,
     description="How long Kindred has known a person.",
     features=(
-        Feature("tenure_days", "days_since_first",
-                "Days from the person's first record, event, order or case to as_of."),
+        Feature(
+            "tenure_days",
+            "days_since_first",
+            "Days from the person's first record, event, order or case to as_of.",
+        ),
     ),
 )
 LEAD_PROFILE = FeatureView(
@@ -160,15 +244,31 @@ LEAD_PROFILE = FeatureView(
     ttl_days=None,
     description="What the CRM knows about a person's lead records (crm_object = 'Lead').",
     features=(
-        Feature("lead_source", "latest", "Lead source of the newest lead record.", "f.lead_source",
-                type="categorical"),
-        Feature("title_seniority", "latest",
-                "Seniority read from the job title: c_level, vp, director, manager or individual.",
-                "f.seniority", type="categorical"),
-        Feature("industry", "latest", "Industry of the newest lead record.", "f.industry", type="categorical"),
+        Feature(
+            "lead_source",
+            "latest",
+            "Lead source of the newest lead record.",
+            "f.lead_source",
+            type="categorical",
+        ),
+        Feature(
+            "title_seniority",
+            "latest",
+            "Seniority read from the job title: c_level, vp, director, manager or individual.",
+            "f.seniority",
+            type="categorical",
+        ),
+        Feature(
+            "industry", "latest", "Industry of the newest lead record.", "f.industry", type="categorical"
+        ),
         Feature("employees", "latest", "Company size (employees) of the newest lead record.", "f.employees"),
-        Feature("has_company", "any", "Whether any lead record names a company.",
-                "f.company IS NOT NULL AND trim(f.company) <> ''", type="boolean"),
+        Feature(
+            "has_company",
+            "any",
+            "Whether any lead record names a company.",
+            "f.company IS NOT NULL AND trim(f.company) <> ''",
+            type="boolean",
+        ),
         Feature("lead_age_days", "days_since_first", "Days from the first lead record's creation to as_of."),
     ),
 )
@@ -179,13 +279,28 @@ OFFER_PURCHASES = FeatureView(
     ttl_days=365,
     description="How much a person bought of one offer.",
     features=(
-        Feature("offer_purchases_90d", "count_distinct", "Orders containing the offer in the 90 days before as_of.",
-                "f.order_key", window_days=90),
-        Feature("offer_purchases_365d", "count_distinct", "Orders containing the offer in the 365 days before as_of.",
-                "f.order_key", window_days=365),
-        Feature("offer_spend_365d", "sum", "Amount spent on the offer in the 365 days before as_of.", "f.amount"),
-        Feature("offer_days_since_last_purchase", "days_since_last",
-                "Days from the latest purchase of the offer (within a year) to as_of."),
+        Feature(
+            "offer_purchases_90d",
+            "count_distinct",
+            "Orders containing the offer in the 90 days before as_of.",
+            "f.order_key",
+            window_days=90,
+        ),
+        Feature(
+            "offer_purchases_365d",
+            "count_distinct",
+            "Orders containing the offer in the 365 days before as_of.",
+            "f.order_key",
+            window_days=365,
+        ),
+        Feature(
+            "offer_spend_365d", "sum", "Amount spent on the offer in the 365 days before as_of.", "f.amount"
+        ),
+        Feature(
+            "offer_days_since_last_purchase",
+            "days_since_last",
+            "Days from the latest purchase of the offer (within a year) to as_of.",
+        ),
     ),
 )
 OFFER_INTEREST = FeatureView(
@@ -195,10 +310,15 @@ OFFER_INTEREST = FeatureView(
     ttl_days=90,
     description="How much a person looked at one offer (`Product Viewed` events naming it).",
     features=(
-        Feature("offer_views_30d", "count", "Views of the offer in the 30 days before as_of.", window_days=30),
+        Feature(
+            "offer_views_30d", "count", "Views of the offer in the 30 days before as_of.", window_days=30
+        ),
         Feature("offer_views_90d", "count", "Views of the offer in the 90 days before as_of."),
-        Feature("offer_days_since_last_view", "days_since_last",
-                "Days from the latest view of the offer (within 90 days) to as_of."),
+        Feature(
+            "offer_days_since_last_view",
+            "days_since_last",
+            "Days from the latest view of the offer (within 90 days) to as_of.",
+        ),
     ),
 )
 OFFER_POPULARITY = FeatureView(
@@ -208,10 +328,19 @@ OFFER_POPULARITY = FeatureView(
     ttl_days=90,
     description="How many people bought one offer lately.",
     features=(
-        Feature("offer_buyers_30d", "count_distinct", "People who bought the offer in the 30 days before as_of.",
-                "f.profile_id", window_days=30),
-        Feature("offer_buyers_90d", "count_distinct", "People who bought the offer in the 90 days before as_of.",
-                "f.profile_id"),
+        Feature(
+            "offer_buyers_30d",
+            "count_distinct",
+            "People who bought the offer in the 30 days before as_of.",
+            "f.profile_id",
+            window_days=30,
+        ),
+        Feature(
+            "offer_buyers_90d",
+            "count_distinct",
+            "People who bought the offer in the 90 days before as_of.",
+            "f.profile_id",
+        ),
     ),
 )
 ALL_BUYERS = FeatureView(
@@ -221,61 +350,127 @@ ALL_BUYERS = FeatureView(
     ttl_days=90,
     description="How many people bought anything lately (the denominator of offer shares).",
     features=(
-        Feature("buyers_30d", "count_distinct", "People who ordered in the 30 days before as_of.",
-                "f.profile_id", window_days=30),
-        Feature("buyers_90d", "count_distinct", "People who ordered in the 90 days before as_of.", "f.profile_id"),
+        Feature(
+            "buyers_30d",
+            "count_distinct",
+            "People who ordered in the 30 days before as_of.",
+            "f.profile_id",
+            window_days=30,
+        ),
+        Feature(
+            "buyers_90d", "count_distinct", "People who ordered in the 90 days before as_of.", "f.profile_id"
+        ),
     ),
 )
 
 FEATURE_VIEWS: tuple[FeatureView, ...] = (
-    ORDER_HISTORY, WEB_ENGAGEMENT, SUPPORT, LIFECYCLE, LEAD_PROFILE,
-    OFFER_PURCHASES, OFFER_INTEREST, OFFER_POPULARITY, ALL_BUYERS,
+    ORDER_HISTORY,
+    WEB_ENGAGEMENT,
+    SUPPORT,
+    LIFECYCLE,
+    LEAD_PROFILE,
+    OFFER_PURCHASES,
+    OFFER_INTEREST,
+    OFFER_POPULARITY,
+    ALL_BUYERS,
 )
 
 ON_DEMAND_FEATURES: tuple[OnDemandFeature, ...] = (
-    OnDemandFeature("avg_order_value_365d", "revenue_365d / nullif(orders_365d, 0)",
-                    ("revenue_365d", "orders_365d"), "Average order amount over the 365 days before as_of."),
-    OnDemandFeature("email_click_rate_90d", "email_clicks_90d / nullif(email_opens_90d, 0)",
-                    ("email_clicks_90d", "email_opens_90d"), "Email clicks per open over the 90 days before as_of."),
-    OnDemandFeature("offer_spend_share_365d", "offer_spend_365d / nullif(revenue_365d, 0)",
-                    ("offer_spend_365d", "revenue_365d"),
-                    "Share of the person's 365-day spend that went to the offer."),
-    OnDemandFeature("offer_buyers_share_30d", "offer_buyers_30d / nullif(buyers_30d, 0)",
-                    ("offer_buyers_30d", "buyers_30d"), "Share of the last 30 days' buyers who bought the offer."),
-    OnDemandFeature("offer_buyers_share_90d", "offer_buyers_90d / nullif(buyers_90d, 0)",
-                    ("offer_buyers_90d", "buyers_90d"), "Share of the last 90 days' buyers who bought the offer."),
+    OnDemandFeature(
+        "avg_order_value_365d",
+        "revenue_365d / nullif(orders_365d, 0)",
+        ("revenue_365d", "orders_365d"),
+        "Average order amount over the 365 days before as_of.",
+    ),
+    OnDemandFeature(
+        "email_click_rate_90d",
+        "email_clicks_90d / nullif(email_opens_90d, 0)",
+        ("email_clicks_90d", "email_opens_90d"),
+        "Email clicks per open over the 90 days before as_of.",
+    ),
+    OnDemandFeature(
+        "offer_spend_share_365d",
+        "offer_spend_365d / nullif(revenue_365d, 0)",
+        ("offer_spend_365d", "revenue_365d"),
+        "Share of the person's 365-day spend that went to the offer.",
+    ),
+    OnDemandFeature(
+        "offer_buyers_share_30d",
+        "offer_buyers_30d / nullif(buyers_30d, 0)",
+        ("offer_buyers_30d", "buyers_30d"),
+        "Share of the last 30 days' buyers who bought the offer.",
+    ),
+    OnDemandFeature(
+        "offer_buyers_share_90d",
+        "offer_buyers_90d / nullif(buyers_90d, 0)",
+        ("offer_buyers_90d", "buyers_90d"),
+        "Share of the last 90 days' buyers who bought the offer.",
+    ),
 )
 
 # ---------------------------------------------------------------------------------------------
 # Feature services: exactly the features each model uses.
 _ENGAGEMENT = (
-    "page_views_30d", "page_views_90d", "product_views_30d", "cart_adds_30d", "email_opens_90d",
-    "email_clicks_90d", "email_click_rate_90d", "unsubscribed", "days_since_last_event",
+    "page_views_30d",
+    "page_views_90d",
+    "product_views_30d",
+    "cart_adds_30d",
+    "email_opens_90d",
+    "email_clicks_90d",
+    "email_click_rate_90d",
+    "unsubscribed",
+    "days_since_last_event",
 )
 CHURN_RISK = FeatureService(
     "churn_risk",
     (
-        "orders_30d", "orders_90d", "orders_365d", "revenue_90d", "revenue_365d", "avg_order_value_365d",
-        "days_since_last_order", "days_since_first_order", "distinct_categories_365d",
+        "orders_30d",
+        "orders_90d",
+        "orders_365d",
+        "revenue_90d",
+        "revenue_365d",
+        "avg_order_value_365d",
+        "days_since_last_order",
+        "days_since_first_order",
+        "distinct_categories_365d",
         *_ENGAGEMENT,
-        "cases_180d", "open_cases", "days_since_last_case", "tenure_days",
+        "cases_180d",
+        "open_cases",
+        "days_since_last_case",
+        "tenure_days",
     ),
 )
 LEAD_SCORE = FeatureService(
     "lead_score",
     (
-        "lead_source", "title_seniority", "industry", "employees", "has_company", "lead_age_days",
+        "lead_source",
+        "title_seniority",
+        "industry",
+        "employees",
+        "has_company",
+        "lead_age_days",
         *_ENGAGEMENT,
-        "orders_365d", "cases_365d", "tenure_days",
+        "orders_365d",
+        "cases_365d",
+        "tenure_days",
     ),
 )
 NEXT_BEST_OFFER = FeatureService(
     "next_best_offer",
     (
-        "offer_purchases_90d", "offer_purchases_365d", "offer_spend_share_365d", "offer_days_since_last_purchase",
-        "offer_views_30d", "offer_views_90d", "offer_days_since_last_view",
-        "offer_buyers_share_30d", "offer_buyers_share_90d",
-        "orders_365d", "days_since_last_order", "distinct_categories_365d", "product_views_30d",
+        "offer_purchases_90d",
+        "offer_purchases_365d",
+        "offer_spend_share_365d",
+        "offer_days_since_last_purchase",
+        "offer_views_30d",
+        "offer_views_90d",
+        "offer_days_since_last_view",
+        "offer_buyers_share_30d",
+        "offer_buyers_share_90d",
+        "orders_365d",
+        "days_since_last_order",
+        "distinct_categories_365d",
+        "product_views_30d",
     ),
 )
 PROFILE_FEATURES = FeatureService(

@@ -17,8 +17,9 @@ from feature_store.definitions import OFFER_ORDERS, OFFER_VIEWS
 from feature_store.sources import source_sql
 
 
-def offer_candidates(con: duckdb.DuckDBPyConnection, spine: pl.DataFrame, *, offer_field: str,
-                     n_popular: int) -> pl.DataFrame:
+def offer_candidates(
+    con: duckdb.DuckDBPyConnection, spine: pl.DataFrame, *, offer_field: str, n_popular: int
+) -> pl.DataFrame:
     """The (person, offer) pairs worth ranking for each spine row.
 
     Args:

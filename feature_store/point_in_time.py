@@ -126,7 +126,9 @@ def _view_sql(con: duckdb.DuckDBPyConnection, view: FeatureView, names: list[str
     if view.ttl_days is not None:
         on.append(f"f.ts >= k._as_of - INTERVAL {int(view.ttl_days)} DAY")
     aggregates = ", ".join(
-        f"{_aggregate_sql(view, feature)} AS {feature.name}" for feature in view.features if feature.name in names
+        f"{_aggregate_sql(view, feature)} AS {feature.name}"
+        for feature in view.features
+        if feature.name in names
     )
     return (
         f"SELECT {''.join(f'k.{key}, ' for key in keys)}k._as_of, {aggregates} "
@@ -151,8 +153,12 @@ def _check_spine(spine: pl.DataFrame, service: FeatureService, views: list[Featu
         raise FeatureDefinitionError("the spine has rows without an as_of")
 
 
-def feature_query(con: duckdb.DuckDBPyConnection, spine_columns: list[str], service: FeatureService,
-                  offer_field: str = "product_category") -> str:
+def feature_query(
+    con: duckdb.DuckDBPyConnection,
+    spine_columns: list[str],
+    service: FeatureService,
+    offer_field: str = "product_category",
+) -> str:
     """The SQL computing a service's features for a spine relation named `_spine_input`.
 
     Args:
@@ -173,13 +179,13 @@ def feature_query(con: duckdb.DuckDBPyConnection, spine_columns: list[str], serv
     ]
     joins = "".join(
         f" LEFT JOIN v_{view.name} ON "
-        + " AND ".join([f"v_{view.name}.{key} = s.{key}" for key in view.entity.join_keys]
-                       + [f"v_{view.name}._as_of = s._as_of"])
+        + " AND ".join(
+            [f"v_{view.name}.{key} = s.{key}" for key in view.entity.join_keys]
+            + [f"v_{view.name}._as_of = s._as_of"]
+        )
         for view in views
     )
-    base_columns = ", ".join(
-        f"v_{CATALOGUE.by_name[name][0].name}.{name} AS {name}" for name in base
-    )
+    base_columns = ", ".join(f"v_{CATALOGUE.by_name[name][0].name}.{name} AS {name}" for name in base)
     inner = f"SELECT s._spine_row, {base_columns} FROM _spine s{joins}"
     outputs = []
     for name in service.features:
@@ -195,8 +201,13 @@ def feature_query(con: duckdb.DuckDBPyConnection, spine_columns: list[str], serv
     )
 
 
-def training_set(con: duckdb.DuckDBPyConnection, spine: pl.DataFrame, service: FeatureService, *,
-                 offer_field: str = "product_category") -> pl.DataFrame:
+def training_set(
+    con: duckdb.DuckDBPyConnection,
+    spine: pl.DataFrame,
+    service: FeatureService,
+    *,
+    offer_field: str = "product_category",
+) -> pl.DataFrame:
     """Point-in-time correct features for each spine row, using only facts strictly before its as_of.
 
     Args:
@@ -241,8 +252,14 @@ def profiles_spine(con: duckdb.DuckDBPyConnection, as_of: datetime | date) -> pl
     ).pl()
 
 
-def latest_features(con: duckdb.DuckDBPyConnection, service: FeatureService, as_of: datetime | date, *,
-                    profile_ids: list[str] | None = None, offer_field: str = "product_category") -> pl.DataFrame:
+def latest_features(
+    con: duckdb.DuckDBPyConnection,
+    service: FeatureService,
+    as_of: datetime | date,
+    *,
+    profile_ids: list[str] | None = None,
+    offer_field: str = "product_category",
+) -> pl.DataFrame:
     """A service's features as of one date, for scoring: the same SQL as `training_set`.
 
     Args:

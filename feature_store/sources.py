@@ -16,21 +16,42 @@ from feature_store.vocabulary import Source
 # The staging columns the feature store reads (docs/data-model.md), with their types.
 STAGING_COLUMNS: dict[str, dict[str, str]] = {
     "orders": {
-        "source": "VARCHAR", "record_id": "VARCHAR", "order_id": "VARCHAR", "ordered_at": "TIMESTAMP",
-        "amount": "DOUBLE", "quantity": "DOUBLE", "product_id": "VARCHAR", "product_category": "VARCHAR",
+        "source": "VARCHAR",
+        "record_id": "VARCHAR",
+        "order_id": "VARCHAR",
+        "ordered_at": "TIMESTAMP",
+        "amount": "DOUBLE",
+        "quantity": "DOUBLE",
+        "product_id": "VARCHAR",
+        "product_category": "VARCHAR",
     },
     "events": {
-        "source": "VARCHAR", "record_id": "VARCHAR", "timestamp": "TIMESTAMP", "type": "VARCHAR",
-        "event": "VARCHAR", "properties": "JSON",
+        "source": "VARCHAR",
+        "record_id": "VARCHAR",
+        "timestamp": "TIMESTAMP",
+        "type": "VARCHAR",
+        "event": "VARCHAR",
+        "properties": "JSON",
     },
     "cases": {
-        "source": "VARCHAR", "record_id": "VARCHAR", "case_id": "VARCHAR", "opened_at": "TIMESTAMP",
+        "source": "VARCHAR",
+        "record_id": "VARCHAR",
+        "case_id": "VARCHAR",
+        "opened_at": "TIMESTAMP",
         "closed_at": "TIMESTAMP",
     },
     "people": {
-        "source": "VARCHAR", "record_id": "VARCHAR", "crm_object": "VARCHAR", "created_at": "TIMESTAMP",
-        "converted": "BOOLEAN", "converted_at": "TIMESTAMP", "lead_source": "VARCHAR",
-        "job_title": "VARCHAR", "company": "VARCHAR", "industry": "VARCHAR", "employees": "DOUBLE",
+        "source": "VARCHAR",
+        "record_id": "VARCHAR",
+        "crm_object": "VARCHAR",
+        "created_at": "TIMESTAMP",
+        "converted": "BOOLEAN",
+        "converted_at": "TIMESTAMP",
+        "lead_source": "VARCHAR",
+        "job_title": "VARCHAR",
+        "company": "VARCHAR",
+        "industry": "VARCHAR",
+        "employees": "DOUBLE",
     },
 }
 XREF_COLUMNS = {"source": "VARCHAR", "record_id": "VARCHAR", "profile_id": "VARCHAR"}
@@ -131,9 +152,7 @@ def source_sql(con: duckdb.DuckDBPyConnection, source: Source, offer_field: str 
     xref = xref_sql(con)
     parts = []
     for table, timestamp in source.parts:
-        columns = "".join(
-            f", {expression} AS {name}" for name, expression in source.columns.items()
-        )
+        columns = "".join(f", {expression} AS {name}" for name, expression in source.columns.items())
         where = f" AND ({source.where})" if source.where else ""
         parts.append(
             f"SELECT x.profile_id, t.{timestamp} AS ts{columns} "

@@ -12,7 +12,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal
 
-Aggregation = Literal["count", "count_distinct", "sum", "any", "latest", "days_since_last", "days_since_first"]
+Aggregation = Literal[
+    "count", "count_distinct", "sum", "any", "latest", "days_since_last", "days_since_first"
+]
 FeatureType = Literal["numeric", "categorical", "boolean"]
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")

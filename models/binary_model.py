@@ -84,7 +84,9 @@ def _class_counts(frame: pl.DataFrame) -> tuple[int, int]:
     return positives, frame.height - positives
 
 
-def score_population(con: duckdb.DuckDBPyConnection, spec: BinaryModelSpec, as_of: datetime) -> tuple[int, str]:
+def score_population(
+    con: duckdb.DuckDBPyConnection, spec: BinaryModelSpec, as_of: datetime
+) -> tuple[int, str]:
     """Score everyone in the model's population at as_of with the champion; write `scores.predictions`.
 
     Args:
@@ -104,20 +106,29 @@ def score_population(con: duckdb.DuckDBPyConnection, spec: BinaryModelSpec, as_o
     frame = training_set(con, population, spec.service)
     x = model_input(frame, features, categorical)
     scores = model.predict_proba(x)[:, 1] if frame.height else np.array([], dtype=float)
-    predictions = frame.select("profile_id").with_columns(
-        model=pl.lit(spec.name),
-        model_version=pl.lit(version),
-        as_of=pl.lit(as_of).cast(pl.Datetime("us")),
-        score=pl.Series(scores, dtype=pl.Float64),
-        top_factors=pl.Series(top_factors(model, x) if frame.height else [], dtype=pl.String),
-        scored_at=pl.lit(datetime.now()).cast(pl.Datetime("us")),
-    ).with_columns(score_1_99=score_1_99(pl.col("score")))
+    predictions = (
+        frame.select("profile_id")
+        .with_columns(
+            model=pl.lit(spec.name),
+            model_version=pl.lit(version),
+            as_of=pl.lit(as_of).cast(pl.Datetime("us")),
+            score=pl.Series(scores, dtype=pl.Float64),
+            top_factors=pl.Series(top_factors(model, x) if frame.height else [], dtype=pl.String),
+            scored_at=pl.lit(datetime.now()).cast(pl.Datetime("us")),
+        )
+        .with_columns(score_1_99=score_1_99(pl.col("score")))
+    )
     return write_predictions(con, spec.name, predictions), version
 
 
-def train_and_score_binary(con: duckdb.DuckDBPyConnection, spec: BinaryModelSpec, *,
-                           as_of: date | datetime | None, horizon_days: int,
-                           lgbm_params: dict | None = None) -> ModelRun:
+def train_and_score_binary(
+    con: duckdb.DuckDBPyConnection,
+    spec: BinaryModelSpec,
+    *,
+    as_of: date | datetime | None,
+    horizon_days: int,
+    lgbm_params: dict | None = None,
+) -> ModelRun:
     """Run the whole train-evaluate-register-score cycle for one yes/no model.
 
     Args:
@@ -160,8 +171,13 @@ def train_and_score_binary(con: duckdb.DuckDBPyConnection, spec: BinaryModelSpec
 
     started = time.perf_counter()
     frame = training_set(con, pl.concat([train_spine, holdout_spine]), spec.service)
-    log.info("%s: features of %d examples at %d cut-offs in %.1f s", spec.name, frame.height,
-             len(cutoffs) + 1, time.perf_counter() - started)
+    log.info(
+        "%s: features of %d examples at %d cut-offs in %.1f s",
+        spec.name,
+        frame.height,
+        len(cutoffs) + 1,
+        time.perf_counter() - started,
+    )
     train = frame.filter(pl.col("as_of") != holdout_at)
     holdout = frame.filter(pl.col("as_of") == holdout_at)
     features = list(spec.service.features)
@@ -169,17 +185,30 @@ def train_and_score_binary(con: duckdb.DuckDBPyConnection, spec: BinaryModelSpec
     run.n_train, run.n_holdout = train.height, holdout.height
 
     started = time.perf_counter()
-    evaluated = fit_pipeline(model_input(train, features, categorical), train["label"].to_numpy(), categorical,
-                             calibrate=True, groups=train["profile_id"].to_numpy(), params=lgbm_params)
+    evaluated = fit_pipeline(
+        model_input(train, features, categorical),
+        train["label"].to_numpy(),
+        categorical,
+        calibrate=True,
+        groups=train["profile_id"].to_numpy(),
+        params=lgbm_params,
+    )
     x_holdout = model_input(holdout, features, categorical)
     y_holdout = holdout["label"].to_numpy()
     run.metrics = binary_metrics(y_holdout, evaluated.predict_proba(x_holdout)[:, 1])
     run.baseline = spec.baseline
-    run.baseline_metrics = binary_metrics(y_holdout, spec.baseline_scores(train, holdout),
-                                          probability=spec.baseline_is_probability)
+    run.baseline_metrics = binary_metrics(
+        y_holdout, spec.baseline_scores(train, holdout), probability=spec.baseline_is_probability
+    )
 
-    final = fit_pipeline(model_input(frame, features, categorical), frame["label"].to_numpy(), categorical,
-                         calibrate=True, groups=frame["profile_id"].to_numpy(), params=lgbm_params)
+    final = fit_pipeline(
+        model_input(frame, features, categorical),
+        frame["label"].to_numpy(),
+        categorical,
+        calibrate=True,
+        groups=frame["profile_id"].to_numpy(),
+        params=lgbm_params,
+    )
     log.info("%s: evaluated and refitted in %.1f s", spec.name, time.perf_counter() - started)
 
     def evaluate(model: Pipeline) -> float:
@@ -188,7 +217,12 @@ def train_and_score_binary(con: duckdb.DuckDBPyConnection, spec: BinaryModelSpec
         return binary_metrics(y_holdout, scores)[PRIMARY_METRIC]
 
     register_and_gate(
-        con, run, final, primary=PRIMARY_METRIC, evaluate=evaluate, input_example=x_holdout.head(5),
+        con,
+        run,
+        final,
+        primary=PRIMARY_METRIC,
+        evaluate=evaluate,
+        input_example=x_holdout.head(5),
         holdout=f"cutoff={holdout_at.isoformat()} horizon_days={horizon_days}",
         params={
             **(lgbm_params or {}),

@@ -82,8 +82,13 @@ SPEC = BinaryModelSpec(
 )
 
 
-def train_and_score(con: duckdb.DuckDBPyConnection, *, as_of: date | datetime | None = None,
-                    horizon_days: int = 90, lgbm_params: dict | None = None) -> ModelRun:
+def train_and_score(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    as_of: date | datetime | None = None,
+    horizon_days: int = 90,
+    lgbm_params: dict | None = None,
+) -> ModelRun:
     """Train, evaluate and register churn risk, then score every customer as of as_of.
 
     Args:

@@ -89,8 +89,14 @@ def pipeline_features(pipeline: Pipeline) -> tuple[list[str], list[str]]:
     return list(pipeline.feature_names_in_), categorical
 
 
-def build_pipeline(features: Sequence[str], categorical: Collection[str], *, calibrate: bool,
-                   calibration_splits: list | None = None, params: dict | None = None) -> Pipeline:
+def build_pipeline(
+    features: Sequence[str],
+    categorical: Collection[str],
+    *,
+    calibrate: bool,
+    calibration_splits: list | None = None,
+    params: dict | None = None,
+) -> Pipeline:
     """An unfitted pipeline: encoding, then LightGBM (calibrated or not).
 
     Args:
@@ -107,8 +113,13 @@ def build_pipeline(features: Sequence[str], categorical: Collection[str], *, cal
     numeric = [c for c in features if c not in categorical]
     prepare = ColumnTransformer(
         [
-            ("categorical", OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=np.nan,
-                                           encoded_missing_value=np.nan), categorical),
+            (
+                "categorical",
+                OrdinalEncoder(
+                    handle_unknown="use_encoded_value", unknown_value=np.nan, encoded_missing_value=np.nan
+                ),
+                categorical,
+            ),
             ("numeric", "passthrough", numeric),
         ],
         verbose_feature_names_out=False,
@@ -137,8 +148,15 @@ def _calibration_splits(x: pd.DataFrame, y: np.ndarray, groups: np.ndarray | Non
     return list(StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=SEED).split(x, y))
 
 
-def fit_pipeline(x: pd.DataFrame, y: np.ndarray, categorical: Collection[str], *, calibrate: bool,
-                 groups: np.ndarray | None = None, params: dict | None = None) -> Pipeline:
+def fit_pipeline(
+    x: pd.DataFrame,
+    y: np.ndarray,
+    categorical: Collection[str],
+    *,
+    calibrate: bool,
+    groups: np.ndarray | None = None,
+    params: dict | None = None,
+) -> Pipeline:
     """Fit the pipeline once on a training frame.
 
     Args:
@@ -156,8 +174,9 @@ def fit_pipeline(x: pd.DataFrame, y: np.ndarray, categorical: Collection[str], *
     splits = None
     if calibrate:
         splits = _calibration_splits(x, y, groups)
-    pipeline = build_pipeline(list(x.columns), categorical, calibrate=calibrate,
-                              calibration_splits=splits, params=params)
+    pipeline = build_pipeline(
+        list(x.columns), categorical, calibrate=calibrate, calibration_splits=splits, params=params
+    )
     n_categorical = sum(1 for c in x.columns if c in categorical)
     pipeline.fit(x, y, classify__categorical_feature=list(range(n_categorical)))
     return pipeline

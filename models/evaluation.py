@@ -67,16 +67,21 @@ def ranking_metrics(recommended: pl.DataFrame, bought: pl.DataFrame, k: int) -> 
     bought = bought.unique(["profile_id", "offer_id"])
     hits = recommended.join(bought, on=["profile_id", "offer_id"], how="semi")
     per_buyer = (
-        bought.group_by("profile_id").len("bought")
-        .join(hits.group_by("profile_id").agg(hits=pl.len(), first=pl.col("rank").min()), on="profile_id",
-              how="left")
+        bought.group_by("profile_id")
+        .len("bought")
+        .join(
+            hits.group_by("profile_id").agg(hits=pl.len(), first=pl.col("rank").min()),
+            on="profile_id",
+            how="left",
+        )
         .with_columns(pl.col("hits").fill_null(0))
     )
     if per_buyer.height == 0:
         return {"buyers": 0.0}
     metrics = {
         f"hr_at_{n}": float((per_buyer["first"] <= n).fill_null(False).mean())
-        for n in sorted({1, 3, k}) if n <= k
+        for n in sorted({1, 3, k})
+        if n <= k
     }
     metrics[f"recall_at_{k}"] = float((per_buyer["hits"] / per_buyer["bought"]).mean())
     metrics[f"mrr_at_{k}"] = float((1.0 / per_buyer["first"]).fill_null(0.0).mean())

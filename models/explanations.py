@@ -73,10 +73,12 @@ def top_factors(pipeline: Pipeline, x: pd.DataFrame, n: int = TOP_FACTORS) -> li
             contribution = float(values[row, column])
             if contribution == 0.0:
                 continue
-            items.append({
-                "feature": names[column],
-                "value": _plain(inputs[row, column]),
-                "contribution": round(contribution, 4),
-            })
+            items.append(
+                {
+                    "feature": names[column],
+                    "value": _plain(inputs[row, column]),
+                    "contribution": round(contribution, 4),
+                }
+            )
         factors.append(json.dumps(items))
     return factors

@@ -80,8 +80,9 @@ def _source_rate(train: pl.DataFrame, holdout: pl.DataFrame) -> np.ndarray:
     rates = train.group_by("lead_source").agg(
         rate=(pl.col("label").sum() + _PRIOR_WEIGHT * prior) / (pl.len() + _PRIOR_WEIGHT)
     )
-    scored = holdout.select("lead_source").join(rates, on="lead_source", how="left", nulls_equal=True,
-                                                 maintain_order="left")
+    scored = holdout.select("lead_source").join(
+        rates, on="lead_source", how="left", nulls_equal=True, maintain_order="left"
+    )
     return scored["rate"].fill_null(prior).to_numpy()
 
 
@@ -98,8 +99,13 @@ SPEC = BinaryModelSpec(
 )
 
 
-def train_and_score(con: duckdb.DuckDBPyConnection, *, as_of: date | datetime | None = None,
-                    horizon_days: int = 90, lgbm_params: dict | None = None) -> ModelRun:
+def train_and_score(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    as_of: date | datetime | None = None,
+    horizon_days: int = 90,
+    lgbm_params: dict | None = None,
+) -> ModelRun:
     """Train, evaluate and register the lead score, then score every open lead as of as_of.
 
     Args:

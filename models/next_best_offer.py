@@ -78,8 +78,9 @@ def population(con: duckdb.DuckDBPyConnection, cutoffs: list[datetime], offer_fi
     ).pl()
 
 
-def purchases_after(con: duckdb.DuckDBPyConnection, spine: pl.DataFrame, horizon_days: int,
-                    offer_field: str) -> pl.DataFrame:
+def purchases_after(
+    con: duckdb.DuckDBPyConnection, spine: pl.DataFrame, horizon_days: int, offer_field: str
+) -> pl.DataFrame:
     """What each spine person bought in the horizon after their as_of.
 
     Args:
@@ -92,7 +93,8 @@ def purchases_after(con: duckdb.DuckDBPyConnection, spine: pl.DataFrame, horizon
         Distinct `profile_id, as_of, offer_id` bought in [as_of, as_of + horizon).
     """
     return _with_spine(
-        con, spine.select("profile_id", "as_of"),
+        con,
+        spine.select("profile_id", "as_of"),
         f"""
         SELECT DISTINCT s.profile_id, CAST(s.as_of AS TIMESTAMP) AS as_of, f.offer_id
         FROM _nbo_spine s JOIN ({source_sql(con, OFFER_ORDERS, offer_field)}) f
@@ -102,8 +104,13 @@ def purchases_after(con: duckdb.DuckDBPyConnection, spine: pl.DataFrame, horizon
     )
 
 
-def _labelled_pairs(con: duckdb.DuckDBPyConnection, spine: pl.DataFrame, bought: pl.DataFrame,
-                    offer_field: str, n_popular: int) -> pl.DataFrame:
+def _labelled_pairs(
+    con: duckdb.DuckDBPyConnection,
+    spine: pl.DataFrame,
+    bought: pl.DataFrame,
+    offer_field: str,
+    n_popular: int,
+) -> pl.DataFrame:
     pairs = offer_candidates(con, spine, offer_field=offer_field, n_popular=n_popular)
     return pairs.join(
         bought.with_columns(label=pl.lit(1, pl.Int32)), on=["profile_id", "as_of", "offer_id"], how="left"
@@ -115,8 +122,11 @@ def _training_sample(pairs: pl.DataFrame) -> pl.DataFrame:
     MAX_TRAINING_PAIRS rows. Dropping negatives at random shifts the probabilities, not their order."""
     positives = pairs.filter(pl.col("label") == 1)
     negatives = pairs.filter(pl.col("label") == 0)
-    keep = min(negatives.height, NEGATIVES_PER_POSITIVE * positives.height,
-               max(MAX_TRAINING_PAIRS - positives.height, 0))
+    keep = min(
+        negatives.height,
+        NEGATIVES_PER_POSITIVE * positives.height,
+        max(MAX_TRAINING_PAIRS - positives.height, 0),
+    )
     if keep < negatives.height:
         negatives = negatives.sample(n=keep, seed=7)
     if positives.height > MAX_TRAINING_PAIRS:
@@ -136,7 +146,8 @@ def _rank_with(model: Pipeline, frame: pl.DataFrame, k: int) -> pl.DataFrame:
 def _baseline_ranking(frame: pl.DataFrame, k: int) -> pl.DataFrame:
     return keep_top_k(
         frame.select(
-            "profile_id", "offer_id",
+            "profile_id",
+            "offer_id",
             pl.col("offer_purchases_365d").cast(pl.Float64).alias("own"),
             pl.col("offer_buyers_share_90d").fill_null(0.0).alias("popular"),
         ),
@@ -145,9 +156,15 @@ def _baseline_ranking(frame: pl.DataFrame, k: int) -> pl.DataFrame:
     )
 
 
-def train_and_score(con: duckdb.DuckDBPyConnection, *, as_of: date | datetime | None = None,
-                    horizon_days: int = 90, offer_field: str = "product_category", top_k: int = 10,
-                    lgbm_params: dict | None = None) -> ModelRun:
+def train_and_score(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    as_of: date | datetime | None = None,
+    horizon_days: int = 90,
+    offer_field: str = "product_category",
+    top_k: int = 10,
+    lgbm_params: dict | None = None,
+) -> ModelRun:
     """Train, evaluate and register the offer ranker, then write everyone's top offers as of as_of.
 
     Args:
@@ -195,13 +212,21 @@ def train_and_score(con: duckdb.DuckDBPyConnection, *, as_of: date | datetime | 
         return run
     holdout_bought = bought.filter(pl.col("as_of") == holdout_at)
     if holdout_bought.height == 0 or holdout_pairs.height == 0:
-        run.skipped = f"nobody in the population bought an offer in the holdout window after {holdout_at.date()}"
+        run.skipped = (
+            f"nobody in the population bought an offer in the holdout window after {holdout_at.date()}"
+        )
         return run
 
     started = time.perf_counter()
-    frame = training_set(con, pl.concat([train_pairs, holdout_pairs]), NEXT_BEST_OFFER, offer_field=offer_field)
-    log.info("%s: features of %d (person, offer) pairs in %.1f s", MODEL, frame.height,
-             time.perf_counter() - started)
+    frame = training_set(
+        con, pl.concat([train_pairs, holdout_pairs]), NEXT_BEST_OFFER, offer_field=offer_field
+    )
+    log.info(
+        "%s: features of %d (person, offer) pairs in %.1f s",
+        MODEL,
+        frame.height,
+        time.perf_counter() - started,
+    )
     train = frame.filter(pl.col("as_of") != holdout_at)
     holdout = frame.filter(pl.col("as_of") == holdout_at)
     features = list(NEXT_BEST_OFFER.features)
@@ -209,32 +234,52 @@ def train_and_score(con: duckdb.DuckDBPyConnection, *, as_of: date | datetime | 
     run.n_train, run.n_holdout = train.height, holdout.height
 
     started = time.perf_counter()
-    evaluated = fit_pipeline(model_input(train, features, categorical), train["label"].to_numpy(), categorical,
-                             calibrate=False, params=lgbm_params)
+    evaluated = fit_pipeline(
+        model_input(train, features, categorical),
+        train["label"].to_numpy(),
+        categorical,
+        calibrate=False,
+        params=lgbm_params,
+    )
     truth = holdout_bought.select("profile_id", "offer_id")
-    run.metrics = {k_: v for k_, v in ranking_metrics(_rank_with(evaluated, holdout, k), truth, k).items()
-                   if k_ != "buyers"}
+    run.metrics = {
+        k_: v
+        for k_, v in ranking_metrics(_rank_with(evaluated, holdout, k), truth, k).items()
+        if k_ != "buyers"
+    }
     run.baseline = BASELINE
-    run.baseline_metrics = {k_: v for k_, v in ranking_metrics(_baseline_ranking(holdout, k), truth, k).items()
-                            if k_ != "buyers"}
+    run.baseline_metrics = {
+        k_: v for k_, v in ranking_metrics(_baseline_ranking(holdout, k), truth, k).items() if k_ != "buyers"
+    }
     primary = f"mrr_at_{k}"
 
     refit = pl.concat([train, _training_sample(holdout)])
-    final = fit_pipeline(model_input(refit, features, categorical), refit["label"].to_numpy(), categorical,
-                         calibrate=False, params=lgbm_params)
+    final = fit_pipeline(
+        model_input(refit, features, categorical),
+        refit["label"].to_numpy(),
+        categorical,
+        calibrate=False,
+        params=lgbm_params,
+    )
     log.info("%s: evaluated and refitted in %.1f s", MODEL, time.perf_counter() - started)
     register_and_gate(
-        con, run, final, primary=primary, input_example=model_input(holdout, features, categorical).head(5),
+        con,
+        run,
+        final,
+        primary=primary,
+        input_example=model_input(holdout, features, categorical).head(5),
         evaluate=lambda model: ranking_metrics(_rank_with(model, holdout, k), truth, k)[primary],
         holdout=f"cutoff={holdout_at.isoformat()} horizon_days={horizon_days} offer_field={offer_field} top_k={k}",
         params={
             **(lgbm_params or {}),
-            "offer_field": offer_field, "top_k": k,
+            "offer_field": offer_field,
+            "top_k": k,
             "candidates": f"own offers (365 d bought, 90 d viewed) + top {_n_popular(k)} popular",
             "negatives_per_positive": NEGATIVES_PER_POSITIVE,
             "training_cutoffs": ",".join(c.date().isoformat() for c in cutoffs),
             "holdout_cutoff": holdout_at.date().isoformat(),
-            "feature_service": NEXT_BEST_OFFER.name, "features": ",".join(features),
+            "feature_service": NEXT_BEST_OFFER.name,
+            "features": ",".join(features),
         },
         tags={"feature_service": NEXT_BEST_OFFER.name, "offer_field": offer_field},
     )
@@ -243,8 +288,9 @@ def train_and_score(con: duckdb.DuckDBPyConnection, *, as_of: date | datetime | 
     return run
 
 
-def score_offers(con: duckdb.DuckDBPyConnection, as_of: datetime, *, offer_field: str,
-                 top_k: int) -> tuple[int, str]:
+def score_offers(
+    con: duckdb.DuckDBPyConnection, as_of: datetime, *, offer_field: str, top_k: int
+) -> tuple[int, str]:
     """Rank offers for everyone in the population at as_of with the champion; write `scores.offers`.
 
     Args:

@@ -18,9 +18,15 @@ from models import registry
 from models.estimator import MissingFeatureError
 
 
-def challenge(name: str, *, metric_name: str, metric: float, holdout: str,
-              evaluate: Callable[[Pipeline], float], must_match: dict[str, str] | None = None,
-              ) -> tuple[bool, str]:
+def challenge(
+    name: str,
+    *,
+    metric_name: str,
+    metric: float,
+    holdout: str,
+    evaluate: Callable[[Pipeline], float],
+    must_match: dict[str, str] | None = None,
+) -> tuple[bool, str]:
     """Decide whether a new version with `metric` on `holdout` should replace the champion.
 
     Args:
@@ -39,7 +45,10 @@ def challenge(name: str, *, metric_name: str, metric: float, holdout: str,
         return True, "first version"
     for key, value in (must_match or {}).items():
         if current.tags.get(key) != value:
-            return True, f"champion {current.version} was trained with {key}={current.tags.get(key)}, not {value}"
+            return (
+                True,
+                f"champion {current.version} was trained with {key}={current.tags.get(key)}, not {value}",
+            )
     logged = current.tags.get(f"holdout_{metric_name}")
     if current.tags.get("holdout") == holdout and logged is not None:
         champion_metric = float(logged)
@@ -50,4 +59,7 @@ def challenge(name: str, *, metric_name: str, metric: float, holdout: str,
             return True, f"champion {current.version} cannot be evaluated any more ({error})"
     if metric > champion_metric:
         return True, f"{metric_name} {metric:.4f} beats champion {current.version} ({champion_metric:.4f})"
-    return False, f"{metric_name} {metric:.4f} does not beat champion {current.version} ({champion_metric:.4f})"
+    return (
+        False,
+        f"{metric_name} {metric:.4f} does not beat champion {current.version} ({champion_metric:.4f})",
+    )

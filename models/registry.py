@@ -89,8 +89,15 @@ def _experiment_id(client: MlflowClient, name: str) -> str:
     return client.create_experiment(name, artifact_location=location)
 
 
-def log_version(name: str, pipeline: Pipeline, *, input_example: pd.DataFrame, params: dict[str, object],
-                metrics: dict[str, float], tags: dict[str, str]) -> str:
+def log_version(
+    name: str,
+    pipeline: Pipeline,
+    *,
+    input_example: pd.DataFrame,
+    params: dict[str, object],
+    metrics: dict[str, float],
+    tags: dict[str, str],
+) -> str:
     """Log a fitted pipeline as a new run of the model's experiment and register it.
 
     Args:
@@ -119,7 +126,9 @@ def log_version(name: str, pipeline: Pipeline, *, input_example: pd.DataFrame, p
     # Declared from the features' types: inferring from a few rows calls an all-missing column `Any`.
     # The pyfunc flavour (`mlflow models serve`) answers with predict_proba: [P(no), P(yes)] per row.
     signature = ModelSignature(
-        inputs=Schema([ColSpec("string" if f in categorical else "double", f, required=False) for f in features]),
+        inputs=Schema(
+            [ColSpec("string" if f in categorical else "double", f, required=False) for f in features]
+        ),
         outputs=Schema([TensorSpec(np.dtype("float64"), (-1, 2))]),
     )
     with mlflow.start_run(experiment_id=experiment_id, tags=tags) as run:
@@ -140,8 +149,9 @@ def log_version(name: str, pipeline: Pipeline, *, input_example: pd.DataFrame, p
     except MlflowException as error:
         if error.error_code != "RESOURCE_ALREADY_EXISTS":
             raise
-    created = client.create_model_version(name, source=info.model_uri, run_id=run.info.run_id, tags=tags,
-                                          model_id=info.model_id)
+    created = client.create_model_version(
+        name, source=info.model_uri, run_id=run.info.run_id, tags=tags, model_id=info.model_id
+    )
     version = str(created.version)
     log.info("logged %s version %s in %.2f s", name, version, time.perf_counter() - started)
     return version

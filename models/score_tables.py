@@ -23,11 +23,28 @@ _DDL = {
         baseline VARCHAR, baseline_value DOUBLE, n_train BIGINT, n_holdout BIGINT)""",
 }
 _COLUMNS = {
-    PREDICTIONS: ("profile_id", "model", "model_version", "as_of", "score", "score_1_99", "top_factors",
-                  "scored_at"),
+    PREDICTIONS: (
+        "profile_id",
+        "model",
+        "model_version",
+        "as_of",
+        "score",
+        "score_1_99",
+        "top_factors",
+        "scored_at",
+    ),
     OFFERS: ("profile_id", "rank", "offer_id", "score", "model_version", "as_of"),
-    MODEL_METRICS: ("model", "model_version", "as_of", "metric", "value", "baseline", "baseline_value",
-                    "n_train", "n_holdout"),
+    MODEL_METRICS: (
+        "model",
+        "model_version",
+        "as_of",
+        "metric",
+        "value",
+        "baseline",
+        "baseline_value",
+        "n_train",
+        "n_holdout",
+    ),
 }
 
 
@@ -54,8 +71,9 @@ def score_1_99(score: pl.Expr) -> pl.Expr:
     return (score * 100).round(0).clip(1, 99).cast(pl.Int32)
 
 
-def _replace_rows(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame, where: str,
-                  params: list) -> int:
+def _replace_rows(
+    con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame, where: str, params: list
+) -> int:
     ensure_score_tables(con)
     columns = ", ".join(_COLUMNS[table])
     view = f"_scores_{uuid.uuid4().hex}"

@@ -74,8 +74,9 @@ def holdout_cutoff(as_of: datetime, horizon_days: int) -> datetime:
     return as_of - timedelta(days=horizon_days)
 
 
-def training_cutoffs(as_of: datetime, horizon_days: int, *, history_start: datetime | None,
-                     max_cutoffs: int = 12) -> list[datetime]:
+def training_cutoffs(
+    as_of: datetime, horizon_days: int, *, history_start: datetime | None, max_cutoffs: int = 12
+) -> list[datetime]:
     """Monthly training cut-offs whose label windows end on or before the holdout cut-off.
 
     Args:

@@ -20,8 +20,9 @@ from models.timeline import holdout_cutoff, resolve_as_of, training_cutoffs
 log = logging.getLogger(__name__)
 
 
-def begin_run(con: duckdb.DuckDBPyConnection, model: str, as_of: date | datetime | None,
-              horizon_days: int) -> ModelRun:
+def begin_run(
+    con: duckdb.DuckDBPyConnection, model: str, as_of: date | datetime | None, horizon_days: int
+) -> ModelRun:
     """Start a run: check the horizon, make sure the score tables exist, settle as_of.
 
     Args:
@@ -65,9 +66,18 @@ def plan_cutoffs(run: ModelRun, history_start: datetime | None, what: str) -> tu
     return cutoffs, holdout_cutoff(run.as_of, run.horizon_days)
 
 
-def register_and_gate(con: duckdb.DuckDBPyConnection, run: ModelRun, pipeline: Pipeline, *,
-                      primary: str, holdout: str, evaluate: Callable[[Pipeline], float],
-                      input_example, params: dict[str, object], tags: dict[str, str]) -> None:
+def register_and_gate(
+    con: duckdb.DuckDBPyConnection,
+    run: ModelRun,
+    pipeline: Pipeline,
+    *,
+    primary: str,
+    holdout: str,
+    evaluate: Callable[[Pipeline], float],
+    input_example,
+    params: dict[str, object],
+    tags: dict[str, str],
+) -> None:
     """Log and register the refitted pipeline, move `champion` if it wins, record the holdout figures.
 
     Args:
@@ -81,31 +91,51 @@ def register_and_gate(con: duckdb.DuckDBPyConnection, run: ModelRun, pipeline: P
         params: run-specific parameters, logged next to the LightGBM settings.
         tags: extra version tags; settings that must match for two versions to be compared.
     """
-    promote, why = challenge(run.model, metric_name=primary, metric=run.metrics[primary], holdout=holdout,
-                             evaluate=evaluate, must_match=tags)
+    promote, why = challenge(
+        run.model,
+        metric_name=primary,
+        metric=run.metrics[primary],
+        holdout=holdout,
+        evaluate=evaluate,
+        must_match=tags,
+    )
     run.version = registry.log_version(
-        run.model, pipeline, input_example=input_example,
-        params={**LGBM_PARAMS, **params, "horizon_days": run.horizon_days, "n_train": run.n_train,
-                "n_holdout": run.n_holdout},
+        run.model,
+        pipeline,
+        input_example=input_example,
+        params={
+            **LGBM_PARAMS,
+            **params,
+            "horizon_days": run.horizon_days,
+            "n_train": run.n_train,
+            "n_holdout": run.n_holdout,
+        },
         metrics={**run.metrics, **{f"baseline_{k}": v for k, v in run.baseline_metrics.items()}},
-        tags={**tags, "as_of": run.as_of.isoformat(), "holdout": holdout,
-              f"holdout_{primary}": repr(run.metrics[primary])},
+        tags={
+            **tags,
+            "as_of": run.as_of.isoformat(),
+            "holdout": holdout,
+            f"holdout_{primary}": repr(run.metrics[primary]),
+        },
     )
     if promote:
         registry.promote(run.model, run.version)
     run.promoted = promote
     log.info("%s version %s: %s", run.model, run.version, why)
-    append_model_metrics(con, pl.DataFrame(
-        {
-            "model": run.model,
-            "model_version": run.version,
-            "as_of": run.as_of,
-            "metric": list(run.metrics),
-            "value": list(run.metrics.values()),
-            "baseline": run.baseline,
-            "baseline_value": [run.baseline_metrics.get(m) for m in run.metrics],
-            "n_train": run.n_train,
-            "n_holdout": run.n_holdout,
-        },
-        schema_overrides={"baseline_value": pl.Float64, "as_of": pl.Datetime("us")},
-    ))
+    append_model_metrics(
+        con,
+        pl.DataFrame(
+            {
+                "model": run.model,
+                "model_version": run.version,
+                "as_of": run.as_of,
+                "metric": list(run.metrics),
+                "value": list(run.metrics.values()),
+                "baseline": run.baseline,
+                "baseline_value": [run.baseline_metrics.get(m) for m in run.metrics],
+                "n_train": run.n_train,
+                "n_holdout": run.n_holdout,
+            },
+            schema_overrides={"baseline_value": pl.Float64, "as_of": pl.Datetime("us")},
+        ),
+    )

@@ -21,7 +21,9 @@ def latest_activity(con: duckdb.DuckDBPyConnection) -> date | None:
     """
     for tables in (_FACTS, _LEADS):
         parts = [
-            f"SELECT max({column})::DATE AS d FROM {table}" for table, column in tables.items() if table_exists(con, table)
+            f"SELECT max({column})::DATE AS d FROM {table}"
+            for table, column in tables.items()
+            if table_exists(con, table)
         ]
         if parts:
             latest = con.sql(f"SELECT max(d) FROM ({' UNION ALL '.join(parts)})").fetchall()[0][0]

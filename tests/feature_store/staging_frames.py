@@ -12,41 +12,99 @@ import duckdb
 import polars as pl
 
 PERSON_ATTRIBUTES = (
-    "first_name", "last_name", "full_name", "date_of_birth", "gender", "email", "phone", "street_number",
-    "address_line1", "address_line2", "city", "state", "postcode", "country", "national_id", "company",
-    "job_title", "loyalty_id",
+    "first_name",
+    "last_name",
+    "full_name",
+    "date_of_birth",
+    "gender",
+    "email",
+    "phone",
+    "street_number",
+    "address_line1",
+    "address_line2",
+    "city",
+    "state",
+    "postcode",
+    "country",
+    "national_id",
+    "company",
+    "job_title",
+    "loyalty_id",
 )
 _LINEAGE = {"_file": "VARCHAR", "_row_number": "BIGINT", "_ingested_at": "TIMESTAMP"}
 _PERSON = {name: "VARCHAR" for name in PERSON_ATTRIBUTES}
 
 STAGING_SCHEMAS: dict[str, dict[str, str]] = {
     "people": {
-        "source": "VARCHAR", "record_id": "VARCHAR", "id_namespace": "VARCHAR", "crm_object": "VARCHAR",
-        **_PERSON, "created_at": "TIMESTAMP", "updated_at": "TIMESTAMP", "status": "VARCHAR",
-        "converted": "BOOLEAN", "converted_at": "TIMESTAMP", "lead_source": "VARCHAR", **_LINEAGE,
+        "source": "VARCHAR",
+        "record_id": "VARCHAR",
+        "id_namespace": "VARCHAR",
+        "crm_object": "VARCHAR",
+        **_PERSON,
+        "created_at": "TIMESTAMP",
+        "updated_at": "TIMESTAMP",
+        "status": "VARCHAR",
+        "converted": "BOOLEAN",
+        "converted_at": "TIMESTAMP",
+        "lead_source": "VARCHAR",
+        **_LINEAGE,
     },
     "events": {
-        "source": "VARCHAR", "message_id": "VARCHAR", "type": "VARCHAR", "event": "VARCHAR",
-        "user_id": "VARCHAR", "anonymous_id": "VARCHAR", "record_id": "VARCHAR", "id_namespace": "VARCHAR",
-        "timestamp": "TIMESTAMP", "properties": "JSON", "traits": "JSON", **_PERSON, **_LINEAGE,
+        "source": "VARCHAR",
+        "message_id": "VARCHAR",
+        "type": "VARCHAR",
+        "event": "VARCHAR",
+        "user_id": "VARCHAR",
+        "anonymous_id": "VARCHAR",
+        "record_id": "VARCHAR",
+        "id_namespace": "VARCHAR",
+        "timestamp": "TIMESTAMP",
+        "properties": "JSON",
+        "traits": "JSON",
+        **_PERSON,
+        **_LINEAGE,
     },
     "orders": {
-        "source": "VARCHAR", "order_id": "VARCHAR", "customer_id": "VARCHAR", "record_id": "VARCHAR",
-        "id_namespace": "VARCHAR", "ordered_at": "TIMESTAMP", "amount": "DOUBLE", "quantity": "DOUBLE",
-        "product_id": "VARCHAR", "product_category": "VARCHAR", **_PERSON, **_LINEAGE,
+        "source": "VARCHAR",
+        "order_id": "VARCHAR",
+        "customer_id": "VARCHAR",
+        "record_id": "VARCHAR",
+        "id_namespace": "VARCHAR",
+        "ordered_at": "TIMESTAMP",
+        "amount": "DOUBLE",
+        "quantity": "DOUBLE",
+        "product_id": "VARCHAR",
+        "product_category": "VARCHAR",
+        **_PERSON,
+        **_LINEAGE,
     },
     "cases": {
-        "source": "VARCHAR", "case_id": "VARCHAR", "customer_id": "VARCHAR", "record_id": "VARCHAR",
-        "id_namespace": "VARCHAR", "opened_at": "TIMESTAMP", "closed_at": "TIMESTAMP", "status": "VARCHAR",
-        "subject": "VARCHAR", "description": "VARCHAR", **_PERSON, **_LINEAGE,
+        "source": "VARCHAR",
+        "case_id": "VARCHAR",
+        "customer_id": "VARCHAR",
+        "record_id": "VARCHAR",
+        "id_namespace": "VARCHAR",
+        "opened_at": "TIMESTAMP",
+        "closed_at": "TIMESTAMP",
+        "status": "VARCHAR",
+        "subject": "VARCHAR",
+        "description": "VARCHAR",
+        **_PERSON,
+        **_LINEAGE,
     },
 }
 _DEFAULT_SOURCE = {"people": "crm", "events": "web", "orders": "shop", "cases": "support"}
 
 
-def write_staging(con: duckdb.DuckDBPyConnection, *, people: list[dict] | None = None,
-                  events: list[dict] | None = None, orders: list[dict] | None = None,
-                  cases: list[dict] | None = None, profiles: dict[str, str] | None = None) -> None:
+def write_staging(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    people: list[dict] | None = None,
+    events: list[dict] | None = None,
+    orders: list[dict] | None = None,
+    cases: list[dict] | None = None,
+    profiles: dict[str, str] | None = None,
+) -> None:
     """Create all four staging tables and `identity.record_xref` from rows.
 
     Each row needs `record_id`; `source` defaults per kind. The profile of a record is
@@ -76,6 +134,8 @@ def write_staging(con: duckdb.DuckDBPyConnection, *, people: list[dict] | None =
         schema={"source": pl.String, "record_id": pl.String, "profile_id": pl.String},
     )
     con.register("_xref_rows", frame.to_arrow())
-    con.execute("CREATE OR REPLACE TABLE identity.record_xref AS "
-                "SELECT *, current_timestamp::TIMESTAMP AS resolved_at FROM _xref_rows")
+    con.execute(
+        "CREATE OR REPLACE TABLE identity.record_xref AS "
+        "SELECT *, current_timestamp::TIMESTAMP AS resolved_at FROM _xref_rows"
+    )
     con.unregister("_xref_rows")

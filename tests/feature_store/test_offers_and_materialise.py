@@ -26,8 +26,14 @@ def con():
     con = connect(":memory:")
 
     def order(rid: str, oid: str, when: datetime, amount: float, category: str) -> dict:
-        return {"record_id": rid, "order_id": oid, "ordered_at": when, "amount": amount,
-                "product_category": category, "product_id": f"{category}-1"}
+        return {
+            "record_id": rid,
+            "order_id": oid,
+            "ordered_at": when,
+            "amount": amount,
+            "product_category": category,
+            "product_id": f"{category}-1",
+        }
 
     write_staging(
         con,
@@ -35,14 +41,20 @@ def con():
             order("ann", "a1", datetime(2024, 2, 1), 40.0, "shoes"),
             order("ann", "a2", datetime(2024, 5, 1), 40.0, "shoes"),
             order("ann", "a2", datetime(2024, 5, 1), 20.0, "socks"),
-            order("ann", "a3", datetime(2024, 6, 5), 50.0, "hats"),   # after as_of
+            order("ann", "a3", datetime(2024, 6, 5), 50.0, "hats"),  # after as_of
             order("bob", "b1", datetime(2024, 5, 10), 5.0, "socks"),
             order("cy", "c1", datetime(2024, 5, 11), 5.0, "socks"),
             order("cy", "c2", datetime(2022, 5, 11), 5.0, "gloves"),  # long ago: not a candidate
         ],
         events=[
-            {"record_id": "ann", "message_id": "v1", "type": "track", "event": "Product Viewed",
-             "timestamp": datetime(2024, 5, 25), "properties": {"category": "hats", "product_id": "hats-1"}},
+            {
+                "record_id": "ann",
+                "message_id": "v1",
+                "type": "track",
+                "event": "Product Viewed",
+                "timestamp": datetime(2024, 5, 25),
+                "properties": {"category": "hats", "product_id": "hats-1"},
+            },
             {"record_id": "dee", "message_id": "v2", "type": "page", "timestamp": datetime(2024, 5, 25)},
         ],
     )
@@ -58,21 +70,22 @@ def test_candidates_are_own_offers_plus_the_popular_ones(con):
 
 
 def test_affinity_features_by_hand(con):
-    spine = pl.DataFrame({"profile_id": ["ann", "ann", "bob"], "offer_id": ["shoes", "hats", "socks"],
-                          "as_of": [AS_OF] * 3})
+    spine = pl.DataFrame(
+        {"profile_id": ["ann", "ann", "bob"], "offer_id": ["shoes", "hats", "socks"], "as_of": [AS_OF] * 3}
+    )
     frame = training_set(con, spine, NEXT_BEST_OFFER)
     shoes, hats, socks = frame.rows(named=True)
     assert shoes["offer_purchases_90d"] == 1 and shoes["offer_purchases_365d"] == 2
     assert shoes["offer_spend_share_365d"] == pytest.approx(80.0 / 100.0)
     assert shoes["offer_days_since_last_purchase"] == pytest.approx(31.0)
     assert shoes["offer_views_90d"] == 0
-    assert hats["offer_purchases_365d"] == 0          # the hats order is after as_of
+    assert hats["offer_purchases_365d"] == 0  # the hats order is after as_of
     assert hats["offer_views_30d"] == 1
     assert hats["offer_days_since_last_view"] == pytest.approx(7.0)
     assert hats["offer_buyers_share_90d"] == pytest.approx(0.0)
     # 3 of the 3 people who ordered in the last 90 days bought socks.
     assert socks["offer_buyers_share_90d"] == pytest.approx(1.0)
-    assert socks["offer_buyers_share_30d"] == pytest.approx(1.0)   # bob and cy; ann ordered 31 days before
+    assert socks["offer_buyers_share_30d"] == pytest.approx(1.0)  # bob and cy; ann ordered 31 days before
     assert socks["orders_365d"] == 1
 
 
@@ -100,6 +113,8 @@ def test_materialise_defaults_to_the_day_after_the_latest_fact(con):
 def test_docs_describe_every_feature_and_service():
     docs = (Path(__file__).resolve().parents[2] / "docs" / "features.md").read_text()
     documented = set(re.findall(r"`([a-z0-9_]+)`", docs))
-    declared = {f.name for view in FEATURE_VIEWS for f in view.features} | {f.name for f in ON_DEMAND_FEATURES}
+    declared = {f.name for view in FEATURE_VIEWS for f in view.features} | {
+        f.name for f in ON_DEMAND_FEATURES
+    }
     assert declared - documented == set()
     assert set(FEATURE_SERVICES) - documented == set()

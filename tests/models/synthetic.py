@@ -24,8 +24,15 @@ def _days(rng: np.random.Generator, low: float, high: float) -> timedelta:
     return timedelta(days=float(rng.uniform(low, high)))
 
 
-def build_shop(con: duckdb.DuckDBPyConnection, *, customers: int = 240, leads: int = 240, seed: int = 1,
-               with_orders: bool = True, with_leads: bool = True) -> None:
+def build_shop(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    customers: int = 240,
+    leads: int = 240,
+    seed: int = 1,
+    with_orders: bool = True,
+    with_leads: bool = True,
+) -> None:
     """Fill staging and record_xref with a synthetic shop (customers) and CRM (leads)."""
     rng = np.random.default_rng(seed)
     orders, events, people, cases = [], [], [], []
@@ -40,42 +47,83 @@ def build_shop(con: duckdb.DuckDBPyConnection, *, customers: int = 240, leads: i
         t, n = first, 0
         while t < stop:
             category = favourite if rng.random() < 0.8 else CATEGORIES[rng.integers(len(CATEGORIES))]
-            orders.append({"record_id": rid, "order_id": f"{rid}-{n}", "ordered_at": t,
-                           "amount": float(rng.uniform(10, 80)), "product_category": category,
-                           "product_id": f"{category}-{rng.integers(3)}"})
+            orders.append(
+                {
+                    "record_id": rid,
+                    "order_id": f"{rid}-{n}",
+                    "ordered_at": t,
+                    "amount": float(rng.uniform(10, 80)),
+                    "product_category": category,
+                    "product_id": f"{category}-{rng.integers(3)}",
+                }
+            )
             if rng.random() < 0.5:
-                events.append({"record_id": rid, "message_id": f"{rid}-v{n}", "type": "track",
-                               "event": "Product Viewed", "timestamp": t - timedelta(hours=2),
-                               "properties": {"category": favourite}})
+                events.append(
+                    {
+                        "record_id": rid,
+                        "message_id": f"{rid}-v{n}",
+                        "type": "track",
+                        "event": "Product Viewed",
+                        "timestamp": t - timedelta(hours=2),
+                        "properties": {"category": favourite},
+                    }
+                )
             n += 1
             t += _days(rng, 10, 30)
         e, k = first, 0
         engaged_until = stop - timedelta(days=30)
         while e < min(END, stop + timedelta(days=60)):
             if e < engaged_until and rng.random() < 0.8:
-                events.append({"record_id": rid, "message_id": f"{rid}-e{k}", "type": "track",
-                               "event": "Email Opened", "timestamp": e})
+                events.append(
+                    {
+                        "record_id": rid,
+                        "message_id": f"{rid}-e{k}",
+                        "type": "track",
+                        "event": "Email Opened",
+                        "timestamp": e,
+                    }
+                )
             e += _days(rng, 5, 12)
             k += 1
         if rng.random() < 0.2:
             opened = first + _days(rng, 0, span / 2)
-            cases.append({"record_id": rid, "case_id": f"{rid}-case", "opened_at": opened,
-                          "closed_at": opened + timedelta(days=3)})
+            cases.append(
+                {
+                    "record_id": rid,
+                    "case_id": f"{rid}-case",
+                    "opened_at": opened,
+                    "closed_at": opened + timedelta(days=3),
+                }
+            )
     for i in range(leads if with_leads else 0):
         rid = f"l{i}"
         created = START + _days(rng, 0, span - 20)
         source = ["referral", "web", "event", "paid"][i % 4]
         views = int(rng.integers(0, 12))
         for v in range(views):
-            events.append({"record_id": rid, "message_id": f"{rid}-p{v}", "type": "page",
-                           "timestamp": created + _days(rng, 0, 20)})
+            events.append(
+                {
+                    "record_id": rid,
+                    "message_id": f"{rid}-p{v}",
+                    "type": "page",
+                    "timestamp": created + _days(rng, 0, 20),
+                }
+            )
         p = 0.08 + (0.5 if source == "referral" else 0.0) + 0.04 * views
         converts = rng.random() < min(p, 0.95)
         converted_at = created + _days(rng, 21, 80) if converts else None
         if converted_at is not None and converted_at >= END:
             converted_at = None
-        people.append({"record_id": rid, "crm_object": "Lead", "created_at": created, "lead_source": source,
-                       "job_title": ["CEO", "Engineer", "Marketing Manager", "VP Sales"][i % 4],
-                       "converted": converted_at is not None, "converted_at": converted_at,
-                       "status": "Converted" if converted_at else "Open"})
+        people.append(
+            {
+                "record_id": rid,
+                "crm_object": "Lead",
+                "created_at": created,
+                "lead_source": source,
+                "job_title": ["CEO", "Engineer", "Marketing Manager", "VP Sales"][i % 4],
+                "converted": converted_at is not None,
+                "converted_at": converted_at,
+                "status": "Converted" if converted_at else "Open",
+            }
+        )
     write_staging(con, people=people, events=events, orders=orders, cases=cases)

@@ -19,12 +19,16 @@ def planted():
     n = 600
     visits = rng.integers(0, 20, n).astype(float)
     channel = rng.choice(["referral", "web", "paid"], n)
-    frame = pl.DataFrame({
-        "visits": visits,
-        "channel": channel,
-        "noise_a": rng.normal(size=n),
-        "noise_b": rng.normal(size=n),
-    }).with_columns(pl.when(pl.int_range(pl.len()) % 7 == 0).then(None).otherwise(pl.col("channel")).alias("channel"))
+    frame = pl.DataFrame(
+        {
+            "visits": visits,
+            "channel": channel,
+            "noise_a": rng.normal(size=n),
+            "noise_b": rng.normal(size=n),
+        }
+    ).with_columns(
+        pl.when(pl.int_range(pl.len()) % 7 == 0).then(None).otherwise(pl.col("channel")).alias("channel")
+    )
     label = ((visits > 10) | ((channel == "referral") & (rng.random(n) < 0.3))).astype(int)
     features = ["visits", "channel", "noise_a", "noise_b"]
     x = model_input(frame, features, ["channel"])
@@ -57,8 +61,11 @@ def test_top_factors_shape_and_order(planted):
         for item in items:
             assert item["feature"] in features
             # The value is the input as the user knows it: the category's text, not its code.
-            assert item["value"] == (round(row[item["feature"]], 4) if isinstance(row[item["feature"]], float)
-                                     else row[item["feature"]])
+            assert item["value"] == (
+                round(row[item["feature"]], 4)
+                if isinstance(row[item["feature"]], float)
+                else row[item["feature"]]
+            )
     assert sum(items[0]["feature"] == "visits" for items in factors) > 40
 
 
@@ -93,7 +100,7 @@ def test_calibration_copes_with_positives_from_one_person():
     frame = pl.DataFrame({"x": rng.normal(size=n), "channel": rng.choice(["a", "b"], n)})
     y = np.zeros(n, dtype=int)
     y[:8] = 1
-    groups = np.where(y == 1, 0, 1 + np.arange(n) % 20)   # every positive is the same person
+    groups = np.where(y == 1, 0, 1 + np.arange(n) % 20)  # every positive is the same person
     x = model_input(frame, ["x", "channel"], ["channel"])
     pipeline = fit_pipeline(x, y, ["channel"], calibrate=True, groups=groups)
     p = pipeline.predict_proba(x)[:, 1]

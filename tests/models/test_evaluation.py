@@ -10,11 +10,13 @@ from models.evaluation import binary_metrics, keep_top_k, ranking_metrics
 
 
 def test_ranking_metrics_by_hand():
-    scored = pl.DataFrame({
-        "profile_id": ["a", "a", "a", "b", "b", "b", "c"],
-        "offer_id": ["x", "y", "z", "x", "y", "z", "x"],
-        "score": [0.9, 0.5, 0.1, 0.2, 0.8, 0.7, 0.4],
-    })
+    scored = pl.DataFrame(
+        {
+            "profile_id": ["a", "a", "a", "b", "b", "b", "c"],
+            "offer_id": ["x", "y", "z", "x", "y", "z", "x"],
+            "score": [0.9, 0.5, 0.1, 0.2, 0.8, 0.7, 0.4],
+        }
+    )
     top = keep_top_k(scored, 2)
     assert top.filter(pl.col("profile_id") == "b")["offer_id"].to_list() == ["y", "z"]
     bought = pl.DataFrame({"profile_id": ["a", "a", "b", "d"], "offer_id": ["y", "z", "x", "x"]})
@@ -31,7 +33,8 @@ def test_ties_break_by_offer_id_and_nobody_buying_gives_no_figures():
     scored = pl.DataFrame({"profile_id": ["a", "a"], "offer_id": ["y", "x"], "score": [0.5, 0.5]})
     assert keep_top_k(scored, 1)["offer_id"].to_list() == ["x"]
     assert ranking_metrics(keep_top_k(scored, 1), scored.head(0).select("profile_id", "offer_id"), 1) == {
-        "buyers": 0.0}
+        "buyers": 0.0
+    }
 
 
 def test_binary_metrics():

@@ -63,7 +63,7 @@ def test_planted_signal_beats_the_baselines(trained):
     _, runs, _ = trained
     churn, lead, offers = runs["churn_risk"], runs["lead_score"], runs["next_best_offer"]
     assert set(churn.metrics) == {"roc_auc", "pr_auc", "brier"}
-    assert set(churn.baseline_metrics) == {"roc_auc", "pr_auc"}   # recency is a rank, not a probability
+    assert set(churn.baseline_metrics) == {"roc_auc", "pr_auc"}  # recency is a rank, not a probability
     assert churn.metrics["roc_auc"] > 0.9
     assert lead.metrics["roc_auc"] > lead.baseline_metrics["roc_auc"]
     assert lead.metrics["brier"] < 0.25
@@ -134,10 +134,18 @@ def test_writing_one_models_predictions_keeps_the_others():
     con = connect(":memory:")
 
     def rows(model: str, n: int) -> pl.DataFrame:
-        return pl.DataFrame({
-            "profile_id": [f"p{i}" for i in range(n)], "model": model, "model_version": "1",
-            "as_of": END, "score": 0.5, "score_1_99": 50, "top_factors": "[]", "scored_at": END,
-        })
+        return pl.DataFrame(
+            {
+                "profile_id": [f"p{i}" for i in range(n)],
+                "model": model,
+                "model_version": "1",
+                "as_of": END,
+                "score": 0.5,
+                "score_1_99": 50,
+                "top_factors": "[]",
+                "scored_at": END,
+            }
+        )
 
     write_predictions(con, "lead_score", rows("lead_score", 3))
     write_predictions(con, "churn_risk", rows("churn_risk", 2))
@@ -151,7 +159,7 @@ def test_writing_one_models_predictions_keeps_the_others():
 def test_thin_data_is_skipped_with_a_reason():
     empty = connect(":memory:")
     assert "no timestamped data" in churn_risk.train_and_score(empty).skipped
-    assert row_count(empty, "scores.predictions") == 0   # the tables exist for readers, empty
+    assert row_count(empty, "scores.predictions") == 0  # the tables exist for readers, empty
 
     shop_only = connect(":memory:")
     build_shop(shop_only, customers=30, leads=0)
@@ -169,7 +177,7 @@ def test_thin_data_is_skipped_with_a_reason():
     short = connect(":memory:")
     build_shop(short, customers=30, leads=0)
     assert churn_risk.train_and_score(short, horizon_days=400).skipped.startswith("not enough history")
-    assert registry.champion("churn_risk") is None   # nothing was registered for skipped runs
+    assert registry.champion("churn_risk") is None  # nothing was registered for skipped runs
     assert registry.champion("lead_score") is None
 
 

@@ -19,8 +19,14 @@ def champion_v1():
     y = (frame["x"].to_numpy() > 0).astype(int)
     x = model_input(frame, ["x"], [])
     pipeline = fit_pipeline(x, y, [], calibrate=False, params={"n_estimators": 5})
-    version = registry.log_version("m", pipeline, input_example=x.head(3), params={}, metrics={"roc_auc": 0.8},
-                                   tags={"holdout": "h1", "holdout_roc_auc": "0.8", "offer_field": "product_id"})
+    version = registry.log_version(
+        "m",
+        pipeline,
+        input_example=x.head(3),
+        params={},
+        metrics={"roc_auc": 0.8},
+        tags={"holdout": "h1", "holdout_roc_auc": "0.8", "offer_field": "product_id"},
+    )
     registry.promote("m", version)
     return version
 
@@ -31,7 +37,9 @@ def _never(model):
 
 def test_the_first_version_is_promoted():
     assert challenge("fresh", metric_name="roc_auc", metric=0.1, holdout="h1", evaluate=_never) == (
-        True, "first version")
+        True,
+        "first version",
+    )
 
 
 def test_same_holdout_uses_the_logged_figure(champion_v1):
@@ -53,8 +61,14 @@ def test_another_holdout_scores_the_champion_on_it(champion_v1):
 
 
 def test_an_incomparable_champion_is_replaced(champion_v1):
-    promote, why = challenge("m", metric_name="roc_auc", metric=0.1, holdout="h1", evaluate=_never,
-                             must_match={"offer_field": "product_category"})
+    promote, why = challenge(
+        "m",
+        metric_name="roc_auc",
+        metric=0.1,
+        holdout="h1",
+        evaluate=_never,
+        must_match={"offer_field": "product_category"},
+    )
     assert promote and "offer_field" in why
 
     def missing(model):
