@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import glob
+from datetime import date
 from pathlib import Path
 from typing import Literal
 
@@ -34,6 +35,7 @@ class SourceConfig(_Strict):
     columns: dict[str, str] = Field(default_factory=dict)
     constants: dict[str, str] = Field(default_factory=dict)
     formats: dict[str, str] = Field(default_factory=dict)
+    delimiter: str = Field(default=",", min_length=1, max_length=1)
 
     @model_validator(mode="after")
     def _fields_are_canonical(self) -> SourceConfig:
@@ -91,12 +93,23 @@ class IdentityConfig(_Strict):
     match_threshold: float | None = Field(default=None, gt=0, lt=1)
 
 
+class IngestionConfig(_Strict):
+    """How landing files are read: row size limit and the first day of the daily partitions."""
+
+    # A row (a JSON line, a CSV record) larger than this is quarantined instead of loaded, so one
+    # runaway value cannot exhaust memory; 8 MiB is far above any real event or CRM row.
+    max_row_bytes: int = Field(default=8 * 2**20, ge=1024, le=2**30)
+    # The first day of the daily partitions of events and orders in the Dagster UI.
+    partition_start: date = date(2020, 1, 1)
+
+
 class KindredConfig(_Strict):
     """The whole of kindred.yaml, with `base_dir` (the file's folder) for relative paths."""
 
     sources: list[SourceConfig]
     models: ModelsConfig = Field(default_factory=ModelsConfig)
     identity: IdentityConfig = Field(default_factory=IdentityConfig)
+    ingestion: IngestionConfig = Field(default_factory=IngestionConfig)
     base_dir: Path = Path(".")
 
     @field_validator("sources")
@@ -193,4 +206,12 @@ def required_columns(source: SourceConfig) -> dict[str, str]:
     return {f: mapping.get(f, f) for f in source.required_fields() if f not in source.constants}
 
 
-__all__ = ["ConfigError", "KindredConfig", "SourceConfig", "load_config", "required_columns", "KIND_FIELDS"]
+__all__ = [
+    "ConfigError",
+    "IngestionConfig",
+    "KindredConfig",
+    "SourceConfig",
+    "load_config",
+    "required_columns",
+    "KIND_FIELDS",
+]

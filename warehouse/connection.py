@@ -28,6 +28,8 @@ def connect(path: Path | str | None = None) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect(str(path or warehouse_path()))
     # Every timestamp Kindred stores is UTC; parsing offsets relies on the session zone being UTC.
     con.execute("SET TimeZone = 'UTC'")
+    # Progress bars would land in Dagster's captured logs as noise.
+    con.execute("SET enable_progress_bar = false")
     for schema in SCHEMAS:
         con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
     return con

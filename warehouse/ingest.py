@@ -1,12 +1,22 @@
 """Landing files -> `raw.<source>`: every row as text, exactly as the file had it, with lineage.
 
-Nothing is typed or rejected here; `warehouse.staging` does that, so a row that cannot be typed
-is still in `raw` and lands in quarantine with its original content.
+Loads are incremental and idempotent. `raw._manifest` (warehouse.manifest) records each file
+version loaded (path, size, SHA-256, rows): an unchanged file is not read again, a changed file
+replaces its previous rows as a new version, and a second copy of a file already loaded is
+recorded as a duplicate and not loaded. Every load runs in one transaction, so a run killed at any
+point leaves raw and the manifest as they were before it.
+
+Nothing is typed here; `warehouse.staging` types each row and quarantines what it cannot stage.
+A row that cannot even be read (warehouse.landing) is kept with its reason in `_error`, so rows in
+the files = rows in raw = rows staged + rows quarantined.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -14,124 +24,392 @@ import duckdb
 import polars as pl
 
 from warehouse.config import ConfigError, KindredConfig, SourceConfig, required_columns
-from warehouse.connection import replace_table
+from warehouse.connection import connect, quote_table, row_count, table_exists
+from warehouse.landing import (
+    LINEAGE,
+    RAW_TABLE_COLUMNS,
+    FileShape,
+    LandingFileError,
+    RawWriter,
+    data_column,
+    inspect_file,
+    load_csv,
+    load_jsonl,
+    load_parquet,
+)
+from warehouse.manifest import (
+    FilePlan,
+    ensure_manifest,
+    loaded_files,
+    mark_unloaded,
+    plan_files,
+    record_duplicate,
+    record_version,
+    touch,
+)
 
 log = logging.getLogger(__name__)
 
-LINEAGE = ("source", "_file", "_row_number", "_ingested_at")
+__all__ = [
+    "LINEAGE",
+    "SourceLoad",
+    "check_sources",
+    "ingest_source",
+    "ingest_sources",
+    "read_source",
+    "unload_files",
+]
 
 
-def ingest_sources(con: duckdb.DuckDBPyConnection, config: KindredConfig) -> dict[str, int]:
-    """Load every configured source into its `raw.<source>` table (a full, atomic refresh).
+@dataclass
+class SourceLoad:
+    """What one ingest did for one source."""
+
+    source: str
+    rows: int = 0
+    added: int = 0
+    removed: int = 0
+    problem_rows: int = 0
+    loaded: list[str] = field(default_factory=list)
+    replaced: list[str] = field(default_factory=list)
+    unchanged: int = 0
+    duplicates: list[str] = field(default_factory=list)
+    empty: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        """One line for logs and the UI."""
+        return (
+            f"raw.{self.source}: {self.rows:,} rows; {len(self.loaded)} files loaded (+{self.added:,} rows, "
+            f"-{self.removed:,} replaced, {self.problem_rows:,} unreadable), {self.unchanged} unchanged, "
+            f"{len(self.duplicates)} duplicate"
+        )
+
+
+def ingest_sources(
+    con: duckdb.DuckDBPyConnection, config: KindredConfig, full_refresh: bool = False
+) -> dict[str, int]:
+    """Load the new and changed files of every configured source into `raw.<source>`, in one transaction.
 
     Args:
         con: warehouse connection.
         config: the loaded kindred.yaml.
+        full_refresh: reload every file the globs match now, and unload files that no longer exist.
 
     Returns:
-        Rows loaded per source name.
+        Rows in `raw.<source>` per source name, after the load.
 
     Raises:
-        ConfigError: a source matches no file, or a file lacks a required column; the message names
-            the source, the file and the column. Nothing is written in that case.
+        ConfigError: a source matches no file, a file lacks a required column, or a file's content
+            is not its format (LandingFileError); the message names the source, the file and the
+            column. Nothing is written in that case.
     """
-    frames = {source.name: read_source(config, source) for source in config.sources}
-    counts = {}
-    for name, frame in frames.items():
-        counts[name] = replace_table(con, f"raw.{name}", frame)
-        log.info("raw.%s: %d rows", name, counts[name])
-    return counts
+    shapes = check_sources(con, config)
+    with transaction(con):
+        loads = [_load_source(con, config, s, shapes[s.name], full_refresh) for s in config.sources]
+    for load in loads:
+        log.info(load.summary())
+    return {load.source: load.rows for load in loads}
 
 
-def read_source(config: KindredConfig, source: SourceConfig) -> pl.DataFrame:
-    """All files of one source as one text frame with lineage columns.
+def ingest_source(
+    con: duckdb.DuckDBPyConnection, config: KindredConfig, source: SourceConfig, full_refresh: bool = False
+) -> SourceLoad:
+    """Load one source's new and changed files, after checking every source's files.
 
-    CSV and Parquet keep their own columns (as text); JSON lines keep each line whole in `_raw`.
+    Checking them all first means a broken file anywhere stops every source's load before any of
+    them writes, as `ingest_sources` does.
+
+    Args:
+        con: warehouse connection.
+        config: the loaded kindred.yaml.
+        source: the source to load.
+        full_refresh: reload every file, and unload files that no longer exist.
+
+    Returns:
+        What was loaded, replaced and skipped.
     """
-    files = config.files_of(source)
-    if not files:
-        raise ConfigError(
-            f"source '{source.name}': no file matches path '{source.path}' "
-            f"(relative to {config.base_dir}); fix `path:` or add the files"
-        )
-    ingested_at = datetime.now(UTC).replace(tzinfo=None)
-    frames = []
-    for file in files:
-        fmt = config.format_of(source, file)
-        frame = _READERS[fmt](file)
-        if fmt != "jsonl":
-            _check_required_columns(source, file, frame.columns)
-        frames.append(
-            frame.with_columns(
-                pl.lit(source.name).alias("source"),
-                pl.lit(str(file)).alias("_file"),
-                pl.lit(ingested_at).alias("_ingested_at"),
+    shapes = check_sources(con, config)
+    with transaction(con):
+        load = _load_source(con, config, source, shapes[source.name], full_refresh)
+    log.info(load.summary())
+    return load
+
+
+def check_sources(
+    con: duckdb.DuckDBPyConnection, config: KindredConfig, sources: list[SourceConfig] | None = None
+) -> dict[str, dict[str, FileShape]]:
+    """Check every source's new or changed files before anything is written.
+
+    Reads only the start of each file that is new or whose size or time changed: its content must
+    be its format, and a CSV or Parquet file must have every required column. Files already
+    loaded are checked against the current column mapping from the columns the manifest recorded.
+
+    Args:
+        con: warehouse connection.
+        config: the loaded kindred.yaml.
+        sources: the sources to check (default: all).
+
+    Returns:
+        Source name -> file path -> shape, for the files that were read.
+
+    Raises:
+        ConfigError: the first problem found, naming source, file and column, with the fix.
+    """
+    ensure_manifest(con)
+    shapes: dict[str, dict[str, FileShape]] = {}
+    for source in sources or config.sources:
+        files = landing_files(config, source)
+        loaded = loaded_files(con, source.name)
+        if not files and not loaded:
+            raise ConfigError(
+                f"source '{source.name}': no file matches path '{source.path}' "
+                f"(relative to {config.base_dir}); fix `path:` or add the files"
             )
-        )
-    combined = pl.concat(frames, how="diagonal_relaxed")
-    data_columns = [c for c in combined.columns if c not in LINEAGE]
-    return combined.select(*LINEAGE, *data_columns)
+        formats = {config.format_of(source, f) for f in files} | {e.format for e in loaded.values()}
+        if len(formats) > 1:
+            raise ConfigError(
+                f"source '{source.name}': its files mix formats ({', '.join(sorted(formats))}); "
+                "give each format its own source in kindred.yaml"
+            )
+        shapes[source.name] = {}
+        for file in files:
+            entry = loaded.get(str(file))
+            stat = file.stat()
+            if entry and entry.size == stat.st_size and entry.modified_at == _mtime(stat.st_mtime_ns):
+                continue
+            fmt = config.format_of(source, file)
+            try:
+                shape = inspect_file(file, fmt, source.delimiter)
+            except LandingFileError as error:
+                raise LandingFileError(f"source '{source.name}': {error}") from error
+            if fmt != "jsonl" and not shape.empty:
+                _check_required_columns(source, file, shape.columns)
+            shapes[source.name][str(file)] = shape
+        for path, entry in loaded.items():
+            if path not in shapes[source.name] and entry.format != "jsonl" and entry.rows:
+                _check_required_columns(source, Path(path), list(entry.columns))
+    return shapes
+
+
+def landing_files(config: KindredConfig, source: SourceConfig) -> list[Path]:
+    """The files a source's glob matches now, as absolute paths without `..` (the manifest's keys)."""
+    return sorted({file.resolve() for file in config.files_of(source)})
+
+
+def _mtime(stat_ns: int) -> datetime:
+    return datetime.fromtimestamp(stat_ns // 1000 / 1e6, UTC).replace(tzinfo=None)
 
 
 def _check_required_columns(source: SourceConfig, file: Path, columns: list[str]) -> None:
-    for field, column in required_columns(source).items():
+    for field_name, column in required_columns(source).items():
         if column not in columns:
-            hint = "" if field != column else f" or map it with `columns: {{{field}: <your column>}}`"
+            fix = (
+                f"map it in kindred.yaml (`columns: {{{field_name}: <your column>}}`)"
+                if field_name == column
+                else f"fix `columns: {{{field_name}: {column}}}` in kindred.yaml"
+            )
             raise ConfigError(
                 f"source '{source.name}': {file} has no column '{column}' for required field "
-                f"'{field}'{hint}. Columns found: {', '.join(columns) or '(none)'}"
+                f"'{field_name}'; {fix} or add the column to the file. "
+                f"Columns found: {', '.join(columns) or '(none)'}. Nothing was loaded."
             )
 
 
-def _read_csv(file: Path) -> pl.DataFrame:
+@contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """One DuckDB transaction: committed when the block ends, rolled back if it raises."""
+    con.execute("BEGIN TRANSACTION")
     try:
-        frame = pl.read_csv(
-            file,
-            infer_schema=False,
-            encoding="utf8-lossy",
-            row_index_name="_row_number",
-            row_index_offset=1,
-            truncate_ragged_lines=True,
+        yield
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT")
+
+
+def _load_source(
+    con: duckdb.DuckDBPyConnection,
+    config: KindredConfig,
+    source: SourceConfig,
+    shapes: dict[str, FileShape],
+    full_refresh: bool,
+) -> SourceLoad:
+    table = quote_table(f"raw.{source.name}")
+    load = SourceLoad(source=source.name)
+    _prepare_table(con, source.name, table)
+    files = landing_files(config, source)
+    plans = plan_files(con, source.name, files, full_refresh=full_refresh)
+    ingested_at = datetime.now(UTC).replace(tzinfo=None)
+    if full_refresh:
+        present = {str(f) for f in files}
+        for path in loaded_files(con, source.name):
+            if path not in present:
+                load.removed += _delete_file_rows(con, table, path)
+                mark_unloaded(con, source.name, path, ingested_at)
+    work = [p for p in plans if p.action in ("load", "reload")]
+    for plan in work:
+        if str(plan.file) not in shapes:
+            shapes[str(plan.file)] = inspect_file(
+                plan.file, config.format_of(source, plan.file), source.delimiter
+            )
+    _add_columns(con, source.name, table, [shapes[str(p.file)] for p in work])
+    for plan in plans:
+        if plan.action == "skip":
+            load.unchanged += 1
+        elif plan.action == "touch":
+            touch(con, source.name, plan)
+            load.unchanged += 1
+        elif plan.action == "duplicate":
+            record_duplicate(con, source.name, plan, config.format_of(source, plan.file), ingested_at)
+            load.duplicates.append(str(plan.file))
+            log.warning(
+                "source '%s': %s has the same content as %s, which is already loaded; not loading it twice",
+                source.name,
+                plan.file,
+                plan.duplicate_of,
+            )
+        else:
+            _load_file(con, config, source, table, plan, shapes[str(plan.file)], ingested_at, load)
+    load.rows = row_count(con, f"raw.{source.name}")
+    return load
+
+
+def _load_file(
+    con: duckdb.DuckDBPyConnection,
+    config: KindredConfig,
+    source: SourceConfig,
+    table: str,
+    plan: FilePlan,
+    shape: FileShape,
+    ingested_at: datetime,
+    load: SourceLoad,
+) -> None:
+    fmt = config.format_of(source, plan.file)
+    if plan.action == "reload":
+        load.removed += _delete_file_rows(con, table, str(plan.file))
+        load.replaced.append(str(plan.file))
+    writer = RawWriter(con, table, source.name, plan.file, ingested_at)
+    if shape.empty:
+        load.empty.append(str(plan.file))
+        log.warning("source '%s': %s is empty; nothing to load", source.name, plan.file)
+    elif fmt == "jsonl":
+        load_jsonl(writer, plan.file, config.ingestion.max_row_bytes)
+    elif fmt == "csv":
+        load_csv(writer, plan.file, shape, source.delimiter, config.ingestion.max_row_bytes)
+    else:
+        load_parquet(writer, plan.file, shape.columns)
+    record_version(con, source.name, plan, fmt, writer.rows, writer.problems, shape.columns, ingested_at)
+    load.loaded.append(str(plan.file))
+    load.added += writer.rows
+    load.problem_rows += writer.problems
+    if writer.problems:
+        log.warning(
+            "source '%s': %d rows of %s could not be read; they will be quarantined with the reason",
+            source.name,
+            writer.problems,
+            plan.file,
         )
-    except pl.exceptions.NoDataError:
-        return pl.DataFrame(schema={"_row_number": pl.UInt32})
-    except pl.exceptions.ComputeError as error:
-        raise ConfigError(f"{file}: not a readable CSV file: {error}") from error
-    return frame.with_columns(pl.col("_row_number").cast(pl.Int64))
 
 
-def _read_parquet(file: Path) -> pl.DataFrame:
+def _prepare_table(con: duckdb.DuckDBPyConnection, source: str, table: str) -> None:
+    """Create raw.<source>; a table from before the manifest existed is rebuilt from the files."""
+    if table_exists(con, f"raw.{source}"):
+        columns = _table_columns(con, source)
+        if "_error" in columns and (loaded_files(con, source) or row_count(con, f"raw.{source}") == 0):
+            return
+        log.warning("raw.%s was written without a manifest; reloading it from the landing files", source)
+        con.execute(f"DROP TABLE {table}")
+    con.execute(f"CREATE TABLE {table} ({RAW_TABLE_COLUMNS})")
+
+
+def _table_columns(con: duckdb.DuckDBPyConnection, source: str) -> list[str]:
+    rows = con.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_schema = 'raw' AND table_name = ? "
+        "ORDER BY ordinal_position",
+        [source],
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def _add_columns(con: duckdb.DuckDBPyConnection, source: str, table: str, shapes: list[FileShape]) -> None:
+    existing = set(_table_columns(con, source))
+    for shape in shapes:
+        for column in shape.columns:
+            name = data_column(column)
+            if name not in existing:
+                con.execute(f"ALTER TABLE {table} ADD COLUMN {_ident(name)} VARCHAR")
+                existing.add(name)
+
+
+def _delete_file_rows(con: duckdb.DuckDBPyConnection, table: str, path: str) -> int:
+    return con.execute(f"DELETE FROM {table} WHERE _file = ?", [path]).fetchall()[0][0]
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def unload_files(
+    con: duckdb.DuckDBPyConnection, config: KindredConfig, source_name: str, files: list[str | Path]
+) -> int:
+    """Remove files' rows from `raw.<source>` on purpose (a file delivered by mistake).
+
+    The manifest keeps the file as `unloaded`; the next staging run drops its rows from staging and
+    quarantine. Putting the file back in the landing folder loads it again as a new version.
+
+    Args:
+        con: warehouse connection.
+        config: the loaded kindred.yaml.
+        source_name: the source the files belong to.
+        files: the files' paths as the manifest records them (absolute).
+
+    Returns:
+        The number of rows removed.
+
+    Raises:
+        ConfigError: the source is unknown or a file is not loaded for it.
+    """
+    names = [s.name for s in config.sources]
+    if source_name not in names:
+        raise ConfigError(f"no source named '{source_name}' in kindred.yaml (sources: {', '.join(names)})")
+    loaded = loaded_files(con, source_name)
+    paths = [str(Path(f).resolve()) if str(f) not in loaded else str(f) for f in files]
+    missing = [p for p in paths if p not in loaded]
+    if missing:
+        raise ConfigError(f"source '{source_name}': not loaded, cannot unload: {', '.join(missing)}")
+    table = quote_table(f"raw.{source_name}")
+    removed = 0
+    at = datetime.now(UTC).replace(tzinfo=None)
+    with transaction(con):
+        for path in paths:
+            removed += _delete_file_rows(con, table, path)
+            mark_unloaded(con, source_name, path, at)
+    log.info("raw.%s: unloaded %d files, %d rows", source_name, len(paths), removed)
+    return removed
+
+
+def read_source(config: KindredConfig, source: SourceConfig) -> pl.DataFrame:
+    """All files of one source as one text frame with lineage columns, without touching the warehouse.
+
+    The rows are exactly those `ingest_sources` would load: CSV and Parquet keep their own columns
+    as text, JSON lines keep each line whole in `_raw`, and a row that cannot be read has `_error`.
+
+    Args:
+        config: the loaded kindred.yaml.
+        source: the source to read.
+
+    Returns:
+        One row per file row.
+
+    Raises:
+        ConfigError: as `ingest_sources`.
+    """
+    con = connect(":memory:")
     try:
-        frame = pl.read_parquet(file)
-    except Exception as error:  # polars raises several types for a corrupt file
-        raise ConfigError(f"{file}: not a readable Parquet file: {error}") from error
-    as_text = [
-        pl.col(c).struct.json_encode() if isinstance(t, pl.Struct) else pl.col(c).cast(pl.String)
-        for c, t in frame.schema.items()
-        if not isinstance(t, pl.List)
-    ] + [
-        pl.col(c).cast(pl.List(pl.String)).list.join(",")
-        for c, t in frame.schema.items()
-        if isinstance(t, pl.List)
-    ]
-    return (
-        frame.select(as_text)
-        .with_row_index("_row_number", offset=1)
-        .with_columns(pl.col("_row_number").cast(pl.Int64))
-    )
-
-
-def _read_jsonl(file: Path) -> pl.DataFrame:
-    # Split bytes ourselves so that one bad line (invalid UTF-8, broken JSON) costs one row, not
-    # the file, and every line keeps its true line number.
-    lines = file.read_bytes().split(b"\n")
-    if lines and lines[-1] == b"":
-        lines.pop()
-    text = [line.decode("utf-8", errors="replace").rstrip("\r") for line in lines]
-    frame = pl.DataFrame({"_raw": text}, schema={"_raw": pl.String})
-    frame = frame.with_row_index("_row_number", offset=1).with_columns(pl.col("_row_number").cast(pl.Int64))
-    # Blank lines are layout, not rows.
-    return frame.filter(pl.col("_raw").str.strip_chars() != "")
-
-
-_READERS = {"csv": _read_csv, "parquet": _read_parquet, "jsonl": _read_jsonl}
+        shapes = check_sources(con, config, [source])
+        load = _load_source(con, config, source, shapes[source.name], full_refresh=True)
+        frame = con.sql(f"SELECT * FROM {quote_table(f'raw.{source.name}')} ORDER BY _file, _row_number").pl()
+    finally:
+        con.close()
+    log.info("read %d rows of source '%s'", load.rows, source.name)
+    return frame

@@ -5,11 +5,16 @@ from __future__ import annotations
 import duckdb
 
 from warehouse.config import KindredConfig
-from warehouse.connection import quote_table, row_count
+from warehouse.connection import quote_table, row_count, table_exists
+from warehouse.manifest import LOADED, MANIFEST, ensure_manifest
 
 
 def account_rows(con: duckdb.DuckDBPyConnection, config: KindredConfig, kind: str) -> list[dict]:
     """The row ledger of every source of one kind.
+
+    Three counts must agree: the rows the manifest says the loaded files hold (counted as they
+    were read), the rows in `raw.<source>`, and its rows in `staging.<kind>` plus
+    `quarantine.<source>`.
 
     Args:
         con: warehouse connection after staging.
@@ -17,22 +22,61 @@ def account_rows(con: duckdb.DuckDBPyConnection, config: KindredConfig, kind: st
         kind: people, events, orders or cases.
 
     Returns:
-        One dict per source: `source, raw, staged, quarantined, balanced`.
+        One dict per source: `source, files, file_rows, raw, staged, quarantined, balanced`.
     """
+    ensure_manifest(con)
     ledger = []
     for source in config.sources_of(kind):
+        files, file_rows = con.execute(
+            f"SELECT count(*), coalesce(sum(rows), 0) FROM {MANIFEST} WHERE source = ? AND status = ?",
+            [source.name, LOADED],
+        ).fetchall()[0]
         raw = row_count(con, f"raw.{source.name}")
-        staged = con.sql(
-            f"SELECT count(*) FROM {quote_table(f'staging.{kind}')} WHERE source = ?", params=[source.name]
-        ).fetchall()[0][0]
+        staged = 0
+        if table_exists(con, f"staging.{kind}"):
+            staged = con.execute(
+                f"SELECT count(*) FROM {quote_table(f'staging.{kind}')} WHERE source = ?", [source.name]
+            ).fetchall()[0][0]
         quarantined = row_count(con, f"quarantine.{source.name}")
         ledger.append(
             {
                 "source": source.name,
+                "files": files,
+                "file_rows": int(file_rows),
                 "raw": raw,
                 "staged": staged,
                 "quarantined": quarantined,
-                "balanced": raw == staged + quarantined,
+                "balanced": file_rows == raw == staged + quarantined,
             }
         )
     return ledger
+
+
+def reason_counts(con: duckdb.DuckDBPyConnection, source: str, limit: int = 10) -> dict[str, int]:
+    """How many rows of a source's quarantine each kind of reason holds, most frequent first.
+
+    Values, ids and file names are cut from the reasons so that, say, every unparseable date of
+    one column counts as one reason.
+
+    Args:
+        con: warehouse connection.
+        source: the source name.
+        limit: at most this many reasons.
+
+    Returns:
+        Reason -> rows.
+    """
+    if not table_exists(con, f"quarantine.{source}"):
+        return {}
+    rows = con.execute(
+        f"""SELECT kind, count(*) AS n FROM (
+              SELECT regexp_replace(regexp_replace(regexp_replace(
+                       split_part(reason, '; ', 1),
+                       ' \\(first loaded from .*\\)$', ''),
+                       '(: .*| of (record_id|case_id) .*| at byte [0-9]+.*)', ''),
+                       '^row of [0-9,]+ bytes', 'row') AS kind
+              FROM {quote_table(f"quarantine.{source}")})
+            GROUP BY kind ORDER BY n DESC, kind LIMIT ?""",
+        [limit],
+    ).fetchall()
+    return dict(rows)

@@ -4,14 +4,31 @@ Each source gets one generated SELECT that maps its columns (or JSON paths) to c
 types them, and names what is wrong with a row in `_reason`. Rows without a reason are staged;
 the rest are quarantined with their original content, so rows in raw = staged + quarantined.
 
-Identifiers in the generated SQL are raw-table column names read from the database (quoted), and
-every value (JSON paths, constants, formats, namespaces) goes in as a numbered `$n` parameter.
+Hard rules, checked per row: the row could be read (see warehouse.landing); a JSON line is an
+object; required fields are present; timestamps, numbers and booleans parse (numbers finite,
+timestamps within years 1000-9999); an event's `type` is a Segment call type and it has a
+`userId` or an `anonymousId`. Repeats are quarantined too: a repeated event `messageId` (across
+all event sources; the copy loaded first is kept) and older versions of a person or case record.
+
+`build_staging` rebuilds whole kinds; `stage_window` re-stages the events and orders of a date
+window (the daily partitions), plus any file version not staged yet and any row without a time.
+Both write then swap: the typed rows go to a scratch table (`staging._<kind>_next` or `_scope`)
+in one transaction, and a second one moves them into `staging.<kind>` and the quarantine, so a
+killed run leaves staging as it was. (Typing straight into staging with a `WHERE _reason IS NULL`
+would evaluate every expression twice, once for the filter; deleting rejected rows from freshly
+inserted data makes DuckDB rewrite it at commit; both cost more than the scratch table.)
+
+Identifiers in the generated SQL are raw column names read from the database (quoted); every
+value (JSON paths, constants, formats, namespaces) is a `$n` parameter.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 from dataclasses import dataclass, field
+from datetime import date
 
 import duckdb
 
@@ -23,8 +40,11 @@ from warehouse.canonical import (
     SEGMENT_TRAITS,
     canonical_fields,
 )
-from warehouse.config import KindredConfig, SourceConfig
-from warehouse.connection import quote_table, row_count
+from warehouse.config import ConfigError, KindredConfig, SourceConfig
+from warehouse.connection import quote_table, row_count, table_exists
+from warehouse.ingest import transaction
+from warehouse.landing import LINEAGE, READ_COLUMNS, data_column
+from warehouse.manifest import LOADED, MANIFEST, ensure_manifest
 
 log = logging.getLogger(__name__)
 
@@ -37,12 +57,21 @@ _SQL_TYPES = {
 }
 _TRUE = ("true", "t", "yes", "y", "1")
 _FALSE = ("false", "f", "no", "n", "0")
+SEGMENT_TYPES = ("track", "page", "screen", "identify", "group", "alias")
 QUARANTINE_COLUMNS = "source VARCHAR, _file VARCHAR, _row_number BIGINT, reason VARCHAR, raw_content VARCHAR, _ingested_at TIMESTAMP"
+# Kinds with daily partitions: their rows have a required time of their own.
+PARTITIONED_KINDS = ("events", "orders")
+# The file versions staged per source, and the source settings they were staged with: a window
+# re-stage is only valid when the settings did not change since.
+STAGED_FILES = "staging._staged_files"
+_STAGED_FILES_COLUMNS = "source VARCHAR, file VARCHAR, ingested_at TIMESTAMP, settings VARCHAR"
+# Bumped whenever the typing rules change, so window re-stages of older results fall back to full.
+_RULES_VERSION = 2
 
 
 @dataclass
 class StagingResult:
-    """Rows staged per kind and quarantined per source."""
+    """Rows staged per kind and quarantined per source (within the window, for `stage_window`)."""
 
     staged: dict[str, int] = field(default_factory=dict)
     quarantined: dict[str, int] = field(default_factory=dict)
@@ -64,51 +93,287 @@ def staging_columns(kind: str) -> list[str]:
     ]
 
 
-def build_staging(con: duckdb.DuckDBPyConnection, config: KindredConfig) -> StagingResult:
-    """Rebuild all four staging tables and every source's quarantine table in one transaction.
+def build_staging(
+    con: duckdb.DuckDBPyConnection, config: KindredConfig, kinds: list[str] | tuple[str, ...] | None = None
+) -> StagingResult:
+    """Rebuild staging tables and their sources' quarantine tables; readers see old or new, never half.
+
+    Every source's rows are typed into `staging._<kind>_next` (with each row's reason) in a first
+    transaction; a second one quarantines the rows with a reason, removes them, and swaps the
+    table in for `staging.<kind>`. A run killed in between leaves `staging.<kind>` as it was.
 
     Args:
         con: warehouse connection with `raw.<source>` loaded for every configured source.
         config: the loaded kindred.yaml.
+        kinds: the kinds to rebuild (default: all four; a kind without sources gets an empty table).
 
     Returns:
-        Rows staged per kind and rows quarantined per source.
+        Rows staged per kind and rows quarantined per source of those kinds.
     """
+    kinds = tuple(kinds or KINDS)
+    _ensure_state(con)
+    with transaction(con):
+        for kind in kinds:
+            scratch = _create_scratch(con, kind, "next")
+            for source in config.sources_of(kind):
+                sql, params = _typed_select(con, kind, source)
+                con.execute(f"INSERT INTO {scratch} SELECT {_SCRATCH_SELECT[kind]} FROM ({sql})", params)
     result = StagingResult()
-    con.execute("BEGIN TRANSACTION")
-    try:
-        for kind in KINDS:
-            _stage_kind(con, kind, config.sources_of(kind))
+    with transaction(con):
+        for kind in kinds:
+            scratch = quote_table(f"staging._{kind}_next")
+            repeats = _find_repeats(con, kind, scratch)
+            for source in config.sources_of(kind):
+                _create_quarantine(con, source)
+                _quarantine_from(con, scratch, source)
+                if repeats:
+                    _quarantine_repeats(con, source)
+            con.execute(f"DELETE FROM {scratch} WHERE _reason IS NOT NULL")
+            if repeats:
+                _delete_repeats(con, scratch)
+            con.execute(f"ALTER TABLE {scratch} DROP COLUMN _reason")
+            con.execute(f"DROP TABLE IF EXISTS {quote_table(f'staging.{kind}')}")
+            con.execute(f"ALTER TABLE {scratch} RENAME TO {_ident(kind)}")
+            _record_staged(con, config.sources_of(kind))
             result.staged[kind] = row_count(con, f"staging.{kind}")
-        for source in config.sources:
-            result.quarantined[source.name] = row_count(con, f"quarantine.{source.name}")
-        con.execute("COMMIT")
-    except Exception:
-        con.execute("ROLLBACK")
-        raise
+            for source in config.sources_of(kind):
+                result.quarantined[source.name] = row_count(con, f"quarantine.{source.name}")
     log.info("staged %s; quarantined %s", result.staged, result.quarantined)
     return result
 
 
-def _stage_kind(con: duckdb.DuckDBPyConnection, kind: str, sources: list[SourceConfig]) -> None:
-    columns = staging_columns(kind)
+def stage_window(
+    con: duckdb.DuckDBPyConnection,
+    config: KindredConfig,
+    start: date,
+    end: date,
+    kinds: list[str] | tuple[str, ...] = PARTITIONED_KINDS,
+) -> StagingResult:
+    """Re-stage the events and orders whose time falls in `[start, end)`.
+
+    Also re-staged, whatever their date: rows of file versions loaded since the last staging, and
+    rows without a readable time (they are quarantined). Rows of replaced or unloaded file
+    versions leave staging and quarantine. A source whose settings in kindred.yaml changed since
+    it was staged is re-staged whole. So after any window, every row of raw is staged or
+    quarantined exactly once. The rows are typed into `staging._<kind>_scope` first; the change
+    to staging and quarantine is one transaction.
+
+    Args:
+        con: warehouse connection with raw loaded.
+        config: the loaded kindred.yaml.
+        start: first day of the window.
+        end: the day after the last day of the window.
+        kinds: among events and orders.
+
+    Returns:
+        Rows staged per kind whose time falls in the window, and rows each source's re-stage put
+        in quarantine (in the window, without a time, or from new file versions).
+    """
+    unknown = sorted(set(kinds) - set(PARTITIONED_KINDS))
+    if unknown:
+        raise ValueError(f"only events and orders have daily partitions, not {', '.join(unknown)}")
+    if end <= start:
+        raise ValueError(f"empty window: {start} to {end}")
+    _ensure_state(con)
+    whole: set[str] = set()
+    with transaction(con):
+        for kind in kinds:
+            scratch = _create_scratch(con, kind, "scope")
+            for source in config.sources_of(kind):
+                sql, params = _typed_select(con, kind, source)
+                if not table_exists(con, f"staging.{kind}") or _needs_full_restage(con, source):
+                    log.info(
+                        "source '%s': settings changed since it was staged; re-staging it whole", source.name
+                    )
+                    whole.add(source.name)
+                    con.execute(f"INSERT INTO {scratch} SELECT {_SCRATCH_SELECT[kind]} FROM ({sql})", params)
+                    continue
+                n = len(params)
+                con.execute(
+                    f"""INSERT INTO {scratch} SELECT {_SCRATCH_SELECT[kind]} FROM ({sql}) t
+                    WHERE (_event_time >= ${n + 1} AND _event_time < ${n + 2})
+                       OR _event_time IS NULL
+                       OR NOT EXISTS (
+                         SELECT 1 FROM {STAGED_FILES} s
+                         WHERE s.source = t.source AND s.file = t._file AND s.ingested_at = t._ingested_at)""",
+                    [*params, start, end],
+                )
+    result = StagingResult()
+    with transaction(con):
+        for kind in kinds:
+            staging = quote_table(f"staging.{kind}")
+            scratch = quote_table(f"staging._{kind}_scope")
+            if not table_exists(con, f"staging.{kind}"):
+                _create_kind_table(con, kind)
+            time_column = EVENT_TIME[kind]
+            for source in config.sources_of(kind):
+                quarantine = quote_table(f"quarantine.{source.name}")
+                if source.name in whole or not table_exists(con, f"quarantine.{source.name}"):
+                    con.execute(f"DELETE FROM {staging} WHERE source = ?", [source.name])
+                    _create_quarantine(con, source)
+                else:
+                    _drop_orphans(con, kind, source)
+                    con.execute(
+                        f"DELETE FROM {staging} WHERE source = ? AND {time_column} >= ? AND {time_column} < ?",
+                        [source.name, start, end],
+                    )
+                    con.execute(
+                        f"DELETE FROM {quarantine} q USING {scratch} s "
+                        "WHERE s.source = ? AND q._file = s._file AND q._row_number = s._row_number",
+                        [source.name],
+                    )
+                result.quarantined[source.name] = _quarantine_from(con, scratch, source)
+            columns = ", ".join(staging_columns(kind))
+            con.execute(f"INSERT INTO {staging} SELECT {columns} FROM {scratch} WHERE _reason IS NULL")
+            con.execute(f"DROP TABLE {scratch}")
+            for source, moved in _deduplicate(con, config, kind).items():
+                result.quarantined[source] += moved
+            _record_staged(con, config.sources_of(kind))
+            result.staged[kind] = con.execute(
+                f"SELECT count(*) FROM {staging} WHERE {time_column} >= ? AND {time_column} < ?", [start, end]
+            ).fetchall()[0][0]
+    log.info("window %s..%s: staged %s; quarantined %s", start, end, result.staged, result.quarantined)
+    return result
+
+
+def event_days(
+    con: duckdb.DuckDBPyConnection, kind: str, source: SourceConfig, files: list[str] | None = None
+) -> list[date]:
+    """The days the rows of a source (or of some of its files) happened on, from raw.
+
+    Args:
+        con: warehouse connection.
+        kind: events or orders.
+        source: the source.
+        files: only rows of these files (default: all).
+
+    Returns:
+        The sorted distinct dates of the rows' times; rows without a readable time are left out.
+    """
+    if files is not None and not files:
+        return []
+    sql, params = _typed_select(con, kind, source)
+    where = "_event_time IS NOT NULL"
+    if files is not None:
+        params = [*params, list(files)]
+        where += f" AND list_contains(${len(params)}, _file)"
+    rows = con.execute(
+        f"SELECT DISTINCT _event_time::DATE FROM ({sql}) WHERE {where} ORDER BY 1", params
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def staged_days(con: duckdb.DuckDBPyConnection, kind: str, source: str, files: list[str]) -> list[date]:
+    """The days of the rows of some files as staging holds them now (before they are re-staged)."""
+    if not files or not table_exists(con, f"staging.{kind}"):
+        return []
+    rows = con.execute(
+        f"SELECT DISTINCT {EVENT_TIME[kind]}::DATE FROM {quote_table(f'staging.{kind}')} "
+        "WHERE source = ? AND list_contains(?, _file) ORDER BY 1",
+        [source, list(files)],
+    ).fetchall()
+    return [r[0] for r in rows if r[0] is not None]
+
+
+def days_touched(
+    con: duckdb.DuckDBPyConnection, kind: str, source: SourceConfig, loaded: list[str], replaced: list[str]
+) -> list[date]:
+    """The days whose staging an ingest changed: days of the rows just loaded, and of the rows they replaced.
+
+    Call it after `ingest_source` and before staging is rebuilt: the replaced rows' days are read
+    from staging, which still holds them.
+
+    Args:
+        con: warehouse connection.
+        kind: events or orders.
+        source: the source.
+        loaded: files loaded or reloaded by the ingest.
+        replaced: files whose previous version the ingest replaced.
+
+    Returns:
+        Sorted distinct days.
+    """
+    days = set(event_days(con, kind, source, loaded)) | set(staged_days(con, kind, source.name, replaced))
+    return sorted(days)
+
+
+def _typed_columns(kind: str) -> str:
     fields = canonical_fields(kind)
-    typed = ", ".join(f"{c} {_column_type(c, fields)}" for c in columns)
-    target = quote_table(f"staging.{kind}")
-    con.execute(f"CREATE OR REPLACE TABLE {target} ({typed})")
+    return ", ".join(f"{c} {_column_type(c, fields)}" for c in staging_columns(kind))
+
+
+def _create_kind_table(con: duckdb.DuckDBPyConnection, kind: str) -> None:
+    con.execute(f"CREATE OR REPLACE TABLE {quote_table(f'staging.{kind}')} ({_typed_columns(kind)})")
+
+
+def _create_scratch(con: duckdb.DuckDBPyConnection, kind: str, purpose: str) -> str:
+    """`staging._<kind>_<purpose>`: the staging columns plus each row's `_reason`."""
+    table = quote_table(f"staging._{kind}_{purpose}")
+    con.execute(f"CREATE OR REPLACE TABLE {table} ({_typed_columns(kind)}, _reason VARCHAR)")
+    return table
+
+
+_SCRATCH_SELECT = {kind: ", ".join([*staging_columns(kind), "_reason"]) for kind in KINDS}
+
+
+def _create_quarantine(con: duckdb.DuckDBPyConnection, source: SourceConfig) -> None:
+    con.execute(f"CREATE OR REPLACE TABLE {quote_table(f'quarantine.{source.name}')} ({QUARANTINE_COLUMNS})")
+
+
+def _quarantine_from(con: duckdb.DuckDBPyConnection, scratch: str, source: SourceConfig) -> int:
+    """Copy a source's rows with a reason from a scratch table to its quarantine, with their raw content."""
+    return con.execute(
+        f"INSERT INTO {quote_table(f'quarantine.{source.name}')} "
+        f"SELECT s.source, s._file, s._row_number, s._reason, {_raw_content_of(con, source)}, s._ingested_at "
+        f"FROM {scratch} s JOIN {quote_table(f'raw.{source.name}')} r USING (_file, _row_number) "
+        "WHERE s.source = ? AND s._reason IS NOT NULL",
+        [source.name],
+    ).fetchall()[0][0]
+
+
+def _drop_orphans(con: duckdb.DuckDBPyConnection, kind: str, source: SourceConfig) -> None:
+    """Remove staged and quarantined rows of file versions that are no longer loaded in raw."""
+    current = (
+        f"NOT EXISTS (SELECT 1 FROM {MANIFEST} m WHERE m.source = $1 AND m.status = $2 "
+        "AND m.file = t._file AND m.ingested_at = t._ingested_at)"
+    )
+    con.execute(
+        f"DELETE FROM {quote_table(f'staging.{kind}')} t WHERE t.source = $1 AND {current}",
+        [source.name, LOADED],
+    )
+    con.execute(
+        f"DELETE FROM {quote_table(f'quarantine.{source.name}')} t WHERE {current}", [source.name, LOADED]
+    )
+
+
+def _ensure_state(con: duckdb.DuckDBPyConnection) -> None:
+    ensure_manifest(con)
+    con.execute(f"CREATE TABLE IF NOT EXISTS {STAGED_FILES} ({_STAGED_FILES_COLUMNS})")
+
+
+def _settings(source: SourceConfig) -> str:
+    settings = source.model_dump(include={"name", "kind", "id_namespace", "columns", "constants", "formats"})
+    settings["rules"] = _RULES_VERSION
+    return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()
+
+
+def _needs_full_restage(con: duckdb.DuckDBPyConnection, source: SourceConfig) -> bool:
+    recorded = con.execute(
+        f"SELECT DISTINCT settings FROM {STAGED_FILES} WHERE source = ?", [source.name]
+    ).fetchall()
+    if not table_exists(con, f"quarantine.{source.name}"):
+        return True
+    return any(r[0] != _settings(source) for r in recorded)
+
+
+def _record_staged(con: duckdb.DuckDBPyConnection, sources: list[SourceConfig]) -> None:
     for source in sources:
-        select, params = _source_select(con, kind, source)
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _typed AS {select}", params)
-        _mark_duplicates(con, kind)
-        con.execute(f"INSERT INTO {target} SELECT {', '.join(columns)} FROM _typed WHERE _reason IS NULL")
+        con.execute(f"DELETE FROM {STAGED_FILES} WHERE source = ?", [source.name])
         con.execute(
-            f"CREATE OR REPLACE TABLE {quote_table(f'quarantine.{source.name}')} ({QUARANTINE_COLUMNS})"
+            f"INSERT INTO {STAGED_FILES} SELECT source, file, ingested_at, ? FROM {MANIFEST} "
+            "WHERE source = ? AND status = ?",
+            [_settings(source), source.name, LOADED],
         )
-        con.execute(
-            f"INSERT INTO {quote_table(f'quarantine.{source.name}')} "
-            "SELECT source, _file, _row_number, _reason, _raw_content, _ingested_at FROM _typed WHERE _reason IS NOT NULL"
-        )
-        con.execute("DROP TABLE _typed")
 
 
 def _column_type(column: str, fields: dict[str, str]) -> str:
@@ -120,12 +385,24 @@ def _column_type(column: str, fields: dict[str, str]) -> str:
 
 
 def _raw_columns(con: duckdb.DuckDBPyConnection, source: SourceConfig) -> list[str]:
-    rows = con.sql(
+    rows = con.execute(
         "SELECT column_name FROM information_schema.columns WHERE table_schema = 'raw' AND table_name = ? "
         "ORDER BY ordinal_position",
-        params=[source.name],
+        [source.name],
     ).fetchall()
     return [r[0] for r in rows]
+
+
+def _source_format(con: duckdb.DuckDBPyConnection, source: SourceConfig) -> str:
+    ensure_manifest(con)
+    formats = con.execute(
+        f"SELECT DISTINCT format FROM {MANIFEST} WHERE source = ? AND status = ?", [source.name, LOADED]
+    ).fetchall()
+    if formats:
+        return formats[0][0]
+    return source.format or (
+        "jsonl" if source.path.lower().endswith((".jsonl", ".ndjson", ".json")) else "csv"
+    )
 
 
 def _ident(name: str) -> str:
@@ -133,7 +410,7 @@ def _ident(name: str) -> str:
 
 
 class _Select:
-    """Accumulates the expressions of one source's SELECT and their parameters, in order."""
+    """Accumulates the parameters of one source's SELECT, numbered in order."""
 
     def __init__(self) -> None:
         self.params: list = []
@@ -144,44 +421,61 @@ class _Select:
         return f"${len(self.params)}"
 
 
-def _source_select(con: duckdb.DuckDBPyConnection, kind: str, source: SourceConfig) -> tuple[str, list]:
+def _typed_select(con: duckdb.DuckDBPyConnection, kind: str, source: SourceConfig) -> tuple[str, list]:
+    """The SELECT typing one source's raw rows, with `_reason`, `_raw_content` and `_event_time`.
+
+    Args:
+        con: warehouse connection.
+        kind: the source's kind.
+        source: the source.
+
+    Returns:
+        The SQL and its parameters.
+    """
+    if not table_exists(con, f"raw.{source.name}"):
+        raise ConfigError(
+            f"source '{source.name}': raw.{source.name} does not exist; ingest the source first"
+        )
     raw_columns = _raw_columns(con, source)
-    is_json = "_raw" in raw_columns
+    is_json = _source_format(con, source) == "jsonl"
     fields = canonical_fields(kind)
     mapping = source.column_map()
     q = _Select()
+    paths = _JsonPaths()
+
+    def source_paths(name: str) -> list[str]:
+        if name in mapping:
+            return [mapping[name]]
+        # Events read Segment's names and traits; other kinds a key named like the field.
+        return _json_defaults(kind).get(name, []) if kind == "events" else [name]
 
     def text_of(name: str) -> str | None:
         """Expression for the trimmed source text of a canonical field, or None if unmapped."""
         if name in source.constants:
             return q.param(source.constants[name])
-        column = mapping.get(name, name)
         if is_json:
-            if name in mapping or name in _json_defaults(kind):
-                paths = [mapping[name]] if name in mapping else _json_defaults(kind)[name]
-                parts = [f"json_extract_string(_json, {q.param(_json_path(p))})" for p in paths]
-                return (
-                    f"nullif(trim(coalesce({', '.join(parts)})), '')"
-                    if len(parts) > 1
-                    else f"nullif(trim({parts[0]}), '')"
-                )
-            return None
+            parts = [paths.ref(p) for p in source_paths(name)]
+            if not parts:
+                return None
+            joined = f"coalesce({', '.join(parts)})" if len(parts) > 1 else parts[0]
+            return f"nullif(trim({joined}), '')"
+        column = data_column(mapping.get(name, name))
         if column in raw_columns:
             return f"nullif(trim({_ident(column)}), '')"
         return None
 
     exprs: dict[str, str] = {}
     texts: dict[str, str] = {}
-    reasons: list[str] = []
+    # (condition that the row breaks the rule, message): cheap conditions decide; messages are
+    # only built for the rows that fail.
+    reasons: list[tuple[str, str]] = []
     for name, kind_type in fields.items():
-        column = mapping.get(name, name)
-        if is_json and kind_type == "json":
-            path = mapping.get(name)
-            paths = [path] if path else _json_defaults(kind).get(name, [])
-            parts = [f"json_extract(_json, {q.param(_json_path(p))})" for p in paths]
-            exprs[name] = (
-                f"coalesce({', '.join(parts)})" if len(parts) > 1 else (parts[0] if parts else "NULL::JSON")
-            )
+        label = mapping.get(name, name)
+        if is_json and kind_type == "json" and name not in source.constants:
+            parts = [paths.ref(p) for p in source_paths(name)]
+            value = (f"coalesce({', '.join(parts)})" if len(parts) > 1 else parts[0]) if parts else None
+            exprs[name] = _json_value(value) if value else "NULL::JSON"
+            texts[name] = value or "NULL"
             continue
         text = text_of(name)
         if text is None:
@@ -190,35 +484,44 @@ def _source_select(con: duckdb.DuckDBPyConnection, kind: str, source: SourceConf
         typed = _typed(text, kind_type, source.formats.get(name), q)
         exprs[name] = typed
         texts[name] = text
-        if kind_type not in ("string", "json"):
+        if kind_type != "string":
             reasons.append(
-                f"CASE WHEN {text} IS NOT NULL AND {typed} IS NULL THEN "
-                f"concat({q.param(f'unparseable {kind_type} in {name} (column {column}): ')}, left({text}, 80)) END"
+                (
+                    f"({text} IS NOT NULL AND {typed} IS NULL)",
+                    f"concat({q.param(f'unparseable {kind_type} in {name} (column {label}): ')}, left({text}, 80))",
+                )
             )
     for name in source.required_fields():
-        column = mapping.get(name, name)
-        present = texts.get(name) or _nested_text(exprs[name], fields[name])
-        reasons.append(f"CASE WHEN {present} IS NULL THEN {q.param(f'missing {name} (column {column})')} END")
-    raw_content = "_raw" if is_json else "to_json(r)::VARCHAR"
-    body_columns = [c for c in raw_columns if c not in ("source", "_file", "_row_number", "_ingested_at")]
-    row_struct = ", ".join(f"{_ident(c)} := {_ident(c)}" for c in body_columns) or "empty := NULL"
-    select_fields = ",\n  ".join(f"{expr} AS {name}" for name, expr in exprs.items())
-    json_reason = (
-        "CASE WHEN _json IS NULL THEN 'malformed JSON line' "
-        "WHEN json_type(_json) <> 'OBJECT' THEN 'JSON line is not an object' END"
-        if is_json
-        else None
+        label = mapping.get(name, name)
+        present = texts.get(name, "NULL")
+        reasons.append((f"({present} IS NULL)", q.param(f"missing {name} (column {label})")))
+    if kind == "events":
+        reasons += _event_rules(exprs, texts, mapping, q)
+    lineage = {"source", "_file", "_row_number", "_ingested_at", *READ_COLUMNS}
+    body_columns = [c for c in raw_columns if c not in lineage]
+    if is_json:
+        raw_content = "_raw"
+        read_reason = (
+            "CASE WHEN _ex IS NULL THEN 'malformed JSON line' "
+            "WHEN NOT starts_with(ltrim(_raw), '{') THEN 'JSON line is not an object' END"
+        )
+        inner = paths.select(quote_table(f"raw.{source.name}"), q)
+    else:
+        pairs = (
+            ", ".join(f"{_ident(_file_column(c))} := {_ident(c)}" for c in body_columns) or "empty := NULL"
+        )
+        raw_content = f"coalesce(_raw, to_json(struct_pack({pairs}))::VARCHAR)"
+        read_reason = "NULL"
+        inner = f"SELECT * FROM {quote_table(f'raw.{source.name}')}"
+    broken = " OR ".join(c for c, _ in reasons) or "false"
+    messages = ", ".join(f"CASE WHEN {c} THEN {m} END" for c, m in reasons) or "NULL"
+    reason = (
+        f"coalesce(_error, {read_reason}, "
+        f"CASE WHEN {broken} THEN nullif(concat_ws('; ', {messages}), '') END)"
     )
-    reason = f"nullif(concat_ws('; ', {', '.join(reasons) or 'NULL'}), '')"
-    if json_reason:
-        reason = f"coalesce({json_reason}, {reason})"
+    select_fields = ",\n  ".join(f"{expr} AS {name}" for name, expr in exprs.items())
     namespace = q.param(source.namespace)
     source_name = q.param(source.name)
-    if is_json:
-        base = f"SELECT *, CASE WHEN json_valid(_raw) THEN _raw::JSON END AS _json FROM {quote_table(f'raw.{source.name}')}"
-        inner = f"SELECT * FROM ({base}) b"
-    else:
-        inner = f"SELECT *, struct_pack({row_struct}) AS r FROM {quote_table(f'raw.{source.name}')}"
     person_key = "" if kind == "people" else f"{PERSON_KEY[kind]} AS record_id,"
     sql = f"""
 WITH src AS ({inner}),
@@ -239,27 +542,101 @@ FROM typed
     return sql, q.params
 
 
-def _nested_text(expr: str, kind_type: str) -> str:
-    return f"nullif(trim(CAST({expr} AS VARCHAR)), '')" if kind_type == "json" else expr
+class _JsonPaths:
+    """The JSON paths one source reads, extracted with one parse per row and object.
+
+    Top-level keys, and the parent objects of deeper paths, come from one `json_extract_string`
+    over the line (`_ex`). A deeper path such as `context.traits.email` is read from its parent
+    (`context.traits`), parsed on its own (`_ex_1`): dozens of trait paths then cost one parse of
+    a small object that most events do not even have, not dozens of walks over the line.
+    """
+
+    def __init__(self) -> None:
+        self.top: dict[str, int] = {}
+        self.nested: dict[str, dict[str, int]] = {}
+
+    def ref(self, dotted: str) -> str:
+        """The SQL expression of a dotted path's text."""
+        parent, _, leaf = dotted.rpartition(".")
+        if not parent:
+            return f"_ex[{self.top.setdefault(dotted, len(self.top) + 1)}]"
+        self.top.setdefault(parent, len(self.top) + 1)
+        group = self.nested.setdefault(parent, {})
+        position = group.setdefault(leaf, len(group) + 1)
+        return f"_ex_{list(self.nested).index(parent) + 1}[{position}]"
+
+    def select(self, table: str, q: _Select) -> str:
+        """A SELECT of the raw table with `_ex` and the `_ex_<n>` lists added."""
+        if not self.top:
+            return f"SELECT *, []::VARCHAR[] AS _ex FROM {table}"
+        top = [_json_path(key) for key in self.top]
+        inner = f"SELECT *, try(json_extract_string(_raw, {q.param(top)})) AS _ex FROM {table}"
+        if not self.nested:
+            return inner
+        levels = [
+            f"try(json_extract_string(_ex[{self.top[head]}], {q.param([_json_path(p) for p in group])})) AS _ex_{n}"
+            for n, (head, group) in enumerate(self.nested.items(), start=1)
+        ]
+        return f"SELECT *, {', '.join(levels)} FROM ({inner})"
+
+
+def _event_rules(
+    exprs: dict[str, str], texts: dict[str, str], mapping: dict[str, str], q: _Select
+) -> list[tuple[str, str]]:
+    rules = []
+    if "type" in texts:
+        allowed = q.param(list(SEGMENT_TYPES))
+        message = q.param(f"' is not a Segment call type ({', '.join(SEGMENT_TYPES)})")
+        text = texts["type"]
+        rules.append(
+            (
+                f"({text} IS NOT NULL AND NOT list_contains({allowed}, lower({text})))",
+                f"concat('type ''', left({text}, 40), {message})",
+            )
+        )
+        exprs["type"] = f"lower({exprs['type']})"
+    user = texts.get("user_id", "NULL")
+    anonymous = texts.get("anonymous_id", "NULL")
+    labels = f"columns {mapping.get('user_id', 'user_id')}, {mapping.get('anonymous_id', 'anonymous_id')}"
+    rules.append(
+        (f"({user} IS NULL AND {anonymous} IS NULL)", q.param(f"missing user_id and anonymous_id ({labels})"))
+    )
+    return rules
+
+
+def _file_column(raw_column: str) -> str:
+    """The file's own name of a raw column (undoing `data_column`)."""
+    return raw_column.removeprefix("_col_")
+
+
+def _json_value(value: str) -> str:
+    # Objects and arrays stay JSON; a scalar where an object was expected is kept as a JSON string.
+    return (
+        f"CASE WHEN {value} IS NULL THEN NULL "
+        f"WHEN (starts_with({value}, '{{') OR starts_with({value}, '[')) AND json_valid({value}) THEN {value}::JSON "
+        f"ELSE to_json({value}) END"
+    )
 
 
 def _typed(text: str, kind_type: str, fmt: str | None, q: _Select) -> str:
     if kind_type == "timestamp":
-        if fmt:
-            return f"try_strptime({text}, {q.param(fmt)})::TIMESTAMP"
-        return f"try_cast({text} AS TIMESTAMPTZ)::TIMESTAMP"
+        parsed = (
+            f"try_strptime({text}, {q.param(fmt)})::TIMESTAMP"
+            if fmt
+            else f"try_cast({text} AS TIMESTAMPTZ)::TIMESTAMP"
+        )
+        # Years outside 1000-9999 are typos or overflow, not times a customer did something.
+        return f"CASE WHEN year({parsed}) BETWEEN 1000 AND 9999 THEN {parsed} END"
     if kind_type == "double":
-        return f"try_cast({text} AS DOUBLE)"
+        return f"CASE WHEN isfinite(try_cast({text} AS DOUBLE)) THEN try_cast({text} AS DOUBLE) END"
     if kind_type == "boolean":
         return (
-            f"CASE WHEN lower({text}) IN {_in_list(_TRUE)} THEN true "
-            f"WHEN lower({text}) IN {_in_list(_FALSE)} THEN false END"
+            f"CASE WHEN list_contains({q.param(list(_TRUE))}, lower({text})) THEN true "
+            f"WHEN list_contains({q.param(list(_FALSE))}, lower({text})) THEN false END"
         )
+    if kind_type == "json":
+        return f"CASE WHEN json_valid({text}) THEN {text}::JSON END"
     return text
-
-
-def _in_list(values: tuple[str, ...]) -> str:
-    return "(" + ", ".join(f"'{v}'" for v in values) + ")"
 
 
 def _json_path(dotted: str) -> str:
@@ -285,28 +662,87 @@ def _json_defaults(kind: str) -> dict[str, list[str]]:
     return defaults
 
 
-def _mark_duplicates(con: duckdb.DuckDBPyConnection, kind: str) -> None:
-    """Quarantine repeats: a repeated event messageId, and older versions of a person or case."""
+def _repeats(kind: str, table: str, candidates: str = "TRUE") -> str | None:
+    """A query of the rows of `table` that repeat an earlier row, with the reason; None if the kind has none.
+
+    Events: a `message_id` seen before (the copy loaded first wins: earliest `_ingested_at`, then
+    file and row); people and cases: every version of a record but the latest of its source.
+    """
     if kind == "events":
-        con.execute("""
-            UPDATE _typed SET _reason = 'duplicate message_id (first loaded from ' || d.first_file || ' row ' || d.first_row || ')'
+        # Hash first: the exact window only runs over the few ids that repeat.
+        return f"""
+            SELECT source, _file, _row_number,
+              'duplicate message_id (first loaded from ' || first_file || ' row ' || first_row || ')' AS reason
             FROM (
-              SELECT _file, _row_number,
+              SELECT source, _file, _row_number,
                 first_value(_file) OVER w AS first_file, first_value(_row_number) OVER w AS first_row,
                 row_number() OVER w AS n
-              FROM _typed WHERE _reason IS NULL
-              WINDOW w AS (PARTITION BY message_id ORDER BY _file, _row_number)
-            ) d
-            WHERE _typed._file = d._file AND _typed._row_number = d._row_number AND d.n > 1
-        """)
-    elif kind in ("people", "cases"):
+              FROM {table}
+              WHERE {candidates} AND hash(message_id) IN (
+                SELECT hash(message_id) FROM {table} WHERE {candidates} GROUP BY 1 HAVING count(*) > 1)
+              WINDOW w AS (PARTITION BY message_id ORDER BY _ingested_at, _file, _row_number)
+            ) WHERE n > 1"""
+    if kind in ("people", "cases"):
         key = "record_id" if kind == "people" else "case_id"
-        con.execute(f"""
-            UPDATE _typed SET _reason = 'superseded by a later version of {key} ' || {key}
+        return f"""
+            SELECT source, _file, _row_number, 'superseded by a later version of {key} ' || {key} AS reason
             FROM (
-              SELECT _file, _row_number,
-                row_number() OVER (PARTITION BY {key} ORDER BY _event_time DESC NULLS LAST, _file DESC, _row_number DESC) AS n
-              FROM _typed WHERE _reason IS NULL
-            ) d
-            WHERE _typed._file = d._file AND _typed._row_number = d._row_number AND d.n > 1
-        """)
+              SELECT source, _file, _row_number, {key},
+                row_number() OVER (
+                  PARTITION BY source, {key}
+                  ORDER BY {EVENT_TIME[kind]} DESC NULLS LAST, _file DESC, _row_number DESC) AS n
+              FROM {table} WHERE {candidates}
+            ) WHERE n > 1"""
+    return None
+
+
+def _find_repeats(
+    con: duckdb.DuckDBPyConnection, kind: str, table: str, candidates: str = "_reason IS NULL"
+) -> int:
+    """Collect the repeated rows of `table` in the temp table `_kindred_repeats`; returns how many.
+
+    A temp table and a delete, not an UPDATE of the rows' reason: DuckDB rewrites updated row
+    groups when it commits, which cost more than the whole dedupe.
+    """
+    query = _repeats(kind, table, candidates)
+    if query is None:
+        return 0
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _kindred_repeats AS {query}")
+    return con.execute("SELECT count(*) FROM _kindred_repeats").fetchall()[0][0]
+
+
+def _quarantine_repeats(con: duckdb.DuckDBPyConnection, source: SourceConfig) -> int:
+    return con.execute(
+        f"INSERT INTO {quote_table(f'quarantine.{source.name}')} "
+        f"SELECT d.source, d._file, d._row_number, d.reason, {_raw_content_of(con, source)}, r._ingested_at "
+        f"FROM _kindred_repeats d JOIN {quote_table(f'raw.{source.name}')} r USING (_file, _row_number) "
+        "WHERE d.source = ?",
+        [source.name],
+    ).fetchall()[0][0]
+
+
+def _delete_repeats(con: duckdb.DuckDBPyConnection, table: str) -> None:
+    con.execute(
+        f"DELETE FROM {table} s USING _kindred_repeats d "
+        "WHERE s.source = d.source AND s._file = d._file AND s._row_number = d._row_number"
+    )
+    con.execute("DROP TABLE _kindred_repeats")
+
+
+def _deduplicate(con: duckdb.DuckDBPyConnection, config: KindredConfig, kind: str) -> dict[str, int]:
+    """Move the repeated rows of `staging.<kind>` to their sources' quarantine; returns rows moved per source."""
+    staging = quote_table(f"staging.{kind}")
+    if not config.sources_of(kind) or not _find_repeats(con, kind, staging, "TRUE"):
+        return {}
+    moved = {source.name: _quarantine_repeats(con, source) for source in config.sources_of(kind)}
+    _delete_repeats(con, staging)
+    return moved
+
+
+def _raw_content_of(con: duckdb.DuckDBPyConnection, source: SourceConfig) -> str:
+    if _source_format(con, source) == "jsonl":
+        return "r._raw"
+    lineage = {*LINEAGE, *READ_COLUMNS}
+    body = [c for c in _raw_columns(con, source) if c not in lineage]
+    pairs = ", ".join(f"{_ident(_file_column(c))} := r.{_ident(c)}" for c in body) or "empty := NULL"
+    return f"coalesce(r._raw, to_json(struct_pack({pairs}))::VARCHAR)"

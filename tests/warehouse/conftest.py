@@ -97,3 +97,39 @@ sources:
 def landing(tmp_path) -> Path:
     """A kindred.yaml over small files of every kind, with known bad rows."""
     return write_landing(tmp_path / "landing")
+
+
+def write_config(folder: Path, body: str) -> Path:
+    """Write a kindred.yaml with `body` (YAML text) into folder; return its path."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "kindred.yaml"
+    path.write_text(body)
+    return path
+
+
+def lines_in(path: Path) -> int:
+    """Rows of a JSON lines file counted independently of Kindred: its non-blank lines."""
+    return sum(1 for line in path.read_bytes().split(b"\n") if line.strip())
+
+
+def csv_records_in(path: Path) -> int:
+    """Rows of a CSV file counted independently of Kindred: non-blank records after the header."""
+    import csv
+    import io
+
+    text = path.read_bytes().decode("utf-8", errors="replace")
+    return sum(
+        1 for record in list(csv.reader(io.StringIO(text, newline="")))[1:] if any(f.strip() for f in record)
+    )
+
+
+def staged_and_quarantined(con, kind: str, source: str) -> tuple[int, int]:
+    """Rows of one source in staging.<kind> and in quarantine.<source>."""
+    staged = con.execute(f"SELECT count(*) FROM staging.{kind} WHERE source = ?", [source]).fetchall()[0][0]
+    quarantined = con.execute(f"SELECT count(*) FROM quarantine.{source}").fetchall()[0][0]
+    return staged, quarantined
+
+
+def reasons_of(con, source: str) -> dict[int, str]:
+    """Quarantine reasons by row number."""
+    return dict(con.sql(f"SELECT _row_number, reason FROM quarantine.{source} ORDER BY 1").fetchall())

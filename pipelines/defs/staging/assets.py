@@ -5,6 +5,7 @@ import dagster as dg
 from pipelines.resources import KindredResource, default_config_path
 from warehouse.canonical import KINDS
 from warehouse.config import SourceConfig, load_config
+from warehouse.quarantine import reason_counts
 from warehouse.staging import build_staging
 
 STAGING_DESCRIPTIONS = {
@@ -16,7 +17,11 @@ STAGING_DESCRIPTIONS = {
 
 
 def staging_asset(sources: list[SourceConfig]) -> dg.AssetsDefinition:
-    """The multi-asset building the four staging tables, depending on the raw asset of each source."""
+    """The multi-asset building the four staging tables, depending on the raw asset of each source.
+
+    It can be subset: a run may rebuild only some kinds (the touched-days sensor rebuilds people
+    and cases alone after their files change).
+    """
 
     @dg.multi_asset(
         specs=[
@@ -29,13 +34,16 @@ def staging_asset(sources: list[SourceConfig]) -> dg.AssetsDefinition:
             for kind in KINDS
         ],
         pool="duckdb",
+        can_subset=True,
     )
     def staging_tables(context: dg.AssetExecutionContext, kindred: KindredResource):
         """Type, validate and union every source by kind; bad rows go to quarantine.<source>."""
         config = kindred.load()
+        kinds = [kind for kind in KINDS if dg.AssetKey(["staging", kind]) in context.selected_asset_keys]
         with kindred.connect() as con:
-            result = build_staging(con, config)
-        for kind in KINDS:
+            result = build_staging(con, config, kinds)
+            reasons = {s.name: reason_counts(con, s.name) for s in config.sources if s.kind in kinds}
+        for kind in kinds:
             quarantined = {s.name: result.quarantined[s.name] for s in config.sources_of(kind)}
             yield dg.MaterializeResult(
                 asset_key=["staging", kind],
@@ -43,6 +51,9 @@ def staging_asset(sources: list[SourceConfig]) -> dg.AssetsDefinition:
                     "dagster/row_count": result.staged[kind],
                     "quarantined_rows": sum(quarantined.values()),
                     "quarantined_by_source": quarantined,
+                    "quarantine_reasons": dg.MetadataValue.json(
+                        {s.name: reasons[s.name] for s in config.sources_of(kind) if reasons[s.name]}
+                    ),
                 },
             )
         if any(result.quarantined.values()):

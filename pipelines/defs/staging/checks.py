@@ -1,4 +1,4 @@
-"""Great Expectations suites and row accounting on the staging tables (they guard scoring)."""
+"""Great Expectations suites and row accounting on the staging tables (they guard scoring and export)."""
 
 import dagster as dg
 
@@ -14,8 +14,8 @@ def expectations_check(kind: str) -> dg.AssetChecksDefinition:
     @dg.asset_check(
         asset=dg.AssetKey(["staging", kind]),
         name="great_expectations",
-        description=f"Great Expectations suite for staging.{kind}: required fields, unique ids, "
-        "allowed values, ranges, no timestamps in the future.",
+        description=f"Great Expectations suite for staging.{kind}: required fields, types, ranges, allowed "
+        "values, unique ids, no timestamps in the future. Blocks everything downstream when it fails.",
         blocking=True,
     )
     def check(kindred: KindredResource) -> dg.AssetCheckResult:
@@ -28,7 +28,9 @@ def expectations_check(kind: str) -> dg.AssetChecksDefinition:
                 "rows": report.rows,
                 "expectations": report.evaluated,
                 "failed": len(report.failures),
-                "failures": report.failures,
+                "unexpected_rows": sum(f["unexpected_count"] for f in report.failures),
+                "failures": dg.MetadataValue.json(report.failures),
+                "results": dg.MetadataValue.json(report.results),
             },
         )
 
@@ -36,12 +38,13 @@ def expectations_check(kind: str) -> dg.AssetChecksDefinition:
 
 
 def accounting_check(kind: str) -> dg.AssetChecksDefinition:
-    """Rows in raw = rows staged + rows quarantined, for every source of a kind."""
+    """Rows in the files = rows in raw = rows staged + rows quarantined, for every source of a kind."""
 
     @dg.asset_check(
         asset=dg.AssetKey(["staging", kind]),
         name="every_row_accounted_for",
-        description="For each source: rows in raw.<source> = its rows in staging + quarantine.<source>.",
+        description="For each source: rows in its loaded files = rows in raw.<source> = its rows in "
+        "staging + quarantine.<source>.",
         blocking=True,
     )
     def check(kindred: KindredResource) -> dg.AssetCheckResult:
@@ -49,7 +52,15 @@ def accounting_check(kind: str) -> dg.AssetChecksDefinition:
         with kindred.connect() as con:
             ledger = account_rows(con, config, kind)
         broken = [row for row in ledger if not row["balanced"]]
-        return dg.AssetCheckResult(passed=not broken, metadata={"ledger": ledger})
+        return dg.AssetCheckResult(
+            passed=not broken,
+            description="balanced" if not broken else f"unbalanced: {', '.join(r['source'] for r in broken)}",
+            metadata={
+                "ledger": dg.MetadataValue.json(ledger),
+                "quarantined_rows": sum(row["quarantined"] for row in ledger),
+                "staged_rows": sum(row["staged"] for row in ledger),
+            },
+        )
 
     return check
 

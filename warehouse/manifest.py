@@ -1,0 +1,243 @@
+"""The manifest of ingested files, `raw._manifest`: which version of which file is in `raw`.
+
+One row per file version. A new path loads as version 1; a file whose content changed (a new
+SHA-256) loads as the next version and its previous rows are replaced; an unchanged file is not
+read again; a new file with exactly the content of a file already loaded for the source is
+recorded as a duplicate and not loaded. Files that disappear from the landing folder stay loaded
+(landing folders are often cleaned after ingestion); `unload_files` removes a file on purpose.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+
+log = logging.getLogger(__name__)
+
+MANIFEST = "raw._manifest"
+MANIFEST_COLUMNS = (
+    "source VARCHAR, file VARCHAR, version INTEGER, status VARCHAR, format VARCHAR, size BIGINT, "
+    "modified_at TIMESTAMP, sha256 VARCHAR, rows BIGINT, problem_rows BIGINT, columns VARCHAR[], "
+    "duplicate_of VARCHAR, ingested_at TIMESTAMP, replaced_at TIMESTAMP"
+)
+# status: loaded (its rows are in raw), replaced (an older version), duplicate (same bytes as
+# another loaded file, not loaded), unloaded (removed on purpose).
+LOADED, REPLACED, DUPLICATE, UNLOADED = "loaded", "replaced", "duplicate", "unloaded"
+
+
+@dataclass(frozen=True)
+class ManifestEntry:
+    """The loaded version of one file, as recorded."""
+
+    file: str
+    version: int
+    format: str
+    size: int
+    modified_at: datetime
+    sha256: str
+    rows: int
+    columns: tuple[str, ...]
+    ingested_at: datetime
+
+
+@dataclass
+class FilePlan:
+    """What this run does with one file that the source's glob matches now."""
+
+    file: Path
+    action: str  # load (new path), reload (changed content), skip / touch (unchanged), duplicate
+    size: int
+    modified_at: datetime
+    sha256: str | None
+    version: int
+    duplicate_of: str | None = None
+
+
+def ensure_manifest(con: duckdb.DuckDBPyConnection) -> None:
+    """Create `raw._manifest` if it does not exist yet."""
+    con.execute(f"CREATE TABLE IF NOT EXISTS {MANIFEST} ({MANIFEST_COLUMNS})")
+
+
+def loaded_files(con: duckdb.DuckDBPyConnection, source: str) -> dict[str, ManifestEntry]:
+    """The files whose rows are in `raw.<source>` now, by path.
+
+    Args:
+        con: warehouse connection.
+        source: the source name.
+
+    Returns:
+        Path -> its loaded version.
+    """
+    ensure_manifest(con)
+    rows = con.execute(
+        f"SELECT file, version, format, size, modified_at, sha256, rows, columns, ingested_at FROM {MANIFEST} "
+        "WHERE source = ? AND status = ? ORDER BY file",
+        [source, LOADED],
+    ).fetchall()
+    return {
+        r[0]: ManifestEntry(r[0], r[1], r[2], r[3], r[4], r[5], r[6], tuple(r[7] or ()), r[8]) for r in rows
+    }
+
+
+def file_sha256(path: Path) -> str:
+    """The SHA-256 of a file's bytes, read in blocks."""
+    with open(path, "rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def _modified_at(path: Path, stat_ns: int) -> datetime:
+    return datetime.fromtimestamp(stat_ns // 1000 / 1e6, UTC).replace(tzinfo=None)
+
+
+def plan_files(
+    con: duckdb.DuckDBPyConnection, source: str, files: list[Path], full_refresh: bool = False
+) -> list[FilePlan]:
+    """Decide, per file the glob matches, whether to load it, reload it, skip it or call it a duplicate.
+
+    A file whose size and modification time match its loaded version is skipped without reading
+    it; otherwise its SHA-256 decides.
+
+    Args:
+        con: warehouse connection.
+        source: the source name.
+        files: the files the source's glob matches now.
+        full_refresh: reload every file even when unchanged.
+
+    Returns:
+        One plan per file, in the order given.
+    """
+    loaded = loaded_files(con, source)
+    versions = dict(
+        con.execute(
+            f"SELECT file, max(version) FROM {MANIFEST} WHERE source = ? GROUP BY file", [source]
+        ).fetchall()
+    )
+    duplicates = dict(
+        con.execute(
+            f"SELECT file, sha256 FROM {MANIFEST} WHERE source = ? AND status = ?", [source, DUPLICATE]
+        ).fetchall()
+    )
+    by_hash = {entry.sha256: path for path, entry in loaded.items()}
+    plans = []
+    for file in files:
+        stat = file.stat()
+        modified = _modified_at(file, stat.st_mtime_ns)
+        key = str(file)
+        entry = loaded.get(key)
+        if entry and not full_refresh and entry.size == stat.st_size and entry.modified_at == modified:
+            plans.append(FilePlan(file, "skip", stat.st_size, modified, entry.sha256, entry.version))
+            continue
+        digest = file_sha256(file)
+        version = versions.get(key, 0) + 1
+        if entry is not None:
+            # Same bytes under a new modification time: nothing to load, remember the new time.
+            action = "touch" if digest == entry.sha256 and not full_refresh else "reload"
+            plans.append(
+                FilePlan(
+                    file,
+                    action,
+                    stat.st_size,
+                    modified,
+                    digest,
+                    version if action == "reload" else entry.version,
+                )
+            )
+        elif digest in by_hash and by_hash[digest] != key:
+            action = "skip" if duplicates.get(key) == digest else "duplicate"
+            plans.append(
+                FilePlan(file, action, stat.st_size, modified, digest, version, duplicate_of=by_hash[digest])
+            )
+        else:
+            plans.append(FilePlan(file, "load", stat.st_size, modified, digest, version))
+        if plans[-1].action in ("load", "reload"):
+            by_hash[digest] = key
+    return plans
+
+
+def record_version(
+    con: duckdb.DuckDBPyConnection,
+    source: str,
+    plan: FilePlan,
+    fmt: str,
+    rows: int,
+    problem_rows: int,
+    columns: list[str],
+    ingested_at: datetime,
+) -> None:
+    """Write a loaded file version to the manifest, marking its previous version replaced."""
+    con.execute(
+        f"UPDATE {MANIFEST} SET status = ?, replaced_at = ? WHERE source = ? AND file = ? AND status = ?",
+        [REPLACED, ingested_at, source, str(plan.file), LOADED],
+    )
+    con.execute(
+        f"INSERT INTO {MANIFEST} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, NULL)",
+        [
+            source,
+            str(plan.file),
+            plan.version,
+            LOADED,
+            fmt,
+            plan.size,
+            plan.modified_at,
+            plan.sha256,
+            rows,
+            problem_rows,
+            columns,
+            ingested_at,
+        ],
+    )
+
+
+def record_duplicate(
+    con: duckdb.DuckDBPyConnection, source: str, plan: FilePlan, fmt: str, ingested_at: datetime
+) -> None:
+    """Write a file that was not loaded because its bytes equal an already loaded file."""
+    con.execute(
+        f"INSERT INTO {MANIFEST} VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, NULL, ?, ?, NULL)",
+        [
+            source,
+            str(plan.file),
+            plan.version,
+            DUPLICATE,
+            fmt,
+            plan.size,
+            plan.modified_at,
+            plan.sha256,
+            plan.duplicate_of,
+            ingested_at,
+        ],
+    )
+
+
+def touch(con: duckdb.DuckDBPyConnection, source: str, plan: FilePlan) -> None:
+    """Remember a new modification time of a file whose content did not change."""
+    con.execute(
+        f"UPDATE {MANIFEST} SET modified_at = ?, size = ? WHERE source = ? AND file = ? AND status = ?",
+        [plan.modified_at, plan.size, source, str(plan.file), LOADED],
+    )
+
+
+def mark_unloaded(con: duckdb.DuckDBPyConnection, source: str, file: str, at: datetime) -> None:
+    """Record that a file's rows were removed from raw on purpose."""
+    con.execute(
+        f"UPDATE {MANIFEST} SET status = ?, replaced_at = ? WHERE source = ? AND file = ? AND status = ?",
+        [UNLOADED, at, source, file, LOADED],
+    )
+
+
+def manifest_of(con: duckdb.DuckDBPyConnection, source: str | None = None) -> list[dict]:
+    """The manifest as dicts, newest first, optionally for one source (for logs and the UI)."""
+    ensure_manifest(con)
+    where, params = ("WHERE source = ?", [source]) if source else ("", [])
+    cursor = con.execute(
+        f"SELECT source, file, version, status, format, size, sha256, rows, problem_rows, duplicate_of, "
+        f"ingested_at FROM {MANIFEST} {where} ORDER BY ingested_at DESC, source, file",
+        params,
+    )
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
