@@ -42,25 +42,17 @@ def run(
 ) -> None:
     """Materialise every asset: ingest, stage, resolve identities, build features, train, score, activate."""
     from warehouse.config import ConfigError, load_config
-    from warehouse.home import kindred_home
 
     try:
         loaded = load_config(config)
-        for source in loaded.sources:
-            if not loaded.files_of(source):
-                raise ConfigError(
-                    f"source '{source.name}': no file matches path '{source.path}' (relative to {loaded.base_dir})"
-                )
         if as_of:
             date.fromisoformat(as_of)
     except ConfigError as error:
         fail(str(error))
     except ValueError:
         fail(f"--as-of must be a date like 2026-06-30, not {as_of!r}")
-    home = kindred_home()
-    os.environ["KINDRED_CONFIG"] = str(config.resolve())
-    os.environ["KINDRED_AS_OF"] = as_of or ""
-    os.environ["DAGSTER_HOME"] = str(_dagster_home(home))
+    _check_sources_before_writing(loaded)
+    home = _env_for_run(config, as_of)
     console.print(f"[bold]Kindred[/] run of {config} into {home}" + (f" as of {as_of}" if as_of else ""))
 
     started = time.monotonic()
@@ -81,6 +73,33 @@ def run(
         fail("the run failed: see the steps above, and the Dagster UI for the logs")
 
 
+def _check_sources_before_writing(loaded) -> None:
+    """Fail on a missing file, a wrong format or a missing column before anything is written."""
+    from warehouse.config import ConfigError
+    from warehouse.connection import open_warehouse
+    from warehouse.home import warehouse_path
+    from warehouse.ingest import check_sources
+
+    # A fresh home is checked in memory, so a bad config leaves no warehouse file behind.
+    target = warehouse_path() if warehouse_path().is_file() else ":memory:"
+    with open_warehouse(target) as con:
+        try:
+            check_sources(con, loaded)
+        except ConfigError as error:
+            fail(str(error))
+
+
+def _env_for_run(config: Path, as_of: str | None) -> Path:
+    """Point the Dagster definitions and instance at this run's config, as-of and home."""
+    from warehouse.home import kindred_home
+
+    home = kindred_home()
+    os.environ["KINDRED_CONFIG"] = str(config.resolve())
+    os.environ["KINDRED_AS_OF"] = as_of or ""
+    os.environ["DAGSTER_HOME"] = str(_dagster_home(home))
+    return home
+
+
 def _dagster_home(home: Path) -> Path:
     dagster_home = home / "dagster"
     dagster_home.mkdir(parents=True, exist_ok=True)
@@ -94,9 +113,14 @@ def _materialise_all() -> dict:
     import dagster as dg
 
     from pipelines.definitions import defs
+    from pipelines.defs.staging.daily import DAILY_KEYS
 
     definitions = defs()
-    job = definitions.resolve_implicit_global_asset_job_def()
+    # The daily-partitioned staging assets serve incremental loads and backfills, not a full run.
+    everything = dg.AssetSelection.all(include_sources=False) - dg.AssetSelection.assets(*DAILY_KEYS.values())
+    job = dg.Definitions.merge(
+        definitions, dg.Definitions(jobs=[dg.define_asset_job("kindred_run", selection=everything)])
+    ).resolve_job_def("kindred_run")
     with dg.DagsterInstance.get() as instance:
         result = job.execute_in_process(
             instance=instance,
@@ -182,6 +206,37 @@ def _by_model(metrics: list[dict]) -> dict[str, list[dict]]:
         if m["metric"] != "brier":  # calibration detail: in MLflow, not in the headline
             grouped.setdefault(m["model"], []).append(m)
     return grouped
+
+
+@app.command()
+def backfill(
+    start: Annotated[str, typer.Option("--from", help="First day to re-stage (YYYY-MM-DD).")],
+    end: Annotated[str, typer.Option("--to", help="Last day to re-stage, included (YYYY-MM-DD).")],
+    config: Annotated[Path, typer.Option(help="The kindred.yaml to use.")] = Path("kindred.yaml"),
+) -> None:
+    """Re-stage the daily partitions of events and orders from --from to --to, in one Dagster run."""
+    from warehouse.config import ConfigError, load_config
+
+    try:
+        load_config(config)
+        first, last = date.fromisoformat(start), date.fromisoformat(end)
+    except ConfigError as error:
+        fail(str(error))
+    except ValueError:
+        fail(f"--from and --to must be dates like 2026-06-30, not {start!r} and {end!r}")
+    _env_for_run(config, None)
+    from pipelines.defs.staging.backfill import backfill_days
+
+    with console.status(f"re-staging {first} to {last}..."):
+        try:
+            outcome = backfill_days(first, last)
+        except ConfigError as error:
+            fail(str(error))
+    console.print(f"staged {outcome.staged}; quarantined {outcome.quarantined}; Dagster run {outcome.run_id}")
+    for check in outcome.failed_checks:
+        console.print(f"[yellow]check failed:[/] {check}")
+    if not outcome.success:
+        fail(outcome.error or "the backfill run failed: see the Dagster UI for the logs")
 
 
 @app.command("demo-data")

@@ -95,3 +95,19 @@ def test_rerun_is_idempotent_and_keeps_profile_ids(demo_run):
         demo_run.sql("SELECT (SELECT count(*) FROM staging.events), (SELECT count(*) FROM crm.record_scores)")
         == counts_before
     )
+
+
+def test_full_run_leaves_out_the_daily_partitions(demo_run):
+    assert "events_daily" not in demo_run.output
+    assert "staging_tables" in demo_run.output
+
+
+def test_backfill_restages_days_in_one_dagster_run(demo_run):
+    events_before = demo_run.sql("SELECT count(*) FROM staging.events")[0][0]
+    run = kindred(demo_run.folder, demo_run.home, "backfill", "--from", "2026-06-01", "--to", "2026-06-03")
+    assert run.returncode == 0, run.output
+    assert "Dagster run" in run.output
+    assert demo_run.sql("SELECT count(*) FROM staging.events")[0][0] == events_before
+    refused = kindred(demo_run.folder, demo_run.home, "backfill", "--from", "June", "--to", "2026-06-03")
+    assert refused.returncode != 0
+    assert "--from and --to must be dates" in refused.output
