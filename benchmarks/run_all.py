@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 
-from benchmarks import identity_historical, models_public
+from benchmarks import identity_historical, ingest_throughput, models_public
 from benchmarks.report import write_section
 
 
@@ -59,6 +59,7 @@ def models_section() -> str:
 SECTIONS = {
     "Identity resolution accuracy": identity_section,
     "Models on public data": models_section,
+    "Ingestion throughput": lambda: ingest_throughput.section(ingest_throughput.run()),
 }
 
 
