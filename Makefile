@@ -41,7 +41,7 @@ bench: install
 
 ui: install
 	mkdir -p $(KINDRED_HOME)/dagster && cp dagster.yaml $(KINDRED_HOME)/dagster/dagster.yaml
-	DAGSTER_HOME=$(KINDRED_HOME)/dagster $(BIN)/dg dev --host 127.0.0.1 --port 3000
+	VIRTUAL_ENV=$(CURDIR)/$(VENV) DAGSTER_HOME=$(KINDRED_HOME)/dagster $(BIN)/dg dev --host 127.0.0.1 --port 3000
 
 mlflow-ui: install
 	$(BIN)/mlflow ui --host 127.0.0.1 --port 5000 \
@@ -50,7 +50,7 @@ mlflow-ui: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/dg check defs
+	VIRTUAL_ENV=$(CURDIR)/$(VENV) $(BIN)/dg check defs
 
 clean:
 	rm -rf .kindred data/demo

@@ -11,26 +11,8 @@ import json
 import duckdb
 import polars as pl
 
-PERSON_ATTRIBUTES = (
-    "first_name",
-    "last_name",
-    "full_name",
-    "date_of_birth",
-    "gender",
-    "email",
-    "phone",
-    "street_number",
-    "address_line1",
-    "address_line2",
-    "city",
-    "state",
-    "postcode",
-    "country",
-    "national_id",
-    "company",
-    "job_title",
-    "loyalty_id",
-)
+from warehouse.canonical import PERSON_ATTRIBUTES
+
 _LINEAGE = {"_file": "VARCHAR", "_row_number": "BIGINT", "_ingested_at": "TIMESTAMP"}
 _PERSON = {name: "VARCHAR" for name in PERSON_ATTRIBUTES}
 
