@@ -84,7 +84,7 @@ def test_predictions_hold_calibrated_scores_and_reasons(trained):
         assert rows["score_1_99"].is_between(1, 99).all()
         for factors in rows["top_factors"].head(20):
             items = json.loads(factors)
-            assert 1 <= len(items) <= 5
+            assert 0 < len(items) <= 5
             assert {item["feature"] for item in items} <= set(service.features)
             strengths = [abs(item["contribution"]) for item in items]
             assert strengths == sorted(strengths, reverse=True)
