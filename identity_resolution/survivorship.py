@@ -14,23 +14,12 @@ import duckdb
 import polars as pl
 
 from identity_resolution.records import person_rows_sql
+from warehouse.canonical import PERSON_ATTRIBUTES
 
-PROFILE_ATTRIBUTES: tuple[str, ...] = (
-    "first_name",
-    "last_name",
-    "full_name",
-    "date_of_birth",
-    "gender",
-    "street_number",
-    "address_line1",
-    "address_line2",
-    "city",
-    "state",
-    "postcode",
-    "country",
-    "company",
-    "job_title",
-    "loyalty_id",
+# Email and phone survive separately (most recent *valid* value); a national id never leaves
+# the source records, so it is not part of the golden record.
+PROFILE_ATTRIBUTES: tuple[str, ...] = tuple(
+    a for a in PERSON_ATTRIBUTES if a not in ("email", "phone", "national_id")
 )
 PROFILE_COLUMNS: tuple[str, ...] = (
     "profile_id",

@@ -1,9 +1,12 @@
 """Train, evaluate, register (MLflow) and score the three models; each writes its rows of `scores.*`."""
 
+from collections.abc import Callable
+
 import dagster as dg
 
 from models import churn_risk, lead_score, next_best_offer
 from pipelines.resources import KindredResource
+from warehouse.config import ModelsConfig
 
 _INPUTS = [["features", "profile_features"], ["identity", "record_xref"]]
 
@@ -24,61 +27,43 @@ def _result(run) -> dg.MaterializeResult:
     return dg.MaterializeResult(metadata=metadata)
 
 
-@dg.asset(
-    key=["scores", "lead_score"],
-    description="Probability that each open CRM lead converts within the horizon, with top reasons. "
+def model_asset(name: str, description: str, train: Callable, settings: Callable[[ModelsConfig], dict]):
+    """The asset that trains, registers and scores one model with its kindred.yaml settings."""
+
+    @dg.asset(
+        key=["scores", name],
+        description=description,
+        deps=_INPUTS,
+        kinds={"lightgbm", "mlflow"},
+        pool="duckdb",
+    )
+    def scores(context: dg.AssetExecutionContext, kindred: KindredResource) -> dg.MaterializeResult:
+        options = settings(kindred.load().models)
+        with kindred.connect() as con:
+            run = train(con, as_of=kindred.as_of_date(con), **options)
+        context.log.info("%s: %s", name, run)
+        return _result(run)
+
+    return scores
+
+
+lead_score_scores = model_asset(
+    "lead_score",
+    "Probability that each open CRM lead converts within the horizon, with top reasons. "
     "One row per lead profile in scores.predictions (model = lead_score).",
-    deps=_INPUTS,
-    kinds={"lightgbm", "mlflow"},
-    pool="duckdb",
+    lead_score.train_and_score,
+    lambda m: {"horizon_days": m.lead_score.horizon_days},
 )
-def lead_score_scores(context: dg.AssetExecutionContext, kindred: KindredResource) -> dg.MaterializeResult:
-    settings = kindred.load().models.lead_score
-    with kindred.connect() as con:
-        run = lead_score.train_and_score(
-            con, as_of=kindred.as_of_date(con), horizon_days=settings.horizon_days
-        )
-    context.log.info("lead_score: %s", run)
-    return _result(run)
-
-
-@dg.asset(
-    key=["scores", "churn_risk"],
-    description="Probability that each customer places no order within the horizon, with top reasons. "
+churn_risk_scores = model_asset(
+    "churn_risk",
+    "Probability that each customer places no order within the horizon, with top reasons. "
     "One row per customer profile in scores.predictions (model = churn_risk).",
-    deps=_INPUTS,
-    kinds={"lightgbm", "mlflow"},
-    pool="duckdb",
+    churn_risk.train_and_score,
+    lambda m: {"horizon_days": m.churn_risk.horizon_days},
 )
-def churn_risk_scores(context: dg.AssetExecutionContext, kindred: KindredResource) -> dg.MaterializeResult:
-    settings = kindred.load().models.churn_risk
-    with kindred.connect() as con:
-        run = churn_risk.train_and_score(
-            con, as_of=kindred.as_of_date(con), horizon_days=settings.horizon_days
-        )
-    context.log.info("churn_risk: %s", run)
-    return _result(run)
-
-
-@dg.asset(
-    key=["scores", "next_best_offer"],
-    description="The offers each customer is most likely to buy next, ranked. "
-    "top_k rows per customer profile in scores.offers.",
-    deps=_INPUTS,
-    kinds={"lightgbm", "mlflow"},
-    pool="duckdb",
+next_best_offer_scores = model_asset(
+    "next_best_offer",
+    "The offers each customer is most likely to buy next, ranked. top_k rows per customer profile in scores.offers.",
+    next_best_offer.train_and_score,
+    lambda m: m.next_best_offer.model_dump(),
 )
-def next_best_offer_scores(
-    context: dg.AssetExecutionContext, kindred: KindredResource
-) -> dg.MaterializeResult:
-    settings = kindred.load().models.next_best_offer
-    with kindred.connect() as con:
-        run = next_best_offer.train_and_score(
-            con,
-            as_of=kindred.as_of_date(con),
-            horizon_days=settings.horizon_days,
-            offer_field=settings.offer_field,
-            top_k=settings.top_k,
-        )
-    context.log.info("next_best_offer: %s", run)
-    return _result(run)
