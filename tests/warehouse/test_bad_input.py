@@ -269,7 +269,7 @@ def test_a_mapping_change_to_a_missing_column_stops_the_next_run(tmp_path):
         ),
         (
             "orders.csv",
-            gzip.compress(b"CustomerID,InvoiceDate,Amount\n"),
+            gzip.compress(b"CustomerID,InvoiceDate,Amount\n", mtime=0),
             None,
             "is gzip-compressed, not CSV",
         ),
