@@ -21,6 +21,7 @@ import json
 import logging
 import re
 import threading
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -30,6 +31,8 @@ from queue import Empty, Queue
 import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
 
 from warehouse.config import ConfigError
 
@@ -47,6 +50,8 @@ RAW_TABLE_COLUMNS = (
 )
 
 _BLOCK = 128 << 20
+# Arrow's reader reads blocks of this size (or of the longest row allowed, if larger).
+_ARROW_BLOCK = 16 << 20
 _PREVIEW = 1024
 _BATCH_ROWS = 200_000
 _SNIFF_BYTES = 1 << 20
@@ -273,14 +278,70 @@ class RawWriter:
 
 
 def load_jsonl(writer: RawWriter, file: Path, max_row_bytes: int) -> None:
-    """Append every non-blank line of a JSON lines file, in blocks, with its line number.
+    """Append every non-blank line of a JSON lines file with its line number.
+
+    A file of plain lines (UTF-8, `\\n` line ends, none too long) is read by DuckDB on all
+    cores; any other file is read block by block in Python (`_jsonl_batches`), which keeps each
+    unreadable line with the reason.
 
     Args:
         writer: where the rows go.
         file: the file.
         max_row_bytes: lines longer than this are kept as a preview with an `_error`.
     """
-    writer.append_all(_prefetched(_jsonl_batches(file, max_row_bytes)), _LINES_SCHEMA)
+    if not _load_plain_lines(writer, file, max_row_bytes):
+        writer.append_all(_prefetched(_jsonl_batches(file, max_row_bytes)), _LINES_SCHEMA)
+
+
+def _load_plain_lines(writer: RawWriter, file: Path, max_row_bytes: int) -> bool:
+    """Load a file of plain lines with DuckDB's CSV reader, one field per line; False if it is not one.
+
+    The lines go to a table in an in-memory database of their own first, through a cursor of
+    their own: a file the reader refuses (invalid UTF-8, a carriage return, a line over the
+    limit) then leaves the caller's transaction untouched. The reader keeps empty lines as NULL
+    rows and the file's order, so a row's position is its line number. (A database attached for
+    this file alone, because the caller's open transaction would not see a table created after
+    it first read that database.)
+    """
+    lines = f"_kindred_lines_{uuid.uuid4().hex}"
+    reader = writer.con.cursor()
+    try:
+        reader.execute("SET preserve_insertion_order = true")
+        reader.execute(f"ATTACH ':memory:' AS {lines}")
+        try:
+            reader.execute(
+                f"CREATE TABLE {lines}.lines AS SELECT line FROM read_csv(?, columns = {{'line': 'VARCHAR'}}, "
+                "delim = '\x01', quote = '', escape = '', header = false, auto_detect = false, new_line = '\\n', "
+                "strict_mode = true, null_padding = false, max_line_size = ?, buffer_size = ?)",
+                [str(file), max_row_bytes, max(2 * max_row_bytes, 32 << 20)],
+            )
+        except duckdb.Error as error:
+            log.info("%s: not plain lines (%s); reading it block by block", file, str(error).splitlines()[0])
+            return False
+        # Every byte accounted for: the lines and their line ends make up the file, or the reader
+        # dropped something (a trailing separator, say) and the file is read block by block.
+        count, line_bytes = reader.execute(
+            f"SELECT count(*), coalesce(sum(strlen(line)), 0) FROM {lines}.lines"
+        ).fetchone()
+        if line_bytes + count != _body_size(file):
+            log.info(
+                "%s: not plain lines (the lines read do not add up to the file); reading it block by block",
+                file,
+            )
+            return False
+        # Blank lines (empty, or spaces and tabs only) are layout, not rows; they keep their numbers.
+        (inserted,) = writer.con.execute(
+            f"INSERT INTO {writer.table} BY NAME SELECT ?::VARCHAR AS source, ?::VARCHAR AS _file, "
+            f"?::TIMESTAMP AS _ingested_at, rowid + 1 AS _row_number, NULL::VARCHAR AS _error, line AS _raw "
+            f"FROM {lines}.lines WHERE line IS NOT NULL "
+            "AND NOT (ord(line) IN (9, 32) AND trim(line, e' \\t\\n\\r\\x0b\\x0c') = '')",
+            writer.lineage,
+        ).fetchone()
+        writer.rows += inserted
+        return True
+    finally:
+        reader.execute(f"DETACH DATABASE IF EXISTS {lines}")
+        reader.close()
 
 
 def _prefetched(batches: Iterator[pa.Table]) -> Iterator[pa.Table]:
@@ -320,13 +381,122 @@ def _prefetched(batches: Iterator[pa.Table]) -> Iterator[pa.Table]:
 
 
 def _jsonl_batches(file: Path, max_row_bytes: int) -> Iterator[pa.Table]:
+    """The file's lines in batches: Arrow's line reader, or numpy's from where Arrow cannot go on.
+
+    Arrow's CSV reader, told that a line is one field, splits lines several times faster than
+    numpy. It cannot follow a carriage return (Arrow ends a line there, the file's line count
+    does not), a line longer than its block, or a stray field separator; from the first line it
+    cannot read, the rest of the file goes through numpy, keeping the line numbers.
+    """
+    offset = len(_UTF8_BOM) if _starts_with_bom(file) else 0
+    next_line = 1
+    try:
+        for batch, lines, size in _arrow_line_batches(file, max_row_bytes):
+            yield batch
+            next_line += lines
+            offset += size
+        return
+    except (pa.ArrowInvalid, _NotPlainLines) as reason:
+        log.info("%s: reading from line %d on with numpy (%s)", file, next_line, str(reason).splitlines()[0])
+    yield from _numpy_line_batches(file, offset, next_line, max_row_bytes)
+
+
+class _NotPlainLines(Exception):
+    """The file has a carriage return, which Arrow's reader would take for a line end."""
+
+
+class _PlainLines(io.RawIOBase):
+    """A file read as it is, stopping at the first block holding a carriage return."""
+
+    def __init__(self, handle) -> None:
+        self.handle = handle
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        block = self.handle.read(size)
+        if b"\r" in block:
+            raise _NotPlainLines("it has carriage returns")
+        return block
+
+
+def _arrow_line_batches(file: Path, max_row_bytes: int) -> Iterator[tuple[pa.Table, int, int]]:
+    """Batches of lines from Arrow's reader, with how many lines and bytes (newlines included) each took."""
+    options = (
+        pa_csv.ReadOptions(
+            column_names=["line"], use_threads=False, block_size=max(_ARROW_BLOCK, max_row_bytes + 1)
+        ),
+        # One field per line, no quoting, and empty lines kept as rows so that numbering holds.
+        pa_csv.ParseOptions(
+            delimiter="\x01",
+            quote_char=False,
+            escape_char=False,
+            newlines_in_values=False,
+            ignore_empty_lines=False,
+        ),
+        pa_csv.ConvertOptions(column_types={"line": pa.large_binary()}, check_utf8=False),
+    )
+    first_line = 1
+    with open(file, "rb") as handle, pa_csv.open_csv(_PlainLines(handle), *options) as reader:
+        for chunk in reader:
+            lines = chunk.column(0)
+            size = int(pc.sum(pc.binary_length(lines)).as_py() or 0) + len(lines)
+            yield _arrow_lines_table(lines, first_line, max_row_bytes), len(lines), size
+            first_line += len(lines)
+
+
+def _arrow_lines_table(lines: pa.LargeBinaryArray, first_line: int, max_row_bytes: int) -> pa.Table:
+    """The non-blank lines of a batch from Arrow's reader, as `_row_number`, `_error`, `_raw`."""
+    numbers = np.arange(first_line, first_line + len(lines), dtype=np.int64)
+    lengths = pc.binary_length(lines).to_numpy(zero_copy_only=False)
+    keep = lengths > 0
+    # A line of spaces is layout like an empty one; only lines starting with whitespace are checked.
+    offsets = np.frombuffer(lines.buffers()[1], dtype=np.int64)[lines.offset : lines.offset + len(lines) + 1]
+    data = np.frombuffer(lines.buffers()[2] or b"", dtype=np.uint8)
+    padded = keep.copy()
+    padded[keep] = np.isin(data[offsets[:-1][keep]], (9, 32))
+    for i in np.flatnonzero(padded):
+        if not bytes(data[offsets[i] : offsets[i + 1]]).strip():
+            keep[i] = False
+    if not keep.all():
+        lines, numbers, lengths = lines.filter(pa.array(keep)), numbers[keep], lengths[keep]
+    if not (lengths > max_row_bytes).any():
+        with contextlib.suppress(pa.ArrowInvalid):  # invalid UTF-8: line by line below
+            return pa.table(
+                {
+                    "_row_number": numbers,
+                    "_error": pa.nulls(len(lines), pa.string()),
+                    "_raw": lines.cast(pa.large_string()),
+                }
+            )
+    texts, errors = [], []
+    for line in lines.to_pylist():
+        text, error = _decoded(line, max_row_bytes)
+        texts.append(text)
+        errors.append(error)
+    return _batch(numbers.tolist(), texts, errors)
+
+
+def _decoded(line: bytes, max_row_bytes: int) -> tuple[str, str | None]:
+    """A line's text, and why it cannot be read (too long, invalid UTF-8), if so."""
+    if len(line) > max_row_bytes:
+        return line[:_PREVIEW].decode("utf-8", errors="replace") + " ...", _too_long(len(line), max_row_bytes)
+    try:
+        return line.decode("utf-8"), None
+    except UnicodeDecodeError as error:
+        return (
+            line.decode("utf-8", errors="replace"),
+            f"invalid UTF-8 at byte {error.start + 1} of the line (shown as U+FFFD)",
+        )
+
+
+def _numpy_line_batches(file: Path, offset: int, next_line: int, max_row_bytes: int) -> Iterator[pa.Table]:
     # Lines are cut with numpy and handed to DuckDB as one Arrow string buffer per block, so a
     # 10-million-line file never becomes 10 million Python strings; only a block holding invalid
     # UTF-8 or an oversized line goes line by line.
-    next_line = 1
     with open(file, "rb") as handle:
-        if handle.read(len(_UTF8_BOM)) != _UTF8_BOM:
-            handle.seek(0)
+        handle.seek(offset)
         while block := handle.read(_BLOCK):
             cut = block.rfind(b"\n") + 1
             if cut == 0:
@@ -342,6 +512,21 @@ def _jsonl_batches(file: Path, max_row_bytes: int) -> Iterator[pa.Table]:
             next_line += lines
             if cut < len(block):
                 handle.seek(cut - len(block), 1)
+
+
+def _body_size(file: Path) -> int:
+    """The file's size without a byte order mark, counting a newline after a last line that lacks one."""
+    size = file.stat().st_size
+    with open(file, "rb") as handle:
+        bom = len(_UTF8_BOM) if handle.read(len(_UTF8_BOM)) == _UTF8_BOM else 0
+        handle.seek(-1, 2)
+        ends_with_newline = handle.read(1) == b"\n"
+    return size - bom + (0 if ends_with_newline else 1)
+
+
+def _starts_with_bom(file: Path) -> bool:
+    with open(file, "rb") as handle:
+        return handle.read(len(_UTF8_BOM)) == _UTF8_BOM
 
 
 def _long_line(handle, head: bytes, line: int, max_row_bytes: int) -> pa.Table:
@@ -418,17 +603,9 @@ def _lines_batch(buffer: bytes | memoryview, first_line: int, max_row_bytes: int
         return batch, len(newlines)
     texts, errors = [], []
     for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
-        line = bytes(buffer[start:end])
-        if len(line) > max_row_bytes:
-            texts.append(line[:_PREVIEW].decode("utf-8", errors="replace") + " ...")
-            errors.append(_too_long(len(line), max_row_bytes))
-            continue
-        try:
-            texts.append(line.decode("utf-8"))
-            errors.append(None)
-        except UnicodeDecodeError as error:
-            texts.append(line.decode("utf-8", errors="replace"))
-            errors.append(f"invalid UTF-8 at byte {error.start + 1} of the line (shown as U+FFFD)")
+        text, error = _decoded(bytes(buffer[start:end]), max_row_bytes)
+        texts.append(text)
+        errors.append(error)
     return _batch(line_numbers.tolist(), texts, errors), len(newlines)
 
 

@@ -27,6 +27,8 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -65,6 +67,12 @@ PARTITIONED_KINDS = ("events", "orders")
 # re-stage is only valid when the settings did not change since.
 STAGED_FILES = "staging._staged_files"
 _STAGED_FILES_COLUMNS = "source VARCHAR, file VARCHAR, ingested_at TIMESTAMP, settings VARCHAR"
+# Text columns with about as many values as rows. DuckDB's default string compression spends
+# more time looking for repeats in them than zstd takes to compress them (about 5x on event ids).
+_NEARLY_UNIQUE = frozenset(
+    {"message_id", "user_id", "anonymous_id", "record_id", "order_id", "customer_id", "case_id"}
+    | {"properties", "traits", "subject", "description"}
+)
 # Bumped whenever the typing rules change, so window re-stages of older results fall back to full.
 _RULES_VERSION = 2
 
@@ -112,7 +120,7 @@ def build_staging(
     """
     kinds = tuple(kinds or KINDS)
     _ensure_state(con)
-    with transaction(con):
+    with _unordered(con), transaction(con):
         for kind in kinds:
             scratch = _create_scratch(con, kind, "next")
             for source in config.sources_of(kind):
@@ -176,7 +184,7 @@ def stage_window(
         raise ValueError(f"empty window: {start} to {end}")
     _ensure_state(con)
     whole: set[str] = set()
-    with transaction(con):
+    with _unordered(con), transaction(con):
         for kind in kinds:
             scratch = _create_scratch(con, kind, "scope")
             for source in config.sources_of(kind):
@@ -297,6 +305,21 @@ def days_touched(
     return sorted(days)
 
 
+@contextmanager
+def _unordered(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """Inserts that need not keep the order of their input, for the scratch tables.
+
+    Rows carry their file and line, so their order in a table means nothing; an ordered
+    parallel insert leaves part-filled row groups that the next checkpoint rewrites whole.
+    """
+    (before,) = con.execute("SELECT current_setting('preserve_insertion_order')").fetchone()
+    con.execute("SET preserve_insertion_order = false")
+    try:
+        yield
+    finally:
+        con.execute(f"SET preserve_insertion_order = {str(before).lower()}")
+
+
 def _typed_columns(kind: str) -> str:
     fields = canonical_fields(kind)
     return ", ".join(f"{c} {_column_type(c, fields)}" for c in staging_columns(kind))
@@ -381,7 +404,8 @@ def _column_type(column: str, fields: dict[str, str]) -> str:
         return "BIGINT"
     if column == "_ingested_at":
         return "TIMESTAMP"
-    return _SQL_TYPES[fields.get(column, "string")]
+    sql_type = _SQL_TYPES[fields.get(column, "string")]
+    return f"{sql_type} USING COMPRESSION zstd" if column in _NEARLY_UNIQUE else sql_type
 
 
 def _raw_columns(con: duckdb.DuckDBPyConnection, source: SourceConfig) -> list[str]:
@@ -422,7 +446,11 @@ class _Select:
 
 
 def _typed_select(con: duckdb.DuckDBPyConnection, kind: str, source: SourceConfig) -> tuple[str, list]:
-    """The SELECT typing one source's raw rows, with `_reason`, `_raw_content` and `_event_time`.
+    """The SELECT typing one source's raw rows, with `_reason` and `_event_time`.
+
+    Four layers, so every expression is written (and evaluated) once: the raw rows with their
+    JSON extracted (`src`), each field's cleaned source text (`_t_<field>`), the typed values,
+    then the reason built from the texts and typed values by name.
 
     Args:
         con: warehouse connection.
@@ -441,7 +469,6 @@ def _typed_select(con: duckdb.DuckDBPyConnection, kind: str, source: SourceConfi
     fields = canonical_fields(kind)
     mapping = source.column_map()
     q = _Select()
-    paths = _JsonPaths()
 
     def source_paths(name: str) -> list[str]:
         if name in mapping:
@@ -449,8 +476,10 @@ def _typed_select(con: duckdb.DuckDBPyConnection, kind: str, source: SourceConfi
         # Events read Segment's names and traits; other kinds a key named like the field.
         return _json_defaults(kind).get(name, []) if kind == "events" else [name]
 
-    def text_of(name: str) -> str | None:
-        """Expression for the trimmed source text of a canonical field, or None if unmapped."""
+    paths = _JsonPaths({p for name in fields if name not in source.constants for p in source_paths(name)})
+
+    def source_text(name: str, kind_type: str) -> str | None:
+        """Expression for the source text of a canonical field, or None if unmapped."""
         if name in source.constants:
             return q.param(source.constants[name])
         if is_json:
@@ -458,37 +487,34 @@ def _typed_select(con: duckdb.DuckDBPyConnection, kind: str, source: SourceConfi
             if not parts:
                 return None
             joined = f"coalesce({', '.join(parts)})" if len(parts) > 1 else parts[0]
-            return f"nullif(trim({joined}), '')"
+            # JSON values keep their text as it is; everything else is trimmed.
+            return joined if kind_type == "json" else _clean(joined)
         column = data_column(mapping.get(name, name))
-        if column in raw_columns:
-            return f"nullif(trim({_ident(column)}), '')"
-        return None
+        return _clean(_ident(column)) if column in raw_columns else None
 
-    exprs: dict[str, str] = {}
-    texts: dict[str, str] = {}
+    texts: dict[str, str] = {}  # field -> its text column
+    text_columns: list[str] = []
+    typed: dict[str, str] = {}  # field -> its typed expression
     # (condition that the row breaks the rule, message): cheap conditions decide; messages are
     # only built for the rows that fail.
     reasons: list[tuple[str, str]] = []
     for name, kind_type in fields.items():
         label = mapping.get(name, name)
-        if is_json and kind_type == "json" and name not in source.constants:
-            parts = [paths.ref(p) for p in source_paths(name)]
-            value = (f"coalesce({', '.join(parts)})" if len(parts) > 1 else parts[0]) if parts else None
-            exprs[name] = _json_value(value) if value else "NULL::JSON"
-            texts[name] = value or "NULL"
-            continue
-        text = text_of(name)
+        text = source_text(name, kind_type)
         if text is None:
-            exprs[name] = f"NULL::{_SQL_TYPES[kind_type]}"
+            typed[name] = f"NULL::{_SQL_TYPES[kind_type]}"
             continue
-        typed = _typed(text, kind_type, source.formats.get(name), q)
-        exprs[name] = typed
-        texts[name] = text
+        texts[name] = column = f"_t_{name}"
+        text_columns.append(f"{text} AS {column}")
+        if is_json and kind_type == "json" and name not in source.constants:
+            typed[name] = _json_value(column)
+            continue
+        typed[name] = _typed(column, kind_type, source.formats.get(name), q)
         if kind_type != "string":
             reasons.append(
                 (
-                    f"({text} IS NOT NULL AND {typed} IS NULL)",
-                    f"concat({q.param(f'unparseable {kind_type} in {name} (column {label}): ')}, left({text}, 80))",
+                    f"({column} IS NOT NULL AND {name} IS NULL)",
+                    f"concat({q.param(f'unparseable {kind_type} in {name} (column {label}): ')}, left({column}, 80))",
                 )
             )
     for name in source.required_fields():
@@ -496,21 +522,14 @@ def _typed_select(con: duckdb.DuckDBPyConnection, kind: str, source: SourceConfi
         present = texts.get(name, "NULL")
         reasons.append((f"({present} IS NULL)", q.param(f"missing {name} (column {label})")))
     if kind == "events":
-        reasons += _event_rules(exprs, texts, mapping, q)
-    lineage = {"source", "_file", "_row_number", "_ingested_at", *READ_COLUMNS}
-    body_columns = [c for c in raw_columns if c not in lineage]
+        reasons += _event_rules(texts, typed, mapping, q)
     if is_json:
-        raw_content = "_raw"
         read_reason = (
             "CASE WHEN _ex IS NULL THEN 'malformed JSON line' "
             "WHEN NOT starts_with(ltrim(_raw), '{') THEN 'JSON line is not an object' END"
         )
         inner = paths.select(quote_table(f"raw.{source.name}"), q)
     else:
-        pairs = (
-            ", ".join(f"{_ident(_file_column(c))} := {_ident(c)}" for c in body_columns) or "empty := NULL"
-        )
-        raw_content = f"coalesce(_raw, to_json(struct_pack({pairs}))::VARCHAR)"
         read_reason = "NULL"
         inner = f"SELECT * FROM {quote_table(f'raw.{source.name}')}"
     broken = " OR ".join(c for c, _ in reasons) or "false"
@@ -519,50 +538,69 @@ def _typed_select(con: duckdb.DuckDBPyConnection, kind: str, source: SourceConfi
         f"coalesce(_error, {read_reason}, "
         f"CASE WHEN {broken} THEN nullif(concat_ws('; ', {messages}), '') END)"
     )
-    select_fields = ",\n  ".join(f"{expr} AS {name}" for name, expr in exprs.items())
+    carried = "_file, _row_number, _ingested_at, _error" + (", _ex, _raw" if is_json else "")
     namespace = q.param(source.namespace)
     source_name = q.param(source.name)
     person_key = "" if kind == "people" else f"{PERSON_KEY[kind]} AS record_id,"
     sql = f"""
 WITH src AS ({inner}),
-typed AS (
-  SELECT
-  {select_fields},
-  _file, _row_number, _ingested_at,
-  {raw_content} AS _raw_content,
-  {reason} AS _reason
-  FROM src
-)
-SELECT {source_name} AS source, *,
+text AS (SELECT {", ".join([*text_columns, carried])} FROM src),
+typed AS (SELECT *, {", ".join(f"{expr} AS {name}" for name, expr in typed.items())} FROM text)
+SELECT {source_name} AS source, {", ".join(fields)},
   {person_key}
   {namespace} AS id_namespace,
+  _file, _row_number, _ingested_at,
+  {reason} AS _reason,
   {EVENT_TIME[kind]} AS _event_time
 FROM typed
 """
     return sql, q.params
 
 
+def _clean(text: str) -> str:
+    """The trimmed text, NULL when empty.
+
+    `trim` costs more than the rest of the typing on long ids, and almost no value needs it: a
+    value whose first and last characters are printable ASCII is kept as it is.
+    """
+    return (
+        f"CASE WHEN ord({text}) BETWEEN 33 AND 126 AND ord({text}[-1]) BETWEEN 33 AND 126 "
+        f"THEN {text} ELSE nullif(trim({text}), '') END"
+    )
+
+
 class _JsonPaths:
     """The JSON paths one source reads, extracted with one parse per row and object.
 
-    Top-level keys, and the parent objects of deeper paths, come from one `json_extract_string`
-    over the line (`_ex`). A deeper path such as `context.traits.email` is read from its parent
-    (`context.traits`), parsed on its own (`_ex_1`): dozens of trait paths then cost one parse of
-    a small object that most events do not even have, not dozens of walks over the line.
+    Paths come from one `json_extract_string` over the line (`_ex`); a deeper path is read from
+    an object above it (`_ex_<n>`), parsed on its own: `traits.email` from the text of `traits`,
+    `context.traits.address.city` from `context.traits`. Dozens of trait paths then cost one parse
+    of a small object that most events do not even have, and no large object (such as all of
+    `context`) is written out as text only to be parsed again.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, read: set[str]) -> None:
+        """`read`: every path the source reads; an object among them is a parent for the paths below it."""
+        self.read = read
         self.top: dict[str, int] = {}
         self.nested: dict[str, dict[str, int]] = {}
 
+    def parent(self, dotted: str) -> str | None:
+        """The object a path is read from: the deepest one read anyway, else its second level."""
+        parts = dotted.split(".")
+        for cut in range(len(parts) - 1, 0, -1):
+            if ".".join(parts[:cut]) in self.read:
+                return ".".join(parts[:cut])
+        return ".".join(parts[: min(2, len(parts) - 1)]) or None
+
     def ref(self, dotted: str) -> str:
         """The SQL expression of a dotted path's text."""
-        parent, _, leaf = dotted.rpartition(".")
-        if not parent:
+        parent = self.parent(dotted)
+        if parent is None:
             return f"_ex[{self.top.setdefault(dotted, len(self.top) + 1)}]"
         self.top.setdefault(parent, len(self.top) + 1)
         group = self.nested.setdefault(parent, {})
-        position = group.setdefault(leaf, len(group) + 1)
+        position = group.setdefault(dotted.removeprefix(parent + "."), len(group) + 1)
         return f"_ex_{list(self.nested).index(parent) + 1}[{position}]"
 
     def select(self, table: str, q: _Select) -> str:
@@ -581,20 +619,21 @@ class _JsonPaths:
 
 
 def _event_rules(
-    exprs: dict[str, str], texts: dict[str, str], mapping: dict[str, str], q: _Select
+    texts: dict[str, str], typed: dict[str, str], mapping: dict[str, str], q: _Select
 ) -> list[tuple[str, str]]:
+    """The Segment rules: a known call type (stored lower-case), and a user or an anonymous id."""
     rules = []
     if "type" in texts:
         allowed = q.param(list(SEGMENT_TYPES))
         message = q.param(f"' is not a Segment call type ({', '.join(SEGMENT_TYPES)})")
         text = texts["type"]
+        typed["type"] = f"lower({typed['type']})"
         rules.append(
             (
-                f"({text} IS NOT NULL AND NOT list_contains({allowed}, lower({text})))",
+                f"({text} IS NOT NULL AND NOT list_contains({allowed}, type))",
                 f"concat('type ''', left({text}, 40), {message})",
             )
         )
-        exprs["type"] = f"lower({exprs['type']})"
     user = texts.get("user_id", "NULL")
     anonymous = texts.get("anonymous_id", "NULL")
     labels = f"columns {mapping.get('user_id', 'user_id')}, {mapping.get('anonymous_id', 'anonymous_id')}"
