@@ -19,6 +19,7 @@ import csv
 import io
 import json
 import logging
+import os
 import re
 import threading
 import uuid
@@ -280,17 +281,21 @@ class RawWriter:
 def load_jsonl(writer: RawWriter, file: Path, max_row_bytes: int) -> None:
     """Append every non-blank line of a JSON lines file with its line number.
 
-    A file of plain lines (UTF-8, `\\n` line ends, none too long) is read by DuckDB on all
-    cores; any other file is read block by block in Python (`_jsonl_batches`), which keeps each
-    unreadable line with the reason.
+    A file of plain lines (UTF-8, `\\n` line ends, none too long, under a quarter of the
+    machine's memory) is read by DuckDB on all cores; any other file is read block by block in
+    Python (`_jsonl_batches`), which keeps each unreadable line with the reason.
 
     Args:
         writer: where the rows go.
         file: the file.
         max_row_bytes: lines longer than this are kept as a preview with an `_error`.
     """
-    if not _load_plain_lines(writer, file, max_row_bytes):
+    if file.stat().st_size > _IN_MEMORY_LIMIT or not _load_plain_lines(writer, file, max_row_bytes):
         writer.append_all(_prefetched(_jsonl_batches(file, max_row_bytes)), _LINES_SCHEMA)
+
+
+# DuckDB's reader holds a file's lines in memory; larger files stream through the block reader.
+_IN_MEMORY_LIMIT = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 4
 
 
 def _load_plain_lines(writer: RawWriter, file: Path, max_row_bytes: int) -> bool:

@@ -488,7 +488,12 @@ def _typed_select(con: duckdb.DuckDBPyConnection, kind: str, source: SourceConfi
                 return None
             joined = f"coalesce({', '.join(parts)})" if len(parts) > 1 else parts[0]
             # JSON values keep their text as it is; everything else is trimmed.
-            return joined if kind_type == "json" else _clean(joined)
+            text = joined if kind_type == "json" else _clean(joined)
+            parents = sorted({part.split("[")[0] for part in parts})
+            if "_ex" in parents:
+                return text
+            # Read from objects most rows lack (traits): only rows that have one do the work.
+            return f"CASE WHEN {' OR '.join(f'{p} IS NOT NULL' for p in parents)} THEN {text} END"
         column = data_column(mapping.get(name, name))
         return _clean(_ident(column)) if column in raw_columns else None
 
