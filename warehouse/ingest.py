@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -40,6 +41,7 @@ from warehouse.landing import (
 from warehouse.manifest import (
     FilePlan,
     ensure_manifest,
+    file_sha256,
     loaded_files,
     mark_unloaded,
     plan_files,
@@ -289,15 +291,20 @@ def _load_file(
         load.removed += _delete_file_rows(con, table, str(plan.file))
         load.replaced.append(str(plan.file))
     writer = RawWriter(con, table, source.name, plan.file, ingested_at)
-    if shape.empty:
-        load.empty.append(str(plan.file))
-        log.warning("source '%s': %s is empty; nothing to load", source.name, plan.file)
-    elif fmt == "jsonl":
-        load_jsonl(writer, plan.file, config.ingestion.max_row_bytes)
-    elif fmt == "csv":
-        load_csv(writer, plan.file, shape, source.delimiter, config.ingestion.max_row_bytes)
-    else:
-        load_parquet(writer, plan.file, shape.columns)
+    # A hash the plan could do without is computed beside the load (hashlib releases the GIL).
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="kindred-sha256") as hasher:
+        digest = hasher.submit(file_sha256, plan.file) if plan.sha256 is None else None
+        if shape.empty:
+            load.empty.append(str(plan.file))
+            log.warning("source '%s': %s is empty; nothing to load", source.name, plan.file)
+        elif fmt == "jsonl":
+            load_jsonl(writer, plan.file, config.ingestion.max_row_bytes)
+        elif fmt == "csv":
+            load_csv(writer, plan.file, shape, source.delimiter, config.ingestion.max_row_bytes)
+        else:
+            load_parquet(writer, plan.file, shape.columns)
+        if digest is not None:
+            plan.sha256 = digest.result()
     record_version(con, source.name, plan, fmt, writer.rows, writer.problems, shape.columns, ingested_at)
     load.loaded.append(str(plan.file))
     load.added += writer.rows

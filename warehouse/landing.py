@@ -19,10 +19,8 @@ import csv
 import io
 import json
 import logging
-import os
 import re
 import threading
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -279,74 +277,14 @@ class RawWriter:
 
 
 def load_jsonl(writer: RawWriter, file: Path, max_row_bytes: int) -> None:
-    """Append every non-blank line of a JSON lines file with its line number.
-
-    A file of plain lines (UTF-8, `\\n` line ends, none too long, under a quarter of the
-    machine's memory) is read by DuckDB on all cores; any other file is read block by block in
-    Python (`_jsonl_batches`), which keeps each unreadable line with the reason.
+    """Append every non-blank line of a JSON lines file, in blocks, with its line number.
 
     Args:
         writer: where the rows go.
         file: the file.
         max_row_bytes: lines longer than this are kept as a preview with an `_error`.
     """
-    if file.stat().st_size > _IN_MEMORY_LIMIT or not _load_plain_lines(writer, file, max_row_bytes):
-        writer.append_all(_prefetched(_jsonl_batches(file, max_row_bytes)), _LINES_SCHEMA)
-
-
-# DuckDB's reader holds a file's lines in memory; larger files stream through the block reader.
-_IN_MEMORY_LIMIT = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 4
-
-
-def _load_plain_lines(writer: RawWriter, file: Path, max_row_bytes: int) -> bool:
-    """Load a file of plain lines with DuckDB's CSV reader, one field per line; False if it is not one.
-
-    The lines go to a table in an in-memory database of their own first, through a cursor of
-    their own: a file the reader refuses (invalid UTF-8, a carriage return, a line over the
-    limit) then leaves the caller's transaction untouched. The reader keeps empty lines as NULL
-    rows and the file's order, so a row's position is its line number. (A database attached for
-    this file alone, because the caller's open transaction would not see a table created after
-    it first read that database.)
-    """
-    lines = f"_kindred_lines_{uuid.uuid4().hex}"
-    reader = writer.con.cursor()
-    try:
-        reader.execute("SET preserve_insertion_order = true")
-        reader.execute(f"ATTACH ':memory:' AS {lines}")
-        try:
-            reader.execute(
-                f"CREATE TABLE {lines}.lines AS SELECT line FROM read_csv(?, columns = {{'line': 'VARCHAR'}}, "
-                "delim = '\x01', quote = '', escape = '', header = false, auto_detect = false, new_line = '\\n', "
-                "strict_mode = true, null_padding = false, max_line_size = ?, buffer_size = ?)",
-                [str(file), max_row_bytes, max(2 * max_row_bytes, 32 << 20)],
-            )
-        except duckdb.Error as error:
-            log.info("%s: not plain lines (%s); reading it block by block", file, str(error).splitlines()[0])
-            return False
-        # Every byte accounted for: the lines and their line ends make up the file, or the reader
-        # dropped something (a trailing separator, say) and the file is read block by block.
-        count, line_bytes = reader.execute(
-            f"SELECT count(*), coalesce(sum(strlen(line)), 0) FROM {lines}.lines"
-        ).fetchone()
-        if line_bytes + count != _body_size(file):
-            log.info(
-                "%s: not plain lines (the lines read do not add up to the file); reading it block by block",
-                file,
-            )
-            return False
-        # Blank lines (empty, or spaces and tabs only) are layout, not rows; they keep their numbers.
-        (inserted,) = writer.con.execute(
-            f"INSERT INTO {writer.table} BY NAME SELECT ?::VARCHAR AS source, ?::VARCHAR AS _file, "
-            f"?::TIMESTAMP AS _ingested_at, rowid + 1 AS _row_number, NULL::VARCHAR AS _error, line AS _raw "
-            f"FROM {lines}.lines WHERE line IS NOT NULL "
-            "AND NOT (ord(line) IN (9, 32) AND trim(line, e' \\t\\n\\r\\x0b\\x0c') = '')",
-            writer.lineage,
-        ).fetchone()
-        writer.rows += inserted
-        return True
-    finally:
-        reader.execute(f"DETACH DATABASE IF EXISTS {lines}")
-        reader.close()
+    writer.append_all(_prefetched(_jsonl_batches(file, max_row_bytes)), _LINES_SCHEMA)
 
 
 def _prefetched(batches: Iterator[pa.Table]) -> Iterator[pa.Table]:
@@ -517,16 +455,6 @@ def _numpy_line_batches(file: Path, offset: int, next_line: int, max_row_bytes: 
             next_line += lines
             if cut < len(block):
                 handle.seek(cut - len(block), 1)
-
-
-def _body_size(file: Path) -> int:
-    """The file's size without a byte order mark, counting a newline after a last line that lacks one."""
-    size = file.stat().st_size
-    with open(file, "rb") as handle:
-        bom = len(_UTF8_BOM) if handle.read(len(_UTF8_BOM)) == _UTF8_BOM else 0
-        handle.seek(-1, 2)
-        ends_with_newline = handle.read(1) == b"\n"
-    return size - bom + (0 if ends_with_newline else 1)
 
 
 def _starts_with_bom(file: Path) -> bool:

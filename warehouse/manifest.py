@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -53,7 +54,7 @@ class FilePlan:
     action: str  # load (new path), reload (changed content), skip / touch (unchanged), duplicate
     size: int
     modified_at: datetime
-    sha256: str | None
+    sha256: str | None  # None: not read yet; computed while the file loads
     version: int
     duplicate_of: str | None = None
 
@@ -123,17 +124,27 @@ def plan_files(
         ).fetchall()
     )
     by_hash = {entry.sha256: path for path, entry in loaded.items()}
+    stats = {file: file.stat() for file in files}
+    # Files of equal size may hold equal bytes; a file of a size nothing else has cannot be a
+    # copy, so its hash can wait and be computed while it loads (`sha256` None).
+    sizes = Counter([entry.size for entry in loaded.values()] + [stat.st_size for stat in stats.values()])
     plans = []
     for file in files:
-        stat = file.stat()
+        stat = stats[file]
         modified = _modified_at(file, stat.st_mtime_ns)
         key = str(file)
         entry = loaded.get(key)
         if entry and not full_refresh and entry.size == stat.st_size and entry.modified_at == modified:
             plans.append(FilePlan(file, "skip", stat.st_size, modified, entry.sha256, entry.version))
             continue
-        digest = file_sha256(file)
         version = versions.get(key, 0) + 1
+        touched = entry is not None and entry.size == stat.st_size  # maybe the same bytes
+        others = sizes[stat.st_size] - 1 - touched
+        if not touched and others == 0 and key not in duplicates:
+            action = "reload" if entry is not None else "load"
+            plans.append(FilePlan(file, action, stat.st_size, modified, None, version))
+            continue
+        digest = file_sha256(file)
         if entry is not None:
             # Same bytes under a new modification time: nothing to load, remember the new time.
             action = "touch" if digest == entry.sha256 and not full_refresh else "reload"

@@ -1,5 +1,6 @@
 """Idempotent loads: every file is loaded once, a changed file as a new version, repeated events once."""
 
+import hashlib
 import json
 import os
 import shutil
@@ -7,6 +8,7 @@ import shutil
 import pytest
 
 from tests.warehouse.conftest import reasons_of, write_config
+from warehouse import manifest
 from warehouse.config import ConfigError, load_config
 from warehouse.connection import connect, row_count
 from warehouse.ingest import ingest_source, ingest_sources, read_source, unload_files
@@ -32,6 +34,10 @@ def web(tmp_path):
         write_config(tmp_path, "sources:\n  - {name: web, kind: events, path: 'landing/*.jsonl'}\n")
     )
     return folder, config, connect(":memory:")
+
+
+def sha256_of(path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def statuses(con) -> list[tuple[str, int, str]]:
@@ -68,6 +74,34 @@ def test_a_copy_under_another_name_is_a_duplicate_file(web):
     # Recorded once: the next run does not report it again.
     assert ingest_source(con, config, config.sources[0]).duplicates == []
     assert row_count(con, "raw.web") == 2
+
+
+def test_hashes_are_read_up_front_only_when_a_file_could_be_a_copy(web, monkeypatch):
+    folder, config, con = web
+    (folder / "day2.jsonl").write_text(events(("m3", "2025-01-02")))
+    (folder / "day3.jsonl").write_text(events(("m4", "2025-01-03")))  # day2's size, other bytes
+    shutil.copy(folder / "day1.jsonl", folder / "zcopy.jsonl")
+    read_up_front = []
+    monkeypatch.setattr(
+        manifest, "file_sha256", lambda path: read_up_front.append(path.name) or sha256_of(path)
+    )
+    plans = {p.file.name: p for p in manifest.plan_files(con, "web", sorted(folder.glob("*.jsonl")))}
+    assert sorted(read_up_front) == ["day1.jsonl", "day2.jsonl", "day3.jsonl", "zcopy.jsonl"]
+    assert plans["zcopy.jsonl"].action == "duplicate" and plans["day3.jsonl"].action == "load"
+    (folder / "zcopy.jsonl").unlink()
+    (folder / "day3.jsonl").unlink()
+    ingest_sources(con, config)
+    (folder / "day4.jsonl").write_text(
+        events(("m5", "2025-01-04"), ("m6", "2025-01-04"), ("m7", "2025-01-04"))
+    )
+    read_up_front.clear()
+    plans = {p.file.name: p for p in manifest.plan_files(con, "web", sorted(folder.glob("*.jsonl")))}
+    # A size no other file has: no copy possible, so the hash is computed while the file loads.
+    assert read_up_front == [] and plans["day4.jsonl"].sha256 is None
+    ingest_sources(con, config)
+    recorded = {e["file"].rsplit("/", 1)[-1]: e["sha256"] for e in manifest_of(con)}
+    assert recorded["day4.jsonl"] == sha256_of(folder / "day4.jsonl")
+    assert all(recorded[name] == sha256_of(folder / name) for name in ("day1.jsonl", "day2.jsonl"))
 
 
 def test_a_changed_file_loads_as_a_new_version_replacing_its_rows(web):
