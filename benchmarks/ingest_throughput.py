@@ -307,7 +307,11 @@ def run(events: int = 10_000_000, rounds: int = 1, workdir: Path | None = None) 
         "read_json_events_per_second": round(events / read_json_seconds),
         "kindred_seconds": round(kindred_seconds, 1),
         "kindred_events_per_second": round(events / kindred_seconds),
-        "ratio_to_read_json": round(read_json_seconds / kindred_seconds, 2),
+        # Each round's ratio is measured side by side; the median of those is what the goal is read on.
+        "ratio_to_read_json": round(
+            statistics.median(r["seconds"] / k["seconds"] for r, k in zip(reference, ours, strict=True)), 2
+        ),
+        "round_ratios": [round(r["seconds"] / k["seconds"], 2) for r, k in zip(reference, ours, strict=True)],
         "ingest_seconds": round(median(ours, "ingest_seconds"), 1),
         "staging_seconds": round(median(ours, "staging_seconds"), 1),
         "expectations_seconds": round(median(ours, "expectations_seconds"), 1),
@@ -381,10 +385,11 @@ def section(result: dict) -> str:
         "the reference and Kindred one after the other in the same run "
         "(`.venv/bin/python -m benchmarks.ingest_throughput --rounds 3 --write`).\n\n"
         f"{table(result)}\n\n"
-        f"Kindred's throughput is **{ratio:.2f}x** DuckDB's plain `read_json` of the same file "
-        f"({'meeting' if ratio >= 0.5 else 'short of'} the goal of 0.5x). `read_json` parses the lines into one "
-        "table. Kindred also hashes the file into the manifest, stores every line with its line number in "
-        "`raw.<source>` (zstd), then types every event (Segment fields plus the person traits of `traits` and "
+        f"Kindred's throughput is **{ratio:.2f}x** DuckDB's plain `read_json` of the same file, the median of "
+        f"the rounds' ratios ({', '.join(f'{r:.2f}' for r in result['round_ratios'])}), "
+        f"{'meeting' if ratio >= 0.5 else 'short of'} the goal of 0.5x. `read_json` parses the lines into one "
+        "table. Kindred also hashes the file for the manifest (beside the load), cuts it into lines with Arrow's "
+        "reader and stores every line with its line number in `raw.<source>` (zstd), then types every event (Segment fields plus the person traits of `traits` and "
         "`context.traits`), applies the hard rules, deduplicates messageIds, and writes `staging.events` and "
         "the quarantine through a scratch table that is swapped in, each step in its own transaction. Storing "
         "the raw lines alone costs about as much as the whole `read_json` load; that layer is what makes "
