@@ -531,7 +531,9 @@ def _typed_select(con: duckdb.DuckDBPyConnection, kind: str, source: SourceConfi
     if is_json:
         read_reason = (
             "CASE WHEN _ex IS NULL THEN 'malformed JSON line' "
-            "WHEN NOT starts_with(ltrim(_raw), '{') THEN 'JSON line is not an object' END"
+            # ltrim copies the line: only lines not starting with the brace pay for it.
+            "WHEN NOT starts_with(_raw, '{') AND NOT starts_with(ltrim(_raw), '{') "
+            "THEN 'JSON line is not an object' END"
         )
         inner = paths.select(quote_table(f"raw.{source.name}"), q)
     else:
