@@ -265,6 +265,12 @@ def resolve(
     map: Annotated[
         list[str] | None, typer.Option("--map", help="canonical=column, e.g. --map email=EmailAddress")
     ] = None,
+    phone_region: Annotated[
+        str, typer.Option(help="Region of phone numbers written without a country code, e.g. GB.")
+    ] = "US",
+    day_first: Annotated[
+        bool, typer.Option("--day-first", help="Read dates of birth like 04/12/1985 as day/month/year.")
+    ] = False,
 ) -> None:
     """Identity resolution of arbitrary person-record files: one profile_id per input record."""
     import polars as pl
@@ -286,7 +292,9 @@ def resolve(
         frames[file.stem] = _read_records(file, pl)
     try:
         with console.status(f"resolving {sum(f.height for f in frames.values()):,} records..."):
-            resolved = resolve_records(frames, id, mapping)
+            resolved = resolve_records(
+                frames, id, mapping, default_phone_region=phone_region.upper(), day_first=day_first
+            )
     except ValueError as error:
         fail(str(error))
     _write_atomically(resolved, out)

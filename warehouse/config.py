@@ -91,6 +91,9 @@ class ModelsConfig(_Strict):
 class IdentityConfig(_Strict):
     default_phone_region: str = Field(default="US", pattern=r"^[A-Z]{2}$")
     match_threshold: float | None = Field(default=None, gt=0, lt=1)
+    # Slashed dates of birth such as 04/12/1985 read as day/month/year (most of the world) when
+    # true, month/day/year (the US) when false; unambiguous dates read the same either way.
+    date_of_birth_day_first: bool = False
 
 
 class IngestionConfig(_Strict):

@@ -73,3 +73,15 @@ def test_a_source_without_files_is_an_error(tmp_path):
     config = load_config(write(tmp_path, "sources:\n  - {name: shop, kind: orders, path: none/*.csv}\n"))
     with pytest.raises(ConfigError, match="source 'shop': no file matches path 'none/\\*.csv'"):
         ingest_sources(connect(":memory:"), config)
+
+
+def test_identity_settings_are_read_and_checked(tmp_path):
+    source = "sources:\n  - {name: crm, kind: people, path: p.csv}\n"
+    config = load_config(write(tmp_path, source))
+    assert (config.identity.default_phone_region, config.identity.date_of_birth_day_first) == ("US", False)
+    config = load_config(
+        write(tmp_path, source + "identity: {default_phone_region: GB, date_of_birth_day_first: true}\n")
+    )
+    assert (config.identity.default_phone_region, config.identity.date_of_birth_day_first) == ("GB", True)
+    with pytest.raises(ConfigError, match="identity.date_of_birth_day_first"):
+        load_config(write(tmp_path, source + "identity: {date_of_birth_day_first: sometimes}\n"))

@@ -43,7 +43,10 @@ def identity_tables(context: dg.AssetExecutionContext, kindred: KindredResource)
     settings = kindred.load().identity
     with kindred.connect() as con:
         summary = resolve_identities(
-            con, default_phone_region=settings.default_phone_region, match_threshold=settings.match_threshold
+            con,
+            default_phone_region=settings.default_phone_region,
+            match_threshold=settings.match_threshold,
+            day_first=settings.date_of_birth_day_first,
         )
         counts = {
             key: con.sql(f"SELECT count(*) FROM {key[0]}.{key[1]}").fetchall()[0][0]
