@@ -30,6 +30,10 @@ def connect(path: Path | str | None = None) -> duckdb.DuckDBPyConnection:
     con.execute("SET TimeZone = 'UTC'")
     # Progress bars would land in Dagster's captured logs as noise.
     con.execute("SET enable_progress_bar = false")
+    # Keep the memory of DuckDB's fixed-size blocks once touched instead of handing it back to
+    # the kernel after each task: bulk loads otherwise spend a tenth of their time in page faults.
+    # Only virtual memory is reserved up front; resident memory grows with use as before.
+    con.execute("SET block_allocator_memory = '50%'")
     for schema in SCHEMAS:
         con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
     return con
