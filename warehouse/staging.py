@@ -68,11 +68,13 @@ PARTITIONED_KINDS = ("events", "orders")
 STAGED_FILES = "staging._staged_files"
 _STAGED_FILES_COLUMNS = "source VARCHAR, file VARCHAR, ingested_at TIMESTAMP, settings VARCHAR"
 # Text columns with about as many values as rows. DuckDB's default string compression spends
-# more time looking for repeats in them than zstd takes to compress them (about 5x on event ids).
-_NEARLY_UNIQUE = frozenset(
+# more time looking for repeats in them than it saves. Ids are short and near random: stored as
+# they are, they cost a third of the time zstd takes for a little more disk. Long texts (JSON
+# objects, case text) shrink several-fold with zstd.
+_UNIQUE_IDS = frozenset(
     {"message_id", "user_id", "anonymous_id", "record_id", "order_id", "customer_id", "case_id"}
-    | {"properties", "traits", "subject", "description"}
 )
+_LONG_TEXTS = frozenset({"properties", "traits", "subject", "description"})
 # Bumped whenever the typing rules change, so window re-stages of older results fall back to full.
 _RULES_VERSION = 2
 
@@ -133,9 +135,7 @@ def build_staging(
             repeats = _find_repeats(con, kind, scratch)
             for source in config.sources_of(kind):
                 _create_quarantine(con, source)
-                _quarantine_from(con, scratch, source)
-                if repeats:
-                    _quarantine_repeats(con, source)
+                _quarantine_from(con, scratch, source, with_repeats=bool(repeats))
             con.execute(f"DELETE FROM {scratch} WHERE _reason IS NOT NULL")
             if repeats:
                 _delete_repeats(con, scratch)
@@ -343,13 +343,25 @@ def _create_quarantine(con: duckdb.DuckDBPyConnection, source: SourceConfig) -> 
     con.execute(f"CREATE OR REPLACE TABLE {quote_table(f'quarantine.{source.name}')} ({QUARANTINE_COLUMNS})")
 
 
-def _quarantine_from(con: duckdb.DuckDBPyConnection, scratch: str, source: SourceConfig) -> int:
-    """Copy a source's rows with a reason from a scratch table to its quarantine, with their raw content."""
+def _quarantine_from(
+    con: duckdb.DuckDBPyConnection, scratch: str, source: SourceConfig, with_repeats: bool = False
+) -> int:
+    """Copy a source's rows with a reason from a scratch table to its quarantine, with their raw content.
+
+    `with_repeats`: also the source's rows in `_kindred_repeats`, in the same pass over raw (reading
+    every raw line back is most of the cost).
+    """
+    rejected = (
+        f"SELECT source, _file, _row_number, _reason FROM {scratch} WHERE source = $1 AND _reason IS NOT NULL"
+    )
+    if with_repeats:
+        rejected += (
+            " UNION ALL SELECT source, _file, _row_number, reason FROM _kindred_repeats WHERE source = $1"
+        )
     return con.execute(
         f"INSERT INTO {quote_table(f'quarantine.{source.name}')} "
-        f"SELECT s.source, s._file, s._row_number, s._reason, {_raw_content_of(con, source)}, s._ingested_at "
-        f"FROM {scratch} s JOIN {quote_table(f'raw.{source.name}')} r USING (_file, _row_number) "
-        "WHERE s.source = ? AND s._reason IS NOT NULL",
+        f"SELECT s.source, s._file, s._row_number, s._reason, {_raw_content_of(con, source)}, r._ingested_at "
+        f"FROM ({rejected}) s JOIN {quote_table(f'raw.{source.name}')} r USING (_file, _row_number)",
         [source.name],
     ).fetchall()[0][0]
 
@@ -405,7 +417,9 @@ def _column_type(column: str, fields: dict[str, str]) -> str:
     if column == "_ingested_at":
         return "TIMESTAMP"
     sql_type = _SQL_TYPES[fields.get(column, "string")]
-    return f"{sql_type} USING COMPRESSION zstd" if column in _NEARLY_UNIQUE else sql_type
+    if column in _UNIQUE_IDS:
+        return f"{sql_type} USING COMPRESSION uncompressed"
+    return f"{sql_type} USING COMPRESSION zstd" if column in _LONG_TEXTS else sql_type
 
 
 def _raw_columns(con: duckdb.DuckDBPyConnection, source: SourceConfig) -> list[str]:
