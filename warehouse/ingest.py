@@ -41,7 +41,7 @@ from warehouse.landing import (
 from warehouse.manifest import (
     FilePlan,
     ensure_manifest,
-    file_sha256,
+    file_hash,
     loaded_files,
     mark_unloaded,
     plan_files,
@@ -291,9 +291,9 @@ def _load_file(
         load.removed += _delete_file_rows(con, table, str(plan.file))
         load.replaced.append(str(plan.file))
     writer = RawWriter(con, table, source.name, plan.file, ingested_at)
-    # A hash the plan could do without is computed beside the load (hashlib releases the GIL).
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="kindred-sha256") as hasher:
-        digest = hasher.submit(file_sha256, plan.file) if plan.sha256 is None else None
+    # A hash the plan could do without is computed beside the load (blake3 releases the GIL).
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="kindred-hash") as hasher:
+        digest = hasher.submit(file_hash, plan.file) if plan.content_hash is None else None
         if shape.empty:
             load.empty.append(str(plan.file))
             log.warning("source '%s': %s is empty; nothing to load", source.name, plan.file)
@@ -304,7 +304,7 @@ def _load_file(
         else:
             load_parquet(writer, plan.file, shape.columns)
         if digest is not None:
-            plan.sha256 = digest.result()
+            plan.content_hash = digest.result()
     record_version(con, source.name, plan, fmt, writer.rows, writer.problems, shape.columns, ingested_at)
     load.loaded.append(str(plan.file))
     load.added += writer.rows

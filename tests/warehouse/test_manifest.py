@@ -5,6 +5,7 @@ import json
 import os
 import shutil
 
+import blake3
 import pytest
 
 from tests.warehouse.conftest import reasons_of, write_config
@@ -36,8 +37,8 @@ def web(tmp_path):
     return folder, config, connect(":memory:")
 
 
-def sha256_of(path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+def hash_of(path) -> str:
+    return blake3.blake3(path.read_bytes()).hexdigest()
 
 
 def statuses(con) -> list[tuple[str, int, str]]:
@@ -51,7 +52,7 @@ def test_the_same_file_twice_loads_once(web):
     assert (
         first["rows"] == 2
         and first["size"] == (folder / "day1.jsonl").stat().st_size
-        and len(first["sha256"]) == 64
+        and first["content_hash"] == hash_of(folder / "day1.jsonl")
     )
     load = ingest_source(con, config, config.sources[0])
     assert (load.rows, load.added, load.unchanged, load.loaded) == (2, 0, 1, [])
@@ -82,9 +83,7 @@ def test_hashes_are_read_up_front_only_when_a_file_could_be_a_copy(web, monkeypa
     (folder / "day3.jsonl").write_text(events(("m4", "2025-01-03")))  # day2's size, other bytes
     shutil.copy(folder / "day1.jsonl", folder / "zcopy.jsonl")
     read_up_front = []
-    monkeypatch.setattr(
-        manifest, "file_sha256", lambda path: read_up_front.append(path.name) or sha256_of(path)
-    )
+    monkeypatch.setattr(manifest, "file_hash", lambda path: read_up_front.append(path.name) or hash_of(path))
     plans = {p.file.name: p for p in manifest.plan_files(con, "web", sorted(folder.glob("*.jsonl")))}
     assert sorted(read_up_front) == ["day1.jsonl", "day2.jsonl", "day3.jsonl", "zcopy.jsonl"]
     assert plans["zcopy.jsonl"].action == "duplicate" and plans["day3.jsonl"].action == "load"
@@ -97,11 +96,11 @@ def test_hashes_are_read_up_front_only_when_a_file_could_be_a_copy(web, monkeypa
     read_up_front.clear()
     plans = {p.file.name: p for p in manifest.plan_files(con, "web", sorted(folder.glob("*.jsonl")))}
     # A size no other file has: no copy possible, so the hash is computed while the file loads.
-    assert read_up_front == [] and plans["day4.jsonl"].sha256 is None
+    assert read_up_front == [] and plans["day4.jsonl"].content_hash is None
     ingest_sources(con, config)
-    recorded = {e["file"].rsplit("/", 1)[-1]: e["sha256"] for e in manifest_of(con)}
-    assert recorded["day4.jsonl"] == sha256_of(folder / "day4.jsonl")
-    assert all(recorded[name] == sha256_of(folder / name) for name in ("day1.jsonl", "day2.jsonl"))
+    recorded = {e["file"].rsplit("/", 1)[-1]: e["content_hash"] for e in manifest_of(con)}
+    assert recorded["day4.jsonl"] == hash_of(folder / "day4.jsonl")
+    assert all(recorded[name] == hash_of(folder / name) for name in ("day1.jsonl", "day2.jsonl"))
 
 
 def test_a_changed_file_loads_as_a_new_version_replacing_its_rows(web):
@@ -177,6 +176,26 @@ def test_files_removed_from_landing_stay_loaded_until_unloaded(web):
     (folder / "day3.jsonl").write_text(events(("m6", "2025-01-03")))
     (folder / "day2.jsonl").unlink()
     assert ingest_sources(con, config, full_refresh=True) == {"web": 1}
+
+
+def test_a_manifest_of_sha256_digests_moves_to_blake3(web):
+    folder, config, con = web
+    ingest_sources(con, config)
+    # The manifest as earlier versions wrote it: the digest in a `sha256` column.
+    con.execute("ALTER TABLE raw._manifest RENAME COLUMN content_hash TO sha256")
+    con.execute("UPDATE raw._manifest SET sha256 = ?", [hashlib.sha256(b"old").hexdigest()])
+    load = ingest_source(con, config, config.sources[0])
+    assert (load.added, load.unchanged) == (0, 1)  # same size and time: not read
+    columns = {r[0] for r in con.execute("DESCRIBE raw._manifest").fetchall()}
+    assert "sha256" not in columns and "content_hash" in columns
+    # Touched: without a comparable digest it is read and loaded once more, replacing its rows.
+    os.utime(folder / "day1.jsonl", (1_700_000_000, 1_700_000_000))
+    load = ingest_source(con, config, config.sources[0])
+    assert (load.added, load.removed) == (2, 2) and row_count(con, "raw.web") == 2
+    assert manifest_of(con)[0]["content_hash"] == hash_of(folder / "day1.jsonl")
+    # From then on the hash decides again.
+    os.utime(folder / "day1.jsonl", (1_700_000_100, 1_700_000_100))
+    assert ingest_source(con, config, config.sources[0]).unchanged == 1
 
 
 def test_a_warehouse_from_before_the_manifest_is_reloaded(web):
