@@ -68,9 +68,9 @@ PARTITIONED_KINDS = ("events", "orders")
 STAGED_FILES = "staging._staged_files"
 _STAGED_FILES_COLUMNS = "source VARCHAR, file VARCHAR, ingested_at TIMESTAMP, settings VARCHAR"
 # Text columns with about as many values as rows. DuckDB's default string compression spends
-# more time looking for repeats in them than it saves. Ids are short and near random: stored as
-# they are, they cost a third of the time zstd takes for a little more disk. Long texts (JSON
-# objects, case text) shrink several-fold with zstd.
+# more time looking for repeats in them than it saves. Ids are short and nearly random: stored as
+# they are, they take half the time zstd takes to write, for twice the disk (about 50 bytes an
+# event on 10M Segment events). Long texts (JSON objects, case text) shrink several-fold with zstd.
 _UNIQUE_IDS = frozenset(
     {"message_id", "user_id", "anonymous_id", "record_id", "order_id", "customer_id", "case_id"}
 )
