@@ -34,6 +34,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
 from warehouse.config import ConfigError
+from warehouse.connection import unordered_inserts
 
 log = logging.getLogger(__name__)
 
@@ -267,11 +268,13 @@ class RawWriter:
         view = "_kindred_landing_batches"
         self.con.register(view, pa.RecordBatchReader.from_batches(schema, counted()))
         try:
-            self.con.execute(
-                f"INSERT INTO {self.table} BY NAME SELECT ?::VARCHAR AS source, ?::VARCHAR AS _file, "
-                f"?::TIMESTAMP AS _ingested_at, * FROM {view}",
-                self.lineage,
-            )
+            # Rows carry their line numbers: the table need not keep the file's order.
+            with unordered_inserts(self.con):
+                self.con.execute(
+                    f"INSERT INTO {self.table} BY NAME SELECT ?::VARCHAR AS source, ?::VARCHAR AS _file, "
+                    f"?::TIMESTAMP AS _ingested_at, * FROM {view}",
+                    self.lineage,
+                )
         finally:
             self.con.unregister(view)
 

@@ -27,8 +27,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -43,7 +41,7 @@ from warehouse.canonical import (
     canonical_fields,
 )
 from warehouse.config import ConfigError, KindredConfig, SourceConfig
-from warehouse.connection import quote_table, row_count, table_exists
+from warehouse.connection import quote_table, row_count, table_exists, unordered_inserts
 from warehouse.ingest import transaction
 from warehouse.landing import LINEAGE, READ_COLUMNS, data_column
 from warehouse.manifest import LOADED, MANIFEST, ensure_manifest
@@ -122,7 +120,7 @@ def build_staging(
     """
     kinds = tuple(kinds or KINDS)
     _ensure_state(con)
-    with _unordered(con), transaction(con):
+    with unordered_inserts(con), transaction(con):
         for kind in kinds:
             scratch = _create_scratch(con, kind, "next")
             for source in config.sources_of(kind):
@@ -184,7 +182,7 @@ def stage_window(
         raise ValueError(f"empty window: {start} to {end}")
     _ensure_state(con)
     whole: set[str] = set()
-    with _unordered(con), transaction(con):
+    with unordered_inserts(con), transaction(con):
         for kind in kinds:
             scratch = _create_scratch(con, kind, "scope")
             for source in config.sources_of(kind):
@@ -303,21 +301,6 @@ def days_touched(
     """
     days = set(event_days(con, kind, source, loaded)) | set(staged_days(con, kind, source.name, replaced))
     return sorted(days)
-
-
-@contextmanager
-def _unordered(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
-    """Inserts that need not keep the order of their input, for the scratch tables.
-
-    Rows carry their file and line, so their order in a table means nothing; an ordered
-    parallel insert leaves part-filled row groups that the next checkpoint rewrites whole.
-    """
-    (before,) = con.execute("SELECT current_setting('preserve_insertion_order')").fetchone()
-    con.execute("SET preserve_insertion_order = false")
-    try:
-        yield
-    finally:
-        con.execute(f"SET preserve_insertion_order = {str(before).lower()}")
 
 
 def _typed_columns(kind: str) -> str:
