@@ -335,16 +335,24 @@ def _quarantine_from(
     every raw line back is most of the cost).
     """
     rejected = (
-        f"SELECT source, _file, _row_number, _reason FROM {scratch} WHERE source = $1 AND _reason IS NOT NULL"
+        f"SELECT source, _file, _row_number, _reason AS reason FROM {scratch} WHERE _reason IS NOT NULL"
     )
     if with_repeats:
-        rejected += (
-            " UNION ALL SELECT source, _file, _row_number, reason FROM _kindred_repeats WHERE source = $1"
-        )
+        rejected += f" UNION ALL {_REPEATED_ROWS}"
+    return _quarantine_rows(con, source, rejected)
+
+
+_REPEATED_ROWS = "SELECT source, _file, _row_number, reason FROM _kindred_repeats"
+
+
+def _quarantine_rows(con: duckdb.DuckDBPyConnection, source: SourceConfig, rejected: str) -> int:
+    """Insert the source's rows of `rejected` (source, _file, _row_number, reason) into its quarantine,
+    with their raw content; returns how many."""
     return con.execute(
         f"INSERT INTO {quote_table(f'quarantine.{source.name}')} "
-        f"SELECT s.source, s._file, s._row_number, s._reason, {_raw_content_of(con, source)}, r._ingested_at "
-        f"FROM ({rejected}) s JOIN {quote_table(f'raw.{source.name}')} r USING (_file, _row_number)",
+        f"SELECT s.source, s._file, s._row_number, s.reason, {_raw_content_of(con, source)}, r._ingested_at "
+        f"FROM ({rejected}) s JOIN {quote_table(f'raw.{source.name}')} r USING (_file, _row_number) "
+        "WHERE s.source = ?",
         [source.name],
     ).fetchall()[0][0]
 
@@ -754,16 +762,6 @@ def _find_repeats(
     return con.execute("SELECT count(*) FROM _kindred_repeats").fetchall()[0][0]
 
 
-def _quarantine_repeats(con: duckdb.DuckDBPyConnection, source: SourceConfig) -> int:
-    return con.execute(
-        f"INSERT INTO {quote_table(f'quarantine.{source.name}')} "
-        f"SELECT d.source, d._file, d._row_number, d.reason, {_raw_content_of(con, source)}, r._ingested_at "
-        f"FROM _kindred_repeats d JOIN {quote_table(f'raw.{source.name}')} r USING (_file, _row_number) "
-        "WHERE d.source = ?",
-        [source.name],
-    ).fetchall()[0][0]
-
-
 def _delete_repeats(con: duckdb.DuckDBPyConnection, table: str) -> None:
     con.execute(
         f"DELETE FROM {table} s USING _kindred_repeats d "
@@ -777,7 +775,7 @@ def _deduplicate(con: duckdb.DuckDBPyConnection, config: KindredConfig, kind: st
     staging = quote_table(f"staging.{kind}")
     if not config.sources_of(kind) or not _find_repeats(con, kind, staging, "TRUE"):
         return {}
-    moved = {source.name: _quarantine_repeats(con, source) for source in config.sources_of(kind)}
+    moved = {source.name: _quarantine_rows(con, source, _REPEATED_ROWS) for source in config.sources_of(kind)}
     _delete_repeats(con, staging)
     return moved
 
