@@ -1,7 +1,7 @@
 """Landing files -> `raw.<source>`: every row as text, exactly as the file had it, with lineage.
 
 Loads are incremental and idempotent. `raw._manifest` (warehouse.manifest) records each file
-version loaded (path, size, SHA-256, rows): an unchanged file is not read again, a changed file
+version loaded (path, size, BLAKE3 hash, rows): an unchanged file is not read again, a changed file
 replaces its previous rows as a new version, and a second copy of a file already loaded is
 recorded as a duplicate and not loaded. Every load runs in one transaction, so a run killed at any
 point leaves raw and the manifest as they were before it.
@@ -28,11 +28,9 @@ from warehouse.config import ConfigError, KindredConfig, SourceConfig, required_
 from warehouse.connection import connect, quote_table, row_count, table_exists
 from warehouse.landing import (
     LINEAGE,
-    RAW_TABLE_COLUMNS,
     FileShape,
     LandingFileError,
     RawWriter,
-    data_column,
     inspect_file,
     load_csv,
     load_jsonl,
@@ -49,8 +47,19 @@ from warehouse.manifest import (
     record_version,
     touch,
 )
+from warehouse.raw_store import (
+    discard_temporary_root,
+    is_table,
+    move_table_to_store,
+    remove_unreferenced,
+    replace_view,
+    version_folder,
+)
 
 log = logging.getLogger(__name__)
+
+# Files from this size on are written to raw as two Parquet parts, one per core.
+_PARALLEL_PARTS_BYTES = 64 << 20
 
 __all__ = [
     "LINEAGE",
@@ -106,7 +115,7 @@ def ingest_sources(
             column. Nothing is written in that case.
     """
     shapes = check_sources(con, config)
-    with transaction(con):
+    with _raw_store_tidied(con), transaction(con):
         loads = [_load_source(con, config, s, shapes[s.name], full_refresh) for s in config.sources]
     for load in loads:
         log.info(load.summary())
@@ -131,7 +140,7 @@ def ingest_source(
         What was loaded, replaced and skipped.
     """
     shapes = check_sources(con, config)
-    with transaction(con):
+    with _raw_store_tidied(con), transaction(con):
         load = _load_source(con, config, source, shapes[source.name], full_refresh)
     log.info(load.summary())
     return load
@@ -218,6 +227,20 @@ def _check_required_columns(source: SourceConfig, file: Path, columns: list[str]
 
 
 @contextmanager
+def _raw_store_tidied(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """Delete the raw store's folders of versions no longer loaded, before and after a change to raw.
+
+    Before: what a killed run left behind. After (committed or rolled back): the previous
+    versions of reloaded and unloaded files, or the parts of a load that failed.
+    """
+    remove_unreferenced(con)
+    try:
+        yield
+    finally:
+        remove_unreferenced(con)
+
+
+@contextmanager
 def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
     """One DuckDB transaction: committed when the block ends, rolled back if it raises."""
     con.execute("BEGIN TRANSACTION")
@@ -236,25 +259,22 @@ def _load_source(
     shapes: dict[str, FileShape],
     full_refresh: bool,
 ) -> SourceLoad:
-    table = quote_table(f"raw.{source.name}")
     load = SourceLoad(source=source.name)
-    _prepare_table(con, source.name, table)
+    _prepare_raw(con, source.name)
     files = landing_files(config, source)
     plans = plan_files(con, source.name, files, full_refresh=full_refresh)
     ingested_at = datetime.now(UTC).replace(tzinfo=None)
     if full_refresh:
         present = {str(f) for f in files}
-        for path in loaded_files(con, source.name):
+        for path, entry in loaded_files(con, source.name).items():
             if path not in present:
-                load.removed += _delete_file_rows(con, table, path)
+                load.removed += entry.rows
                 mark_unloaded(con, source.name, path, ingested_at)
-    work = [p for p in plans if p.action in ("load", "reload")]
-    for plan in work:
-        if str(plan.file) not in shapes:
+    for plan in plans:
+        if plan.action in ("load", "reload") and str(plan.file) not in shapes:
             shapes[str(plan.file)] = inspect_file(
                 plan.file, config.format_of(source, plan.file), source.delimiter
             )
-    _add_columns(con, source.name, table, [shapes[str(p.file)] for p in work])
     for plan in plans:
         if plan.action == "skip":
             load.unchanged += 1
@@ -271,7 +291,8 @@ def _load_source(
                 plan.duplicate_of,
             )
         else:
-            _load_file(con, config, source, table, plan, shapes[str(plan.file)], ingested_at, load)
+            _load_file(con, config, source, plan, shapes[str(plan.file)], ingested_at, load)
+    replace_view(con, source.name)
     load.rows = row_count(con, f"raw.{source.name}")
     return load
 
@@ -280,7 +301,6 @@ def _load_file(
     con: duckdb.DuckDBPyConnection,
     config: KindredConfig,
     source: SourceConfig,
-    table: str,
     plan: FilePlan,
     shape: FileShape,
     ingested_at: datetime,
@@ -288,9 +308,12 @@ def _load_file(
 ) -> None:
     fmt = config.format_of(source, plan.file)
     if plan.action == "reload":
-        load.removed += _delete_file_rows(con, table, str(plan.file))
+        load.removed += loaded_files(con, source.name)[str(plan.file)].rows
         load.replaced.append(str(plan.file))
-    writer = RawWriter(con, table, source.name, plan.file, ingested_at)
+    folder = version_folder(con, source.name, str(plan.file), ingested_at)
+    # Large files are written as two parts, compressed in parallel.
+    parts = 2 if plan.size >= _PARALLEL_PARTS_BYTES else 1
+    writer = RawWriter(con, folder, source.name, plan.file, ingested_at, parts=parts)
     # A hash the plan could do without is computed beside the load (blake3 releases the GIL).
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="kindred-hash") as hasher:
         digest = hasher.submit(file_hash, plan.file) if plan.content_hash is None else None
@@ -303,6 +326,7 @@ def _load_file(
             load_csv(writer, plan.file, shape, source.delimiter, config.ingestion.max_row_bytes)
         else:
             load_parquet(writer, plan.file, shape.columns)
+        writer.finish(shape.columns)
         if digest is not None:
             plan.content_hash = digest.result()
     record_version(con, source.name, plan, fmt, writer.rows, writer.problems, shape.columns, ingested_at)
@@ -318,15 +342,25 @@ def _load_file(
         )
 
 
-def _prepare_table(con: duckdb.DuckDBPyConnection, source: str, table: str) -> None:
-    """Create raw.<source>; a table from before the manifest existed is rebuilt from the files."""
-    if table_exists(con, f"raw.{source}"):
-        columns = _table_columns(con, source)
-        if "_error" in columns and (loaded_files(con, source) or row_count(con, f"raw.{source}") == 0):
-            return
-        log.warning("raw.%s was written without a manifest; reloading it from the landing files", source)
-        con.execute(f"DROP TABLE {table}")
-    con.execute(f"CREATE TABLE {table} ({RAW_TABLE_COLUMNS})")
+def _prepare_raw(con: duckdb.DuckDBPyConnection, source: str) -> None:
+    """Make sure `raw.<source>` exists as a view over the raw store.
+
+    A table from before the manifest existed is dropped and its files reloaded; a table from
+    before the raw store is moved into it.
+    """
+    if not table_exists(con, f"raw.{source}"):
+        replace_view(con, source)
+        return
+    if not is_table(con, source):
+        return
+    if "_error" in _table_columns(con, source) and (
+        loaded_files(con, source) or row_count(con, f"raw.{source}") == 0
+    ):
+        move_table_to_store(con, source)
+        return
+    log.warning("raw.%s was written without a manifest; reloading it from the landing files", source)
+    con.execute(f"DROP TABLE {quote_table(f'raw.{source}')}")
+    replace_view(con, source)
 
 
 def _table_columns(con: duckdb.DuckDBPyConnection, source: str) -> list[str]:
@@ -336,24 +370,6 @@ def _table_columns(con: duckdb.DuckDBPyConnection, source: str) -> list[str]:
         [source],
     ).fetchall()
     return [r[0] for r in rows]
-
-
-def _add_columns(con: duckdb.DuckDBPyConnection, source: str, table: str, shapes: list[FileShape]) -> None:
-    existing = set(_table_columns(con, source))
-    for shape in shapes:
-        for column in shape.columns:
-            name = data_column(column)
-            if name not in existing:
-                con.execute(f"ALTER TABLE {table} ADD COLUMN {_ident(name)} VARCHAR")
-                existing.add(name)
-
-
-def _delete_file_rows(con: duckdb.DuckDBPyConnection, table: str, path: str) -> int:
-    return con.execute(f"DELETE FROM {table} WHERE _file = ?", [path]).fetchall()[0][0]
-
-
-def _ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def unload_files(
@@ -384,13 +400,13 @@ def unload_files(
     missing = [p for p in paths if p not in loaded]
     if missing:
         raise ConfigError(f"source '{source_name}': not loaded, cannot unload: {', '.join(missing)}")
-    table = quote_table(f"raw.{source_name}")
     removed = 0
     at = datetime.now(UTC).replace(tzinfo=None)
-    with transaction(con):
+    with _raw_store_tidied(con), transaction(con):
         for path in paths:
-            removed += _delete_file_rows(con, table, path)
+            removed += loaded[path].rows
             mark_unloaded(con, source_name, path, at)
+        replace_view(con, source_name)
     log.info("raw.%s: unloaded %d files, %d rows", source_name, len(paths), removed)
     return removed
 
@@ -417,6 +433,7 @@ def read_source(config: KindredConfig, source: SourceConfig) -> pl.DataFrame:
         load = _load_source(con, config, source, shapes[source.name], full_refresh=True)
         frame = con.sql(f"SELECT * FROM {quote_table(f'raw.{source.name}')} ORDER BY _file, _row_number").pl()
     finally:
+        discard_temporary_root(con)
         con.close()
     log.info("read %d rows of source '%s'", load.rows, source.name)
     return frame

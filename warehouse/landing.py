@@ -22,6 +22,7 @@ import logging
 import re
 import threading
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -32,9 +33,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
+import pyarrow.parquet as pq
 
 from warehouse.config import ConfigError
-from warehouse.connection import unordered_inserts
 
 log = logging.getLogger(__name__)
 
@@ -43,12 +44,6 @@ LINEAGE = ("source", "_file", "_row_number", "_ingested_at")
 # kept for every JSON line and for CSV rows that could not be split into columns.
 READ_COLUMNS = ("_error", "_raw")
 RESERVED = frozenset(LINEAGE + READ_COLUMNS)
-RAW_TABLE_COLUMNS = (
-    "source VARCHAR, _file VARCHAR, _row_number BIGINT, _ingested_at TIMESTAMP, _error VARCHAR, "
-    # Whole JSON lines compress several-fold with zstd and load faster than with the default.
-    "_raw VARCHAR USING COMPRESSION zstd"
-)
-
 _BLOCK = 128 << 20
 # Arrow's reader reads blocks of this size (or of the longest row allowed, if larger).
 _ARROW_BLOCK = 16 << 20
@@ -72,6 +67,17 @@ _FIX = {
     "parquet": "set `format:` on the source, give the file its proper extension, or re-export it as Parquet",
 }
 _UTF8_BOM = codecs.BOM_UTF8
+# Every raw part starts with these columns (warehouse.raw_store.RAW_COLUMNS), then the file's own.
+_RAW_SCHEMA = pa.schema(
+    [
+        ("source", pa.string()),
+        ("_file", pa.string()),
+        ("_row_number", pa.int64()),
+        ("_ingested_at", pa.timestamp("us")),
+        ("_error", pa.string()),
+        ("_raw", pa.large_string()),
+    ]
+)
 _LINES_SCHEMA = pa.schema([("_row_number", pa.int64()), ("_error", pa.string()), ("_raw", pa.large_string())])
 
 
@@ -236,47 +242,108 @@ def _parquet_columns(file: Path) -> list[str]:
 
 
 class RawWriter:
-    """Appends the rows of one file version to `raw.<source>` inside the caller's transaction."""
+    """Writes the rows of one file version as Parquet parts into its folder of the raw store.
+
+    Parts are written as the rows stream in, each by its own thread (pyarrow compresses without
+    the GIL), so a large file's parts are compressed on both cores while the next lines are cut.
+    The rows only become part of `raw.<source>` when the load's transaction points the view at
+    them (warehouse.raw_store).
+    """
 
     def __init__(
-        self, con: duckdb.DuckDBPyConnection, table: str, source: str, file: Path, ingested_at: datetime
+        self,
+        con: duckdb.DuckDBPyConnection,
+        folder: Path,
+        source: str,
+        file: Path,
+        ingested_at: datetime,
+        parts: int = 1,
     ) -> None:
         self.con = con
-        self.table = table
+        self.folder = folder
         self.lineage = [source, str(file), ingested_at]
+        self.parts = parts
         self.rows = 0
         self.problems = 0
+        self._written = 0
+        folder.mkdir(parents=True, exist_ok=True)
 
     def append(self, batch: pa.Table) -> None:
-        """Insert one batch with columns `_row_number`, `_error`, `_raw` and data columns."""
+        """Write one batch with columns `_row_number`, `_error`, `_raw` and data columns."""
         if batch.num_rows:
             self.append_all(iter([batch]), batch.schema)
 
     def append_all(self, batches: Iterator[pa.Table], schema: pa.Schema) -> None:
-        """Insert a stream of batches (all of `schema`) with one INSERT.
-
-        One statement over a stream lets DuckDB write full row groups to disk as they fill; an
-        INSERT per batch keeps every uncommitted row in memory until the commit.
-        """
-
-        def counted() -> Iterator[pa.RecordBatch]:
-            for table in batches:
-                self.rows += table.num_rows
-                self.problems += table.num_rows - table.column("_error").null_count
-                yield from table.select(schema.names).cast(schema).to_batches()
-
-        view = "_kindred_landing_batches"
-        self.con.register(view, pa.RecordBatchReader.from_batches(schema, counted()))
+        """Write a stream of batches (all of `schema`), spread over `parts` files written in parallel."""
+        target = self._schema(schema)
+        options = _parquet_options(target)
+        writers = [pq.ParquetWriter(self._next_part(), target, **options) for _ in range(self.parts)]
+        pending: list[Future | None] = [None] * len(writers)
         try:
-            # Rows carry their line numbers: the table need not keep the file's order.
-            with unordered_inserts(self.con):
-                self.con.execute(
-                    f"INSERT INTO {self.table} BY NAME SELECT ?::VARCHAR AS source, ?::VARCHAR AS _file, "
-                    f"?::TIMESTAMP AS _ingested_at, * FROM {view}",
-                    self.lineage,
-                )
+            with ThreadPoolExecutor(max_workers=len(writers), thread_name_prefix="kindred-raw") as pool:
+                for n, table in enumerate(batches):
+                    self.rows += table.num_rows
+                    self.problems += table.num_rows - table.column("_error").null_count
+                    slot = n % len(writers)
+                    if pending[slot] is not None:
+                        pending[slot].result()
+                    pending[slot] = pool.submit(writers[slot].write_table, self._with_lineage(table, target))
+                for future in pending:
+                    if future is not None:
+                        future.result()
         finally:
-            self.con.unregister(view)
+            for writer in writers:
+                writer.close()
+
+    def append_query(self, select: str, params: list) -> int:
+        """Write the rows of a DuckDB query (its columns named as raw's) as one part; returns how many."""
+        (rows,) = self.con.execute(
+            f"COPY ({select}) TO '{str(self._next_part()).replace(chr(39), chr(39) * 2)}' "
+            "(FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1)",
+            params,
+        ).fetchall()[0]
+        self.rows += rows
+        return rows
+
+    def finish(self, columns: list[str]) -> None:
+        """Make sure the version has a part, so a file without rows still shows its columns in raw."""
+        if not self._written:
+            empty = pa.schema([*_LINES_SCHEMA, *[(data_column(c), pa.string()) for c in columns]])
+            self.append_all(iter([empty.empty_table()]), empty)
+
+    def _next_part(self) -> Path:
+        path = self.folder / f"part-{self._written}.parquet"
+        self._written += 1
+        return path
+
+    def _schema(self, schema: pa.Schema) -> pa.Schema:
+        names = set(_RAW_SCHEMA.names)
+        return pa.schema([*_RAW_SCHEMA, *[f for f in schema if f.name not in names]])
+
+    def _with_lineage(self, table: pa.Table, target: pa.Schema) -> pa.Table:
+        n = table.num_rows
+        constants = dict(zip(("source", "_file", "_ingested_at"), self.lineage, strict=True))
+        arrays = []
+        for column in target:
+            if column.name in constants:
+                arrays.append(pa.repeat(pa.scalar(constants[column.name], column.type), n))
+            elif column.name in table.column_names:
+                arrays.append(table.column(column.name).cast(column.type))
+            else:
+                arrays.append(pa.nulls(n, column.type))
+        return pa.Table.from_arrays(arrays, schema=target)
+
+
+def _parquet_options(schema: pa.Schema) -> dict:
+    # zstd level 1: as small as level 3 on JSON lines, a third faster. Whole lines are unique: no
+    # dictionary and no min/max statistics for them; everything else gets both.
+    others = [name for name in schema.names if name != "_raw"]
+    return {
+        "compression": "zstd",
+        "compression_level": 1,
+        "use_dictionary": others,
+        "write_statistics": others,
+    }
 
 
 def load_jsonl(writer: RawWriter, file: Path, max_row_bytes: int) -> None:
@@ -584,16 +651,14 @@ def load_parquet(writer: RawWriter, file: Path, columns: list[str]) -> None:
         selects.append(f"{expr} AS {_quote(data_column(name))}")
     body = ", ".join(selects)
     try:
-        inserted = writer.con.execute(
-            f"INSERT INTO {writer.table} BY NAME SELECT ?::VARCHAR AS source, ?::VARCHAR AS _file, "
-            f"file_row_number + 1 AS _row_number, ?::TIMESTAMP AS _ingested_at, "
-            f"{body + ',' if body else ''} NULL::VARCHAR AS _error "
-            "FROM read_parquet(?, file_row_number = true)",
+        writer.append_query(
+            "SELECT ?::VARCHAR AS source, ?::VARCHAR AS _file, file_row_number + 1 AS _row_number, "
+            "?::TIMESTAMP AS _ingested_at, NULL::VARCHAR AS _error, NULL::VARCHAR AS _raw"
+            f"{', ' + body if body else ''} FROM read_parquet(?, file_row_number = true)",
             [*writer.lineage, str(file)],
-        ).fetchall()
+        )
     except duckdb.Error as error:
         raise LandingFileError(f"{file}: cannot be read as Parquet: {error}; {_FIX['parquet']}") from error
-    writer.rows += inserted[0][0]
 
 
 def load_csv(writer: RawWriter, file: Path, shape: FileShape, delimiter: str, max_row_bytes: int) -> None:

@@ -21,7 +21,9 @@ from tests.warehouse.conftest import write_config
 from warehouse.config import load_config
 from warehouse.connection import connect, open_warehouse, table_exists
 from warehouse.ingest import ingest_sources
+from warehouse.manifest import manifest_of
 from warehouse.quarantine import account_rows
+from warehouse.raw_store import raw_root, version_folder
 from warehouse.staging import build_staging
 
 REPO = Path(__file__).resolve().parents[2]
@@ -104,6 +106,17 @@ def kill(child: subprocess.Popen) -> None:
     assert child.returncode == -signal.SIGKILL
 
 
+def raw_store_holds_only_loaded_versions(con) -> bool:
+    """No Parquet parts of a killed run are left in the raw store once the next ingest ran."""
+    loaded = {
+        version_folder(con, e["source"], e["file"], e["ingested_at"])
+        for e in manifest_of(con)
+        if e["status"] == "loaded"
+    }
+    on_disk = {p for p in (raw_root(con) / "web").iterdir() if p.is_dir()}
+    return on_disk == loaded
+
+
 def finish_and_check(config_path: Path, database: Path) -> None:
     """The next run completes, leaves no scratch table, and every row is accounted for."""
     config = load_config(config_path)
@@ -111,6 +124,7 @@ def finish_and_check(config_path: Path, database: Path) -> None:
         ingest_sources(con, config)
         build_staging(con, config)
         assert not table_exists(con, "staging._events_next")
+        assert raw_store_holds_only_loaded_versions(con)
         assert all(e["balanced"] for e in account_rows(con, config, "events"))
         assert con.sql("SELECT count(*) FROM staging.events").fetchall() == [(30_000 + 2,)]
 
@@ -172,5 +186,6 @@ def test_a_large_run_killed_after_a_delay_recovers(tmp_path, delay):
         assert in_raw == loaded
         ingest_sources(con, config)
         build_staging(con, config)
+        assert raw_store_holds_only_loaded_versions(con)
         ledger = account_rows(con, config, "events")[0]
         assert ledger["balanced"] and ledger["raw"] == 300_000

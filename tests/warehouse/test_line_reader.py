@@ -93,10 +93,11 @@ def test_raw_stores_what_numpy_reads(tmp_path, content):
     path = tmp_path / "e.jsonl"
     path.write_bytes(content)
     con = duckdb.connect()
-    con.execute(f"CREATE TABLE raw_web ({landing.RAW_TABLE_COLUMNS})")
-    writer = landing.RawWriter(con, "raw_web", "web", path, datetime(2026, 1, 1))
+    writer = landing.RawWriter(con, tmp_path / "parts", "web", path, datetime(2026, 1, 1), parts=2)
     landing.load_jsonl(writer, path, 10_000)
-    stored = con.execute("SELECT _row_number, _error, _raw FROM raw_web ORDER BY _row_number").fetchall()
+    writer.finish([])
+    parts = f"read_parquet('{tmp_path / 'parts'}/*.parquet')"
+    stored = con.execute(f"SELECT _row_number, _error, _raw FROM {parts} ORDER BY _row_number").fetchall()
     assert stored == numpy_only(path)
     assert writer.rows == len(stored)
-    assert con.execute("SELECT DISTINCT source, _file FROM raw_web").fetchall() in ([], [("web", str(path))])
+    assert con.execute(f"SELECT DISTINCT source, _file FROM {parts}").fetchall() in ([], [("web", str(path))])

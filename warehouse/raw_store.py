@@ -1,0 +1,176 @@
+"""Where `raw.<source>` keeps its rows: Parquet files beside the warehouse, one folder per file version.
+
+Raw holds every landing row as text, so it is about as large as the landing files. Written as
+zstd Parquet by pyarrow, that text is stored about three times faster than in a DuckDB table
+(whose compression of long strings dominated a load), takes less disk, and reads back as fast.
+
+Layout: `<warehouse>.raw/<source>/<version>/part-<n>.parquet` beside the warehouse file
+(`$KINDRED_HOME/warehouse.raw/` by default), where `<version>` names one loaded file version
+(its load time and a hash of its path). `raw.<source>` is a view over the parts of the versions
+the manifest records as loaded. The view is replaced in the same transaction as the manifest, so
+a reader sees the old set of files or the new one, never part of a load. Folders no loaded
+version points to (a run killed before its commit, a replaced or unloaded version) are deleted
+by `remove_unreferenced`, after each ingest commits or rolls back.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import shutil
+import tempfile
+from datetime import datetime
+from pathlib import Path
+
+import blake3
+import duckdb
+
+from warehouse.connection import quote_table
+from warehouse.manifest import LOADED, MANIFEST, ensure_manifest
+
+log = logging.getLogger(__name__)
+
+# The raw columns every part has, in this order, before the file's own columns.
+RAW_COLUMNS = (
+    ("source", "VARCHAR"),
+    ("_file", "VARCHAR"),
+    ("_row_number", "BIGINT"),
+    ("_ingested_at", "TIMESTAMP"),
+    ("_error", "VARCHAR"),
+    ("_raw", "VARCHAR"),
+)
+_ROOT_VARIABLE = "kindred_raw_root"
+
+
+class RawFilesMissing(RuntimeError):
+    """A loaded file version's Parquet parts are gone from the raw store."""
+
+
+def raw_root(con: duckdb.DuckDBPyConnection) -> Path:
+    """The folder of the raw store: `<warehouse file without .duckdb>.raw` beside it.
+
+    An in-memory warehouse (tests, `read_source`) gets a temporary folder for the connection's
+    life; `discard_temporary_root` removes it.
+    """
+    (chosen,) = con.execute("SELECT getvariable(?)", [_ROOT_VARIABLE]).fetchall()[0]
+    if chosen:
+        return Path(chosen)
+    (database,) = con.execute(
+        "SELECT path FROM duckdb_databases() WHERE database_name = current_database()"
+    ).fetchall()[0]
+    if database:
+        path = Path(database).resolve()
+        root = path.with_name(f"{path.stem}.raw")
+    else:
+        root = Path(tempfile.mkdtemp(prefix="kindred-raw-"))
+        atexit.register(shutil.rmtree, root, True)
+    con.execute(f"SET VARIABLE {_ROOT_VARIABLE} = ?", [str(root)])
+    return root
+
+
+def discard_temporary_root(con: duckdb.DuckDBPyConnection) -> None:
+    """Delete the raw store of an in-memory warehouse."""
+    (database,) = con.execute(
+        "SELECT path FROM duckdb_databases() WHERE database_name = current_database()"
+    ).fetchall()[0]
+    if not database:
+        shutil.rmtree(raw_root(con), ignore_errors=True)
+
+
+def version_folder(con: duckdb.DuckDBPyConnection, source: str, file: str, ingested_at: datetime) -> Path:
+    """The folder of one file version's parts (`ingested_at` and the path tell versions apart)."""
+    name = f"{ingested_at:%Y%m%dT%H%M%S%f}-{blake3.blake3(file.encode()).hexdigest()[:16]}"
+    return raw_root(con) / source / name
+
+
+def _loaded_versions(
+    con: duckdb.DuckDBPyConnection, source: str | None = None
+) -> list[tuple[str, str, datetime]]:
+    ensure_manifest(con)
+    where = "status = ?" + (" AND source = ?" if source is not None else "")
+    params = [LOADED] + ([source] if source is not None else [])
+    return con.execute(
+        f"SELECT source, file, ingested_at FROM {MANIFEST} WHERE {where} ORDER BY file, ingested_at", params
+    ).fetchall()
+
+
+def replace_view(con: duckdb.DuckDBPyConnection, source: str) -> None:
+    """Point `raw.<source>` at the parts of the source's loaded versions (call inside the load's transaction).
+
+    Raises:
+        RawFilesMissing: a loaded version has no parts on disk (the raw store was deleted or moved).
+    """
+    parts: list[str] = []
+    for _, file, ingested_at in _loaded_versions(con, source):
+        folder = version_folder(con, source, file, ingested_at)
+        found = sorted(folder.glob("part-*.parquet"))
+        if not found:
+            raise RawFilesMissing(
+                f"raw.{source}: the rows of {file} (loaded {ingested_at:%Y-%m-%d %H:%M:%S}) are missing from "
+                f"{folder}; restore the folder from a backup, or reload the source with a full refresh "
+                "(`ingest_sources(con, config, full_refresh=True)`) while its landing files are present"
+            )
+        parts.extend(str(p) for p in found)
+    view = quote_table(f"raw.{source}")
+    if is_table(con, source):
+        con.execute(f"DROP TABLE {view}")
+    if parts:
+        files = ", ".join("'" + p.replace("'", "''") + "'" for p in parts)
+        body = f"SELECT * FROM read_parquet([{files}], union_by_name = true)"
+    else:
+        body = "SELECT " + ", ".join(f"NULL::{t} AS {c}" for c, t in RAW_COLUMNS) + " WHERE false"
+    con.execute(f"CREATE OR REPLACE VIEW {view} AS {body}")
+
+
+def is_table(con: duckdb.DuckDBPyConnection, source: str) -> bool:
+    """Whether `raw.<source>` is a DuckDB table (a warehouse from before the raw store)."""
+    rows = con.execute(
+        "SELECT table_type FROM information_schema.tables WHERE table_schema = 'raw' AND table_name = ?",
+        [source],
+    ).fetchall()
+    return bool(rows) and rows[0][0] == "BASE TABLE"
+
+
+def move_table_to_store(con: duckdb.DuckDBPyConnection, source: str) -> None:
+    """Move a `raw.<source>` table into the raw store, version by version (inside a transaction).
+
+    The table is dropped and the view created in the caller's transaction; if it rolls back, the
+    written parts are unreferenced and `remove_unreferenced` deletes them.
+    """
+    table = quote_table(f"raw.{source}")
+    for _, file, ingested_at in _loaded_versions(con, source):
+        folder = version_folder(con, source, file, ingested_at)
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+        con.execute(
+            f"COPY (SELECT * FROM {table} WHERE _file = ? AND _ingested_at = ?) "
+            f"TO '{_sql_path(folder / 'part-0.parquet')}' (FORMAT parquet, COMPRESSION zstd)",
+            [file, ingested_at],
+        )
+    log.info("raw.%s: moved from a table to the raw store (%s)", source, raw_root(con) / source)
+    replace_view(con, source)
+
+
+def remove_unreferenced(con: duckdb.DuckDBPyConnection) -> int:
+    """Delete the version folders no loaded version points to; returns how many.
+
+    Call it outside a transaction that writes parts: between a part's write and the commit, its
+    folder is not referenced yet.
+    """
+    root = raw_root(con)
+    if not root.is_dir():
+        return 0
+    keep = {version_folder(con, s, f, at) for s, f, at in _loaded_versions(con)}
+    removed = 0
+    for source_folder in (p for p in root.iterdir() if p.is_dir()):
+        for folder in (p for p in source_folder.iterdir() if p.is_dir()):
+            if folder not in keep:
+                shutil.rmtree(folder, ignore_errors=True)
+                removed += 1
+    if removed:
+        log.info("raw store: removed %d folders of versions no longer loaded", removed)
+    return removed
+
+
+def _sql_path(path: Path) -> str:
+    return str(path).replace("'", "''")
