@@ -297,9 +297,9 @@ class RawWriter:
 
     def append_query(self, select: str, params: list) -> int:
         """Write the rows of a DuckDB query (its columns named as raw's) as one part; returns how many."""
+        part = str(self._next_part()).replace("'", "''")
         (rows,) = self.con.execute(
-            f"COPY ({select}) TO '{str(self._next_part()).replace(chr(39), chr(39) * 2)}' "
-            "(FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1)",
+            f"COPY ({select}) TO '{part}' (FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1)",
             params,
         ).fetchall()[0]
         self.rows += rows

@@ -79,8 +79,12 @@ def discard_temporary_root(con: duckdb.DuckDBPyConnection) -> None:
 
 def version_folder(con: duckdb.DuckDBPyConnection, source: str, file: str, ingested_at: datetime) -> Path:
     """The folder of one file version's parts (`ingested_at` and the path tell versions apart)."""
+    return _version_folder(raw_root(con), source, file, ingested_at)
+
+
+def _version_folder(root: Path, source: str, file: str, ingested_at: datetime) -> Path:
     name = f"{ingested_at:%Y%m%dT%H%M%S%f}-{blake3.blake3(file.encode()).hexdigest()[:16]}"
-    return raw_root(con) / source / name
+    return root / source / name
 
 
 def _loaded_versions(
@@ -100,9 +104,10 @@ def replace_view(con: duckdb.DuckDBPyConnection, source: str) -> None:
     Raises:
         RawFilesMissing: a loaded version has no parts on disk (the raw store was deleted or moved).
     """
+    root = raw_root(con)
     parts: list[str] = []
     for _, file, ingested_at in _loaded_versions(con, source):
-        folder = version_folder(con, source, file, ingested_at)
+        folder = _version_folder(root, source, file, ingested_at)
         found = sorted(folder.glob("part-*.parquet"))
         if not found:
             raise RawFilesMissing(
@@ -160,7 +165,7 @@ def remove_unreferenced(con: duckdb.DuckDBPyConnection) -> int:
     root = raw_root(con)
     if not root.is_dir():
         return 0
-    keep = {version_folder(con, s, f, at) for s, f, at in _loaded_versions(con)}
+    keep = {_version_folder(root, s, f, at) for s, f, at in _loaded_versions(con)}
     removed = 0
     for source_folder in (p for p in root.iterdir() if p.is_dir()):
         for folder in (p for p in source_folder.iterdir() if p.is_dir()):
