@@ -264,9 +264,10 @@ def _load_source(
     files = landing_files(config, source)
     plans = plan_files(con, source.name, files, full_refresh=full_refresh)
     ingested_at = datetime.now(UTC).replace(tzinfo=None)
+    loaded = loaded_files(con, source.name)
     if full_refresh:
         present = {str(f) for f in files}
-        for path, entry in loaded_files(con, source.name).items():
+        for path, entry in loaded.items():
             if path not in present:
                 load.removed += entry.rows
                 mark_unloaded(con, source.name, path, ingested_at)
@@ -291,6 +292,9 @@ def _load_source(
                 plan.duplicate_of,
             )
         else:
+            if plan.action == "reload":
+                load.removed += loaded[str(plan.file)].rows
+                load.replaced.append(str(plan.file))
             _load_file(con, config, source, plan, shapes[str(plan.file)], ingested_at, load)
     replace_view(con, source.name)
     load.rows = row_count(con, f"raw.{source.name}")
@@ -307,9 +311,6 @@ def _load_file(
     load: SourceLoad,
 ) -> None:
     fmt = config.format_of(source, plan.file)
-    if plan.action == "reload":
-        load.removed += loaded_files(con, source.name)[str(plan.file)].rows
-        load.replaced.append(str(plan.file))
     folder = version_folder(con, source.name, str(plan.file), ingested_at)
     # Large files are written as two parts, compressed in parallel.
     parts = 2 if plan.size >= _PARALLEL_PARTS_BYTES else 1

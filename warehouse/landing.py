@@ -36,6 +36,7 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
 from warehouse.config import ConfigError
+from warehouse.raw_store import sql_literal
 
 log = logging.getLogger(__name__)
 
@@ -297,9 +298,8 @@ class RawWriter:
 
     def append_query(self, select: str, params: list) -> int:
         """Write the rows of a DuckDB query (its columns named as raw's) as one part; returns how many."""
-        part = str(self._next_part()).replace("'", "''")
         (rows,) = self.con.execute(
-            f"COPY ({select}) TO '{part}' (FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1)",
+            f"COPY ({select}) TO {sql_literal(self._next_part())} (FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1)",
             params,
         ).fetchall()[0]
         self.rows += rows

@@ -10,7 +10,7 @@ Layout: `<warehouse>.raw/<source>/<version>/part-<n>.parquet` beside the warehou
 the manifest records as loaded. The view is replaced in the same transaction as the manifest, so
 a reader sees the old set of files or the new one, never part of a load. Folders no loaded
 version points to (a run killed before its commit, a replaced or unloaded version) are deleted
-by `remove_unreferenced`, after each ingest commits or rolls back.
+by `remove_unreferenced`, before each ingest and after it commits or rolls back.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ import blake3
 import duckdb
 
 from warehouse.connection import quote_table
-from warehouse.manifest import LOADED, MANIFEST, ensure_manifest
+from warehouse.manifest import loaded_files
 
 log = logging.getLogger(__name__)
 
@@ -55,9 +55,7 @@ def raw_root(con: duckdb.DuckDBPyConnection) -> Path:
     (chosen,) = con.execute("SELECT getvariable(?)", [_ROOT_VARIABLE]).fetchall()[0]
     if chosen:
         return Path(chosen)
-    (database,) = con.execute(
-        "SELECT path FROM duckdb_databases() WHERE database_name = current_database()"
-    ).fetchall()[0]
+    database = _database_file(con)
     if database:
         path = Path(database).resolve()
         root = path.with_name(f"{path.stem}.raw")
@@ -70,11 +68,15 @@ def raw_root(con: duckdb.DuckDBPyConnection) -> Path:
 
 def discard_temporary_root(con: duckdb.DuckDBPyConnection) -> None:
     """Delete the raw store of an in-memory warehouse."""
-    (database,) = con.execute(
-        "SELECT path FROM duckdb_databases() WHERE database_name = current_database()"
-    ).fetchall()[0]
-    if not database:
+    if not _database_file(con):
         shutil.rmtree(raw_root(con), ignore_errors=True)
+
+
+def _database_file(con: duckdb.DuckDBPyConnection) -> str | None:
+    """The warehouse's file, None when it is in memory."""
+    return con.execute(
+        "SELECT path FROM duckdb_databases() WHERE database_name = current_database()"
+    ).fetchall()[0][0]
 
 
 def version_folder(con: duckdb.DuckDBPyConnection, source: str, file: str, ingested_at: datetime) -> Path:
@@ -87,17 +89,6 @@ def _version_folder(root: Path, source: str, file: str, ingested_at: datetime) -
     return root / source / name
 
 
-def _loaded_versions(
-    con: duckdb.DuckDBPyConnection, source: str | None = None
-) -> list[tuple[str, str, datetime]]:
-    ensure_manifest(con)
-    where = "status = ?" + (" AND source = ?" if source is not None else "")
-    params = [LOADED] + ([source] if source is not None else [])
-    return con.execute(
-        f"SELECT source, file, ingested_at FROM {MANIFEST} WHERE {where} ORDER BY file, ingested_at", params
-    ).fetchall()
-
-
 def replace_view(con: duckdb.DuckDBPyConnection, source: str) -> None:
     """Point `raw.<source>` at the parts of the source's loaded versions (call inside the load's transaction).
 
@@ -106,7 +97,8 @@ def replace_view(con: duckdb.DuckDBPyConnection, source: str) -> None:
     """
     root = raw_root(con)
     parts: list[str] = []
-    for _, file, ingested_at in _loaded_versions(con, source):
+    for file, entry in loaded_files(con, source).items():
+        ingested_at = entry.ingested_at
         folder = _version_folder(root, source, file, ingested_at)
         found = sorted(folder.glob("part-*.parquet"))
         if not found:
@@ -120,7 +112,7 @@ def replace_view(con: duckdb.DuckDBPyConnection, source: str) -> None:
     if is_table(con, source):
         con.execute(f"DROP TABLE {view}")
     if parts:
-        files = ", ".join("'" + p.replace("'", "''") + "'" for p in parts)
+        files = ", ".join(sql_literal(p) for p in parts)
         body = f"SELECT * FROM read_parquet([{files}], union_by_name = true)"
     else:
         body = "SELECT " + ", ".join(f"NULL::{t} AS {c}" for c, t in RAW_COLUMNS) + " WHERE false"
@@ -143,14 +135,14 @@ def move_table_to_store(con: duckdb.DuckDBPyConnection, source: str) -> None:
     written parts are unreferenced and `remove_unreferenced` deletes them.
     """
     table = quote_table(f"raw.{source}")
-    for _, file, ingested_at in _loaded_versions(con, source):
-        folder = version_folder(con, source, file, ingested_at)
+    for file, entry in loaded_files(con, source).items():
+        folder = version_folder(con, source, file, entry.ingested_at)
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True)
         con.execute(
             f"COPY (SELECT * FROM {table} WHERE _file = ? AND _ingested_at = ?) "
-            f"TO '{_sql_path(folder / 'part-0.parquet')}' (FORMAT parquet, COMPRESSION zstd)",
-            [file, ingested_at],
+            f"TO {sql_literal(folder / 'part-0.parquet')} (FORMAT parquet, COMPRESSION zstd)",
+            [file, entry.ingested_at],
         )
     log.info("raw.%s: moved from a table to the raw store (%s)", source, raw_root(con) / source)
     replace_view(con, source)
@@ -165,9 +157,10 @@ def remove_unreferenced(con: duckdb.DuckDBPyConnection) -> int:
     root = raw_root(con)
     if not root.is_dir():
         return 0
-    keep = {_version_folder(root, s, f, at) for s, f, at in _loaded_versions(con)}
     removed = 0
     for source_folder in (p for p in root.iterdir() if p.is_dir()):
+        source = source_folder.name
+        keep = {_version_folder(root, source, f, e.ingested_at) for f, e in loaded_files(con, source).items()}
         for folder in (p for p in source_folder.iterdir() if p.is_dir()):
             if folder not in keep:
                 shutil.rmtree(folder, ignore_errors=True)
@@ -177,5 +170,6 @@ def remove_unreferenced(con: duckdb.DuckDBPyConnection) -> int:
     return removed
 
 
-def _sql_path(path: Path) -> str:
-    return str(path).replace("'", "''")
+def sql_literal(path: Path | str) -> str:
+    """A path as a quoted SQL string (DuckDB's COPY and read_parquet take no parameters for it)."""
+    return "'" + str(path).replace("'", "''") + "'"
