@@ -12,7 +12,19 @@ import polars as pl
 
 from warehouse.home import warehouse_path
 
-SCHEMAS = ("raw", "quarantine", "staging", "identity", "profiles", "features", "scores", "crm", "segments")
+SCHEMAS = (
+    "raw",
+    "quarantine",
+    "staging",
+    "identity",
+    "profiles",
+    "features",
+    "scores",
+    "crm",
+    "segments",
+    "privacy",
+    "audit",
+)
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 

@@ -1,36 +1,20 @@
-"""The `kindred` command line: run the pipeline, make demo data, resolve identities in files."""
+"""`kindred run`, `kindred backfill` and `kindred demo-data`: the pipeline and its demo company."""
 
 from __future__ import annotations
 
-import logging
 import os
 import shutil
-import tempfile
 import time
 from datetime import date
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-app = typer.Typer(
-    no_args_is_help=True,
-    add_completion=False,
-    help="Kindred: customer data platform with predictive scoring.",
-)
-# Wide enough for the summary tables when output is not a terminal (CI logs, files).
-console = Console(width=None if os.isatty(1) else 140)
-err = Console(stderr=True)
+from pipelines.cli.app import app, console, fail
 
-DAGSTER_YAML = Path(__file__).resolve().parents[1] / "dagster.yaml"
-
-
-def fail(message: str) -> None:
-    """Print a clear error and exit non-zero."""
-    err.print(f"[bold red]error:[/] {message}")
-    raise typer.Exit(code=1)
+DAGSTER_YAML = Path(__file__).resolve().parents[2] / "dagster.yaml"
 
 
 @app.command()
@@ -255,115 +239,3 @@ def demo_data(
     console.print(
         f"wrote {out} in {time.monotonic() - started:.1f} s (ground truth in {out / 'ground_truth'})"
     )
-
-
-@app.command()
-def resolve(
-    files: Annotated[list[Path], typer.Argument(help="CSV or Parquet files of person records.")],
-    id: Annotated[str, typer.Option("--id", help="The record id column, present in every file.")],
-    out: Annotated[Path, typer.Option(help="Output file (.csv or .parquet): source, record_id, profile_id.")],
-    map: Annotated[
-        list[str] | None, typer.Option("--map", help="canonical=column, e.g. --map email=EmailAddress")
-    ] = None,
-    phone_region: Annotated[
-        str, typer.Option(help="Region of phone numbers written without a country code, e.g. GB.")
-    ] = "US",
-    day_first: Annotated[
-        bool, typer.Option("--day-first", help="Read dates of birth like 04/12/1985 as day/month/year.")
-    ] = False,
-) -> None:
-    """Identity resolution of arbitrary person-record files: one profile_id per input record."""
-    import polars as pl
-
-    from identity_resolution.resolve import resolve_records
-
-    if out.suffix.lower() not in (".csv", ".parquet"):
-        fail(f"--out {out}: use a .csv or .parquet file name")
-    mapping = {}
-    for item in map or []:
-        canonical, sep, column = item.partition("=")
-        if not sep or not canonical or not column:
-            fail(f"--map {item!r}: expected canonical=column, e.g. email=EmailAddress")
-        mapping[canonical.strip()] = column.strip()
-    frames = {}
-    for file in files:
-        if file.stem in frames:
-            fail(f"{file}: two input files share the stem '{file.stem}', which names the source; rename one")
-        frames[file.stem] = _read_records(file, pl)
-    try:
-        with console.status(f"resolving {sum(f.height for f in frames.values()):,} records..."):
-            resolved = resolve_records(
-                frames, id, mapping, default_phone_region=phone_region.upper(), day_first=day_first
-            )
-    except ValueError as error:
-        fail(str(error))
-    _write_atomically(resolved, out)
-    console.print(
-        f"{resolved.height:,} records -> {resolved['profile_id'].n_unique():,} profiles, written to {out}"
-    )
-
-
-@app.command()
-def grounding(
-    crm_object: Annotated[str, typer.Argument(help="The CRM object, e.g. Lead or Contact.")],
-    crm_record_id: Annotated[str, typer.Argument(help="The record's id in the CRM.")],
-    source: Annotated[str | None, typer.Option(help="The people source, when two hold the same id.")] = None,
-) -> None:
-    """Print the PII-masked grounding document of one CRM record, as the last run wrote it."""
-    import json
-
-    from activation.grounding import grounding_for
-    from warehouse.home import warehouse_path
-
-    if not warehouse_path().is_file():
-        fail(f"no warehouse at {warehouse_path()}: run `kindred run` first (or set KINDRED_HOME)")
-    import duckdb
-
-    with duckdb.connect(str(warehouse_path()), read_only=True) as con:
-        try:
-            document = grounding_for(con, crm_object, crm_record_id, source=source)
-        except (LookupError, ValueError) as error:
-            fail(str(error).strip("'\""))
-    console.print_json(json.dumps(document))
-
-
-def _read_records(file: Path, pl):
-    if not file.is_file():
-        fail(f"{file}: no such file")
-    try:
-        if file.suffix.lower() == ".parquet":
-            return pl.read_parquet(file).with_columns(pl.all().cast(pl.String))
-        if file.suffix.lower() in (".csv", ".txt"):
-            return pl.read_csv(file, infer_schema=False, encoding="utf8-lossy")
-    except Exception as error:  # polars raises several error types for unreadable files
-        fail(f"{file}: cannot be read: {error}")
-    fail(f"{file}: unsupported file type '{file.suffix}'; use .csv or .parquet")
-
-
-def _write_atomically(frame, out: Path) -> None:
-    """Write to a temporary file beside `out`, then rename: a failure leaves no half file."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=out.parent, suffix=out.suffix, delete=False) as handle:
-        temporary = Path(handle.name)
-    try:
-        frame.write_parquet(temporary) if out.suffix.lower() == ".parquet" else frame.write_csv(temporary)
-        temporary.replace(out)
-    finally:
-        temporary.unlink(missing_ok=True)
-
-
-def main() -> None:
-    """Entry point with logging set up for the command line."""
-    # LightGBM's OpenMP threads spin while idle unless told otherwise; on a busy 2-core machine
-    # that makes fits up to 10x slower. Must be set before LightGBM is imported.
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    # Great Expectations draws a progress bar per suite; the run prints its own summary instead.
-    os.environ.setdefault("TQDM_DISABLE", "1")
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    # Great Expectations logs every ephemeral context it creates at INFO.
-    logging.getLogger("great_expectations").setLevel(logging.WARNING)
-    app()
-
-
-if __name__ == "__main__":
-    main()

@@ -1,0 +1,69 @@
+"""`kindred resolve`: identity resolution of arbitrary person-record files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from pipelines.cli.app import app, console, fail, write_atomically
+
+
+@app.command()
+def resolve(
+    files: Annotated[list[Path], typer.Argument(help="CSV or Parquet files of person records.")],
+    id: Annotated[str, typer.Option("--id", help="The record id column, present in every file.")],
+    out: Annotated[Path, typer.Option(help="Output file (.csv or .parquet): source, record_id, profile_id.")],
+    map: Annotated[
+        list[str] | None, typer.Option("--map", help="canonical=column, e.g. --map email=EmailAddress")
+    ] = None,
+    phone_region: Annotated[
+        str, typer.Option(help="Region of phone numbers written without a country code, e.g. GB.")
+    ] = "US",
+    day_first: Annotated[
+        bool, typer.Option("--day-first", help="Read dates of birth like 04/12/1985 as day/month/year.")
+    ] = False,
+) -> None:
+    """Identity resolution of arbitrary person-record files: one profile_id per input record."""
+    import polars as pl
+
+    from identity_resolution.resolve import resolve_records
+
+    if out.suffix.lower() not in (".csv", ".parquet"):
+        fail(f"--out {out}: use a .csv or .parquet file name")
+    mapping = {}
+    for item in map or []:
+        canonical, sep, column = item.partition("=")
+        if not sep or not canonical or not column:
+            fail(f"--map {item!r}: expected canonical=column, e.g. email=EmailAddress")
+        mapping[canonical.strip()] = column.strip()
+    frames = {}
+    for file in files:
+        if file.stem in frames:
+            fail(f"{file}: two input files share the stem '{file.stem}', which names the source; rename one")
+        frames[file.stem] = _read_records(file, pl)
+    try:
+        with console.status(f"resolving {sum(f.height for f in frames.values()):,} records..."):
+            resolved = resolve_records(
+                frames, id, mapping, default_phone_region=phone_region.upper(), day_first=day_first
+            )
+    except ValueError as error:
+        fail(str(error))
+    write_atomically(resolved, out)
+    console.print(
+        f"{resolved.height:,} records -> {resolved['profile_id'].n_unique():,} profiles, written to {out}"
+    )
+
+
+def _read_records(file: Path, pl):
+    if not file.is_file():
+        fail(f"{file}: no such file")
+    try:
+        if file.suffix.lower() == ".parquet":
+            return pl.read_parquet(file).with_columns(pl.all().cast(pl.String))
+        if file.suffix.lower() in (".csv", ".txt"):
+            return pl.read_csv(file, infer_schema=False, encoding="utf8-lossy")
+    except Exception as error:  # polars raises several error types for unreadable files
+        fail(f"{file}: cannot be read: {error}")
+    fail(f"{file}: unsupported file type '{file.suffix}'; use .csv or .parquet")
