@@ -14,8 +14,11 @@ the default: permitted (`opted_in`) unless the purpose requires an explicit opt-
 from __future__ import annotations
 
 import re
+import uuid
+from collections.abc import Collection, Iterable, Mapping, Sequence
 
 import duckdb
+import pyarrow as pa
 
 from warehouse.connection import table_exists
 
@@ -62,14 +65,18 @@ def status_sql(con: duckdb.DuckDBPyConnection, *, purpose: str, channel: str | N
     if not table_exists(con, CONSENT):
         columns = ", ".join(f"CAST(NULL AS {kind}) AS {name}" for name, kind in CONSENT_COLUMNS.items())
         return f"SELECT {columns} WHERE false", []
+    # One arg_max over the whole row, so status, source and record come from the same statement.
+    # Equal times: the opt-out wins (the stricter reading); a row without a time is the oldest.
     sql = (
-        "SELECT profile_id, arg_max(status, recorded_at) AS status, arg_max(source, recorded_at) AS source, "
-        "arg_max(record_id, recorded_at) AS record_id, max(recorded_at) AS recorded_at "
+        "SELECT profile_id, latest.status AS status, latest.source AS source, latest.record_id AS record_id, "
+        "latest.recorded_at AS recorded_at FROM ("
+        "SELECT profile_id, arg_max(struct_pack(status, source, record_id, recorded_at), "
+        "struct_pack(at := coalesce(recorded_at, '-infinity'::TIMESTAMP), strict := status = ?)) AS latest "
         "FROM profiles.consent "
         "WHERE profile_id IS NOT NULL AND list_contains(?, channel) AND purpose IN (?, ?) "
-        "GROUP BY profile_id"
+        "GROUP BY profile_id)"
     )
-    return sql, [channels, purpose, ANY]
+    return sql, [OPTED_OUT, channels, purpose, ANY]
 
 
 def permitted_condition(
@@ -117,3 +124,77 @@ def is_permitted(
         params=[profile_id, *params],
     ).fetchall()
     return rows[0][0] == 1
+
+
+def reachable_condition(
+    con: duckdb.DuckDBPyConnection,
+    profile_column: str,
+    *,
+    purpose: str,
+    channels: Sequence[str],
+    opt_in_channels: Collection[str] = (),
+) -> tuple[str, list]:
+    """A SQL condition, true for the profiles that may be reached for `purpose` on at least one channel.
+
+    The rule for anything delivered over a choice of channels (an offer, a campaign): a person
+    is reachable when one of its channels is permitted for them.
+
+    Args:
+        con: warehouse connection.
+        profile_column: the (trusted) column expression holding the profile id.
+        purpose: e.g. `marketing`.
+        channels: the channels the thing can go out on, e.g. `["email", "sms"]`.
+        opt_in_channels: those of `channels` that need a recorded opt-in for `purpose`.
+
+    Returns:
+        The condition text and its parameters; false for everyone when `channels` is empty.
+    """
+    if not channels:
+        return "false", []
+    parts, params = [], []
+    for channel in dict.fromkeys(channels):
+        condition, more = permitted_condition(
+            con, profile_column, purpose=purpose, channel=channel, opt_in_required=channel in opt_in_channels
+        )
+        parts.append(f"({condition})")
+        params += more
+    return "(" + " OR ".join(parts) + ")", params
+
+
+def permitted_profiles(
+    con: duckdb.DuckDBPyConnection, profile_ids: Iterable[str | None], checks: Mapping[str, tuple[str, list]]
+) -> dict[str | None, dict[str, bool]]:
+    """Evaluate named consent conditions for a set of profiles in one query.
+
+    Args:
+        con: warehouse connection.
+        profile_ids: the profiles (None stands for a record no profile holds yet: it gets the
+            defaults, as a profile without consent rows does).
+        checks: name -> a condition on `candidate.profile_id` with its parameters, as made by
+            `permitted_condition` or `reachable_condition`.
+
+    Returns:
+        profile id -> check name -> whether the condition holds.
+    """
+    wanted = list(dict.fromkeys(profile_ids))
+    if not wanted:
+        return {}
+    names = list(checks)
+    # '' is never a profile id: it stands for "no profile" and takes the defaults.
+    frame = pa.table({"profile_id": pa.array(["" if p is None else p for p in wanted], pa.string())})
+    view = f"_consent_candidates_{uuid.uuid4().hex}"
+    columns, params = [], []
+    for n, name in enumerate(names):
+        condition, more = checks[name]
+        columns.append(f"coalesce({condition}, false) AS c{n}")
+        params += more
+    con.register(view, frame)
+    try:
+        rows = con.sql(
+            f"SELECT candidate.profile_id, {', '.join(columns) or 'true'} FROM {view} AS candidate",
+            params=params,
+        ).fetchall()
+    finally:
+        con.unregister(view)
+    by_id = {row[0]: dict(zip(names, row[1:], strict=False)) for row in rows}
+    return {p: by_id["" if p is None else p] for p in wanted}

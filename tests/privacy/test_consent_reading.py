@@ -4,7 +4,13 @@ from datetime import datetime
 
 import pytest
 
-from privacy.consent import is_permitted, permitted_condition
+from privacy.consent import (
+    is_permitted,
+    permitted_condition,
+    permitted_profiles,
+    reachable_condition,
+    status_sql,
+)
 from warehouse.connection import connect
 
 
@@ -67,3 +73,58 @@ def test_channel_and_purpose_names_are_checked(con, bad):
         permitted_condition(con, "profile_id", purpose="marketing", channel=bad)
     with pytest.raises(ValueError, match="consent"):
         permitted_condition(con, "profile_id", purpose=bad, channel="email")
+
+
+def test_at_equal_times_the_opt_out_wins_with_its_own_source(con):
+    con.executemany(
+        "INSERT INTO profiles.consent VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [
+            ("p5", "email", "marketing", "opted_in", "prefs", "P5", datetime(2024, 5, 1)),
+            ("p5", "any", "marketing", "opted_out", "crm", "C5", datetime(2024, 5, 1)),
+            ("p6", "email", "marketing", "opted_out", "crm", "C6", None),
+            ("p6", "email", "marketing", "opted_in", "prefs", "P6", datetime(2020, 1, 1)),
+        ],
+    )
+    assert not is_permitted(con, "p5", purpose="marketing", channel="email")
+    sql, params = status_sql(con, purpose="marketing", channel="email")
+    rows = {r[0]: r[1:] for r in con.sql(sql, params=params).fetchall()}
+    assert rows["p5"] == ("opted_out", "crm", "C5", datetime(2024, 5, 1))
+    # A row without a time is older than any dated one.
+    assert rows["p6"] == ("opted_in", "prefs", "P6", datetime(2020, 1, 1))
+
+
+@pytest.mark.parametrize(
+    ("profile", "channels", "opt_in_channels", "expected"),
+    [
+        ("p4", ["sms"], [], False),
+        ("p4", ["sms", "email"], [], True),
+        ("p2", ["sms", "email"], [], False),  # do not contact at all
+        ("nobody", ["email"], [], True),
+        ("nobody", ["email"], ["email"], False),
+        ("p1", ["sms", "email"], ["sms", "email"], True),  # p1's latest word is an opt-in to marketing
+        ("p1", [], [], False),
+    ],
+)
+def test_reachable_on_at_least_one_channel(con, profile, channels, opt_in_channels, expected):
+    condition, params = reachable_condition(
+        con, "candidate.profile_id", purpose="marketing", channels=channels, opt_in_channels=opt_in_channels
+    )
+    rows = con.sql(
+        f"SELECT count(*) FROM (SELECT CAST(? AS VARCHAR) AS profile_id) AS candidate WHERE {condition}",
+        params=[profile, *params],
+    ).fetchall()
+    assert (rows[0][0] == 1) is expected
+
+
+def test_permitted_profiles_answers_several_questions_at_once(con):
+    checks = {
+        "email": permitted_condition(con, "candidate.profile_id", purpose="marketing", channel="email"),
+        "profiling": permitted_condition(con, "candidate.profile_id", purpose="profiling", channel=None),
+    }
+    answers = permitted_profiles(con, ["p2", "p3", None, "p3"], checks)
+    assert answers == {
+        "p2": {"email": False, "profiling": False},
+        "p3": {"email": True, "profiling": False},
+        None: {"email": True, "profiling": True},
+    }
+    assert permitted_profiles(con, [], checks) == {}
