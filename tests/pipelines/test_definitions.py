@@ -8,7 +8,7 @@ import dagster as dg
 from pipelines.definitions import defs
 
 REPO = Path(__file__).resolve().parents[2]
-LIBRARIES = ("warehouse", "identity_resolution", "feature_store", "models", "activation", "demo")
+LIBRARIES = ("warehouse", "identity_resolution", "feature_store", "models", "activation", "privacy", "demo")
 
 
 def load(monkeypatch) -> dg.Definitions:
@@ -28,6 +28,7 @@ def test_definitions_load_with_every_stage(monkeypatch):
         "staging/cases",
         "identity/record_xref",
         "profiles/unified_profile",
+        "profiles/consent",
         "features/profile_features",
         "scores/lead_score",
         "scores/churn_risk",
@@ -52,7 +53,15 @@ def test_every_asset_has_a_group_and_a_description(monkeypatch):
     graph = load(monkeypatch).resolve_asset_graph()
     for key in graph.get_all_asset_keys():
         node = graph.get(key)
-        assert node.group_name in {"ingest", "staging", "identity", "features", "models", "activation"}, key
+        assert node.group_name in {
+            "ingest",
+            "staging",
+            "identity",
+            "privacy",
+            "features",
+            "models",
+            "activation",
+        }, key
         assert node.description, key
 
 
