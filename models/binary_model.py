@@ -26,12 +26,14 @@ from sklearn.pipeline import Pipeline
 from feature_store.point_in_time import feature_type, training_set
 from feature_store.vocabulary import FeatureService
 from models import registry
+from models.consent_filter import may_profile
 from models.estimator import fit_pipeline, model_input, pipeline_features
 from models.evaluation import binary_metrics
 from models.explanations import top_factors
 from models.model_run import ModelRun
 from models.score_tables import score_1_99, write_predictions
 from models.training_run import begin_run, plan_cutoffs, register_and_gate
+from warehouse.config import ConsentConfig
 
 log = logging.getLogger(__name__)
 
@@ -85,24 +87,30 @@ def _class_counts(frame: pl.DataFrame) -> tuple[int, int]:
 
 
 def score_population(
-    con: duckdb.DuckDBPyConnection, spec: BinaryModelSpec, as_of: datetime
-) -> tuple[int, str]:
+    con: duckdb.DuckDBPyConnection,
+    spec: BinaryModelSpec,
+    as_of: datetime,
+    consent: ConsentConfig | None = None,
+) -> tuple[int, str, int]:
     """Score everyone in the model's population at as_of with the champion; write `scores.predictions`.
+
+    People who may not be profiled (consent) are left out: they get no prediction.
 
     Args:
         con: warehouse connection.
         spec: the model.
         as_of: features use facts strictly before it.
+        consent: the `consent:` settings (None: the defaults).
 
     Returns:
-        (profiles scored, the champion version that scored them).
+        (profiles scored, the champion version that scored them, profiles left out for consent).
 
     Raises:
         MissingFeatureError: when the champion needs a feature the feature service no longer computes.
     """
     model, version = registry.load_champion(spec.name)
     features, categorical = pipeline_features(model)
-    population = spec.population(con, [as_of], 0).drop("label")
+    population, withheld = may_profile(con, spec.population(con, [as_of], 0).drop("label"), consent)
     frame = training_set(con, population, spec.service)
     x = model_input(frame, features, categorical)
     scores = model.predict_proba(x)[:, 1] if frame.height else np.array([], dtype=float)
@@ -118,7 +126,7 @@ def score_population(
         )
         .with_columns(score_1_99=score_1_99(pl.col("score")))
     )
-    return write_predictions(con, spec.name, predictions), version
+    return write_predictions(con, spec.name, predictions), version, withheld
 
 
 def train_and_score_binary(
@@ -128,6 +136,7 @@ def train_and_score_binary(
     as_of: date | datetime | None,
     horizon_days: int,
     lgbm_params: dict | None = None,
+    consent: ConsentConfig | None = None,
 ) -> ModelRun:
     """Run the whole train-evaluate-register-score cycle for one yes/no model.
 
@@ -137,6 +146,8 @@ def train_and_score_binary(
         as_of: the run sees facts strictly before it; None means midnight after the latest fact.
         horizon_days: the label window's length; scores predict [as_of, as_of + horizon).
         lgbm_params: LightGBM parameters overriding `models.estimator.LGBM_PARAMS`.
+        consent: the `consent:` settings; people who may not be profiled are neither learnt
+            from nor scored (None: the defaults).
 
     Returns:
         What happened, including `skipped` with a reason when the data does not allow training.
@@ -151,7 +162,8 @@ def train_and_score_binary(
     if run.skipped:
         return run
 
-    spine = spec.population(con, [*cutoffs, holdout_at], horizon_days)
+    # An objection to profiling covers learning from the person too, not only scoring them.
+    spine, _ = may_profile(con, spec.population(con, [*cutoffs, holdout_at], horizon_days), consent)
     train_spine = _sample(spine.filter(pl.col("as_of") != holdout_at), MAX_TRAINING_ROWS)
     holdout_spine = _sample(spine.filter(pl.col("as_of") == holdout_at), MAX_HOLDOUT_ROWS)
     positives, negatives = _class_counts(train_spine)
@@ -234,5 +246,5 @@ def train_and_score_binary(
         },
         tags={"feature_service": spec.service.name},
     )
-    run.n_scored, run.scored_with = score_population(con, spec, run.as_of)
+    run.n_scored, run.scored_with, run.withheld_for_consent = score_population(con, spec, run.as_of, consent)
     return run

@@ -16,6 +16,7 @@ from feature_store.definitions import CHURN_RISK
 from feature_store.sources import staging_sql, xref_sql
 from models.binary_model import BinaryModelSpec, train_and_score_binary
 from models.model_run import ModelRun
+from warehouse.config import ConsentConfig
 
 MODEL = "churn_risk"
 
@@ -88,6 +89,7 @@ def train_and_score(
     as_of: date | datetime | None = None,
     horizon_days: int = 90,
     lgbm_params: dict | None = None,
+    consent: ConsentConfig | None = None,
 ) -> ModelRun:
     """Train, evaluate and register churn risk, then score every customer as of as_of.
 
@@ -96,8 +98,11 @@ def train_and_score(
         as_of: the run sees facts strictly before it; None means midnight after the latest fact.
         horizon_days: churn means no order in this many days after as_of.
         lgbm_params: LightGBM parameters overriding the defaults.
+        consent: the `consent:` settings; people who may not be profiled are left out.
 
     Returns:
         The run's outcome; `skipped` says why when there is too little data.
     """
-    return train_and_score_binary(con, SPEC, as_of=as_of, horizon_days=horizon_days, lgbm_params=lgbm_params)
+    return train_and_score_binary(
+        con, SPEC, as_of=as_of, horizon_days=horizon_days, lgbm_params=lgbm_params, consent=consent
+    )

@@ -19,6 +19,7 @@ from feature_store.definitions import LEAD_SCORE
 from feature_store.sources import staging_sql, xref_sql
 from models.binary_model import BinaryModelSpec, train_and_score_binary
 from models.model_run import ModelRun
+from warehouse.config import ConsentConfig
 
 MODEL = "lead_score"
 _PRIOR_WEIGHT = 10.0
@@ -105,6 +106,7 @@ def train_and_score(
     as_of: date | datetime | None = None,
     horizon_days: int = 90,
     lgbm_params: dict | None = None,
+    consent: ConsentConfig | None = None,
 ) -> ModelRun:
     """Train, evaluate and register the lead score, then score every open lead as of as_of.
 
@@ -113,8 +115,11 @@ def train_and_score(
         as_of: the run sees facts strictly before it; None means midnight after the latest fact.
         horizon_days: a conversion counts when it happens within this many days.
         lgbm_params: LightGBM parameters overriding the defaults.
+        consent: the `consent:` settings; people who may not be profiled are left out.
 
     Returns:
         The run's outcome; `skipped` says why when there is too little data.
     """
-    return train_and_score_binary(con, SPEC, as_of=as_of, horizon_days=horizon_days, lgbm_params=lgbm_params)
+    return train_and_score_binary(
+        con, SPEC, as_of=as_of, horizon_days=horizon_days, lgbm_params=lgbm_params, consent=consent
+    )

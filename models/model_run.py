@@ -24,6 +24,8 @@ class ModelRun:
         n_train: training examples (all training cut-offs).
         n_holdout: holdout examples (the latest matured cut-off).
         n_scored: profiles scored as of `as_of`.
+        withheld_for_consent: profiles of the scoring population left out for consent (an
+            objection to profiling; for offers also no marketing channel).
         skipped: why nothing was trained, in words a user can act on; None when the run trained.
     """
 
@@ -39,4 +41,5 @@ class ModelRun:
     n_train: int = 0
     n_holdout: int = 0
     n_scored: int = 0
+    withheld_for_consent: int = 0
     skipped: str | None = None

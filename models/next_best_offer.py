@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from collections.abc import Sequence
 from datetime import date, datetime
 
 import duckdb
@@ -27,11 +28,13 @@ from feature_store.offer_affinity import offer_candidates
 from feature_store.point_in_time import feature_type, training_set
 from feature_store.sources import check_offer_field, source_sql
 from models import registry
+from models.consent_filter import may_profile, reachable_for_offers
 from models.estimator import fit_pipeline, model_input, pipeline_features
 from models.evaluation import keep_top_k, ranking_metrics
 from models.model_run import ModelRun
 from models.score_tables import write_offers
 from models.training_run import begin_run, plan_cutoffs, register_and_gate
+from warehouse.config import ConsentConfig
 
 log = logging.getLogger(__name__)
 
@@ -164,6 +167,8 @@ def train_and_score(
     offer_field: str = "product_category",
     top_k: int = 10,
     lgbm_params: dict | None = None,
+    channels: Sequence[str] = ("email",),
+    consent: ConsentConfig | None = None,
 ) -> ModelRun:
     """Train, evaluate and register the offer ranker, then write everyone's top offers as of as_of.
 
@@ -174,6 +179,10 @@ def train_and_score(
         offer_field: the orders column whose values are the offers (`product_category`, `product_id`).
         top_k: offers kept per person (the config's `top_k`).
         lgbm_params: LightGBM parameters overriding the defaults.
+        channels: the channels offers go out on; offers are kept only for people who may receive
+            marketing on at least one of them.
+        consent: the `consent:` settings; people who may not be profiled are neither learnt from
+            nor given offers (None: the defaults).
 
     Returns:
         The run's outcome (metrics `hr_at_1`, `hr_at_3`, `hr_at_<k>`, `recall_at_<k>`, `mrr_at_<k>`);
@@ -198,7 +207,7 @@ def train_and_score(
         return run
 
     k = top_k
-    spine = population(con, [*cutoffs, holdout_at], offer_field)
+    spine, _ = may_profile(con, population(con, [*cutoffs, holdout_at], offer_field), consent)
     bought = purchases_after(con, spine, horizon_days, offer_field)
     pairs = _labelled_pairs(con, spine, bought, offer_field, _n_popular(k))
     train_pairs = _training_sample(pairs.filter(pl.col("as_of") != holdout_at))
@@ -284,26 +293,40 @@ def train_and_score(
         tags={"feature_service": NEXT_BEST_OFFER.name, "offer_field": offer_field},
     )
 
-    run.n_scored, run.scored_with = score_offers(con, run.as_of, offer_field=offer_field, top_k=k)
+    run.n_scored, run.scored_with, run.withheld_for_consent = score_offers(
+        con, run.as_of, offer_field=offer_field, top_k=k, channels=channels, consent=consent
+    )
     return run
 
 
 def score_offers(
-    con: duckdb.DuckDBPyConnection, as_of: datetime, *, offer_field: str, top_k: int
-) -> tuple[int, str]:
+    con: duckdb.DuckDBPyConnection,
+    as_of: datetime,
+    *,
+    offer_field: str,
+    top_k: int,
+    channels: Sequence[str] = ("email",),
+    consent: ConsentConfig | None = None,
+) -> tuple[int, str, int]:
     """Rank offers for everyone in the population at as_of with the champion; write `scores.offers`.
+
+    Left out (consent): people who may not be profiled, and people who may not receive marketing
+    on any of `channels`.
 
     Args:
         con: warehouse connection.
         as_of: features use facts strictly before it.
         offer_field: the orders column that names an offer.
         top_k: offers kept per person.
+        channels: the channels offers go out on.
+        consent: the `consent:` settings (None: the defaults).
 
     Returns:
-        (people given offers, the champion version that ranked them).
+        (people given offers, the champion version that ranked them, people left out for consent).
     """
     model, version = registry.load_champion(MODEL)
-    spine = population(con, [as_of], offer_field)
+    spine, objected = may_profile(con, population(con, [as_of], offer_field), consent)
+    spine, unreachable = reachable_for_offers(con, spine, channels=channels, consent=consent)
     pairs = offer_candidates(con, spine, offer_field=offer_field, n_popular=_n_popular(top_k))
     frame = training_set(con, pairs, NEXT_BEST_OFFER, offer_field=offer_field)
     ranked = _rank_with(model, frame, top_k)
@@ -316,4 +339,4 @@ def score_offers(
         as_of=pl.lit(as_of).cast(pl.Datetime("us")),
     )
     write_offers(con, offers)
-    return ranked["profile_id"].n_unique(), version
+    return ranked["profile_id"].n_unique(), version, objected + unreachable

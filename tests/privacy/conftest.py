@@ -24,6 +24,8 @@ from pathlib import Path
 
 import polars as pl
 
+# The models' tests keep a migrated MLflow database per session; the scoring tests here use it too.
+from tests.models.conftest import mlflow_template  # noqa: F401
 from warehouse.config import KindredConfig, load_config
 from warehouse.connection import connect, replace_table
 from warehouse.ingest import ingest_sources

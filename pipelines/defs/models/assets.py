@@ -8,7 +8,7 @@ from models import churn_risk, lead_score, next_best_offer
 from pipelines.resources import KindredResource
 from warehouse.config import ModelsConfig
 
-_INPUTS = [["features", "profile_features"], ["identity", "record_xref"]]
+_INPUTS = [["features", "profile_features"], ["identity", "record_xref"], ["profiles", "consent"]]
 
 
 def _result(run) -> dg.MaterializeResult:
@@ -21,6 +21,7 @@ def _result(run) -> dg.MaterializeResult:
         "promoted_to_champion": bool(run.promoted),
         "n_train": run.n_train,
         "n_holdout": run.n_holdout,
+        "withheld_for_consent": run.withheld_for_consent,
     }
     metadata |= {f"holdout_{k}": float(v) for k, v in run.metrics.items()}
     metadata |= {f"baseline_{k}": float(v) for k, v in run.baseline_metrics.items()}
@@ -38,9 +39,10 @@ def model_asset(name: str, description: str, train: Callable, settings: Callable
         pool="duckdb",
     )
     def scores(context: dg.AssetExecutionContext, kindred: KindredResource) -> dg.MaterializeResult:
-        options = settings(kindred.load().models)
+        config = kindred.load()
+        options = settings(config.models)
         with kindred.connect() as con:
-            run = train(con, as_of=kindred.as_of_date(con), **options)
+            run = train(con, as_of=kindred.as_of_date(con), consent=config.consent, **options)
         context.log.info("%s: %s", name, run)
         return _result(run)
 
