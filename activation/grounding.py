@@ -5,6 +5,13 @@ initial, masked emails and phones, location, company, role, tenure), their curre
 reasons, their best offers, their recent orders, support cases and web/app/email activity, and
 activity counts. Every email and phone is masked and every free-text field is scrubbed (see
 `activation.masking`) before the document is written, so `masked` is always true.
+
+Consent (`privacy.consent`): the document says, per channel, whether the person may be sent
+marketing and whether they may be contacted at all, and whether they may be profiled. The
+emails of a person who opted out of email for every purpose, and the phones of one who opted out
+of calls or texts for every purpose, are left out of `profile.emails` / `profile.phones` (they
+are still used to scrub free text). An opt-out of marketing alone keeps the contact points:
+service contact remains allowed, and `consent` tells the copilot not to market.
 """
 
 from __future__ import annotations
@@ -23,6 +30,8 @@ from activation.masking import TextScrubber, mask_name, mask_phone
 from activation.reasons import factor_reasons
 from activation.record_scores import utc_naive
 from activation.warehouse_inputs import crm_sql, input_views
+from privacy.consent import ANY, permitted_condition, permitted_profiles
+from warehouse.config import ConsentConfig
 from warehouse.connection import quote_table, table_exists
 
 log = logging.getLogger(__name__)
@@ -55,6 +64,9 @@ _CHANNEL_WORDS = (
     ("app", ("app", "mobile", "ios", "android")),
     ("web", ("web", "site", "shop", "store", "page")),
 )
+# Which channels' full opt-out withholds each kind of contact point: a phone number serves calls
+# and texts, and the copilot cannot tell which use a rep will make of it.
+_CONTACT_POINT_CHANNELS = {"emails": ("email",), "phones": ("phone", "sms")}
 
 
 def build_grounding(
@@ -63,6 +75,7 @@ def build_grounding(
     now: datetime | None = None,
     recent_limit: int = 10,
     phone_region: str = "US",
+    consent: ConsentConfig | None = None,
 ) -> int:
     """Rebuild `crm.grounding`: one masked JSON grounding document per CRM record.
 
@@ -77,6 +90,7 @@ def build_grounding(
         recent_limit: how many recent orders, cases and events each document lists.
         phone_region: the region for phone numbers written without a country code
             (`identity.default_phone_region` in kindred.yaml).
+        consent: the `consent:` settings (channels, opt-in regimes); None for the defaults.
 
     Returns:
         The number of rows written.
@@ -100,6 +114,7 @@ def build_grounding(
                     phone_region=phone_region,
                     part=(part, parts),
                     only=(None, None, None),
+                    consent=consent,
                 )
                 _insert(con, target, frame)
                 written += frame.height
@@ -121,6 +136,7 @@ def grounding_for(
     now: datetime | None = None,
     recent_limit: int = 10,
     phone_region: str = "US",
+    consent: ConsentConfig | None = None,
 ) -> dict:
     """The grounding document of one CRM record.
 
@@ -136,6 +152,7 @@ def grounding_for(
         now: with `fresh`, the moment the document describes; defaults to the current time.
         recent_limit: with `fresh`, how many recent items per list.
         phone_region: with `fresh`, the region for phone numbers without a country code.
+        consent: with `fresh`, the `consent:` settings; None for the defaults.
 
     Returns:
         The document as a dict (the parsed `context`).
@@ -153,6 +170,7 @@ def grounding_for(
                 phone_region=phone_region,
                 part=(0, 1),
                 only=(crm_object, crm_record_id, source),
+                consent=consent,
             )
         rows = frame.select("source", "context").rows()
     else:
@@ -184,13 +202,17 @@ def _part_documents(
     phone_region: str,
     part: tuple[int, int],
     only: tuple[str | None, str | None, str | None],
+    consent: ConsentConfig | None,
 ) -> pl.DataFrame:
     """The documents of one slice of the CRM records (input views must exist)."""
     index, count = part
     params = [generated_at, recent_limit, OFFER_LIMIT, *only, count, index]
     rows = con.sql(crm_sql("grounding"), params=params).to_arrow_table()
+    permissions = consent_permissions(con, rows.column("profile_id").to_pylist(), consent)
     frames = [
-        _documents(batch.to_pylist(), generated_at=generated_at, phone_region=phone_region)
+        _documents(
+            batch.to_pylist(), generated_at=generated_at, phone_region=phone_region, consent=permissions
+        )
         for batch in rows.to_batches(max_chunksize=_BATCH_ROWS)
     ]
     if not frames:
@@ -207,10 +229,65 @@ def _insert(con: duckdb.DuckDBPyConnection, target: str, frame: pl.DataFrame) ->
         con.unregister(view)
 
 
-def _documents(rows: list[dict[str, Any]], *, generated_at: datetime, phone_region: str) -> pl.DataFrame:
+def consent_permissions(
+    con: duckdb.DuckDBPyConnection, profile_ids: Iterable[str | None], consent: ConsentConfig | None
+) -> dict[str | None, dict]:
+    """The consent section of each profile's grounding document.
+
+    Args:
+        con: warehouse connection (reads `profiles.consent`).
+        profile_ids: the profiles (None: a record without one, which gets the defaults).
+        consent: the `consent:` settings; None for the defaults.
+
+    Returns:
+        profile id -> `{"profiling": bool, "channels": {channel: {"marketing": bool, "contact": bool}}}`:
+        `marketing` whether marketing may be sent on the channel (under the configured opt-in
+        regime), `contact` whether the person may be contacted on it at all (no opt-out of every
+        purpose), `profiling` whether they may be profiled.
+    """
+    settings = consent or ConsentConfig()
+    column = "candidate.profile_id"
+    checks = {
+        "profiling": permitted_condition(
+            con,
+            column,
+            purpose="profiling",
+            channel=None,
+            opt_in_required=settings.opt_in_needed("profiling", None),
+        )
+    }
+    for channel in settings.channels:
+        checks[f"{channel}/marketing"] = permitted_condition(
+            con,
+            column,
+            purpose="marketing",
+            channel=channel,
+            opt_in_required=settings.opt_in_needed("marketing", channel),
+        )
+        checks[f"{channel}/contact"] = permitted_condition(con, column, purpose=ANY, channel=channel)
+    return {
+        profile: {
+            "profiling": bool(allowed["profiling"]),
+            "channels": {
+                channel: {
+                    "marketing": bool(allowed[f"{channel}/marketing"]),
+                    "contact": bool(allowed[f"{channel}/contact"]),
+                }
+                for channel in settings.channels
+            },
+        }
+        for profile, allowed in permitted_profiles(con, profile_ids, checks).items()
+    }
+
+
+def _documents(
+    rows: list[dict[str, Any]], *, generated_at: datetime, phone_region: str, consent: dict[str | None, dict]
+) -> pl.DataFrame:
     out: dict[str, list] = {name: [] for name in GROUNDING_SCHEMA}
     for row in rows:
-        context = build_context(row, generated_at=generated_at, phone_region=phone_region)
+        context = build_context(
+            row, generated_at=generated_at, phone_region=phone_region, consent=consent.get(row["profile_id"])
+        )
         out["crm_object"].append(row["crm_object"])
         out["crm_record_id"].append(row["crm_record_id"])
         out["profile_id"].append(row["profile_id"])
@@ -221,16 +298,21 @@ def _documents(rows: list[dict[str, Any]], *, generated_at: datetime, phone_regi
     return pl.DataFrame(out, schema=GROUNDING_SCHEMA)
 
 
-def build_context(row: dict[str, Any], *, generated_at: datetime, phone_region: str = "US") -> dict:
+def build_context(
+    row: dict[str, Any], *, generated_at: datetime, phone_region: str = "US", consent: dict | None = None
+) -> dict:
     """One record's grounding document from its row of `warehouse/sql/crm/grounding.sql`.
 
     Args:
         row: the query row (column name -> value).
         generated_at: the moment the document describes.
         phone_region: the region for phone numbers without a country code.
+        consent: the person's consent section (`consent_permissions`); None when unknown, in
+            which case the document has no `consent` key and withholds nothing.
 
     Returns:
-        The document, keys in a fixed order, every email and phone masked.
+        The document, keys in a fixed order, every email and phone masked, the contact points of
+        channels the person opted out of entirely left out.
     """
     emails = _present(row.get("contact_emails"), [row.get("profile_email"), row.get("record_email")])
     phones = _present(row.get("contact_phones"), [row.get("profile_phone"), row.get("record_phone")])
@@ -241,7 +323,7 @@ def build_context(row: dict[str, Any], *, generated_at: datetime, phone_region: 
         phones=[*phones, *(row.get("known_phones") or [])],
         last_names=last_names,
     )
-    return {
+    document = {
         "record": {
             "crm_object": scrub.identifier(row["crm_object"]),
             "source": row["source"],
@@ -254,8 +336,10 @@ def build_context(row: dict[str, Any], *, generated_at: datetime, phone_region: 
         "profile": {
             "first_name": scrub(row.get("first_name")),
             "last_name": mask_name(row.get("last_name")),
-            "emails": _distinct(scrub.mask_email(e) for e in emails),
-            "phones": _distinct(mask_phone(p, region=phone_region) for p in phones),
+            "emails": _distinct(scrub.mask_email(e) for e in _offered(emails, "emails", consent)),
+            "phones": _distinct(
+                mask_phone(p, region=phone_region) for p in _offered(phones, "phones", consent)
+            ),
             "city": scrub(row.get("city")),
             "country": scrub(row.get("country")),
             "company": scrub(row.get("company")),
@@ -265,6 +349,7 @@ def build_context(row: dict[str, Any], *, generated_at: datetime, phone_region: 
             "last_seen": row.get("last_seen"),
             "n_sources": row.get("n_sources"),
         },
+        "consent": consent,
         "scores": {
             "lead_score": _score(row, "lead_score"),
             "churn_risk": _score(row, "churn_risk"),
@@ -285,6 +370,19 @@ def build_context(row: dict[str, Any], *, generated_at: datetime, phone_region: 
         },
         "generated_at": generated_at.replace(microsecond=0).isoformat() + "Z",
     }
+    if consent is None:
+        del document["consent"]
+    return document
+
+
+def _offered(values: list[str], kind: str, consent: dict | None) -> list[str]:
+    """The contact points of one kind the document may offer: none when a channel they serve is opted out entirely."""
+    if consent is None:
+        return values
+    channels = consent["channels"]
+    if any(not channels[c]["contact"] for c in _CONTACT_POINT_CHANNELS[kind] if c in channels):
+        return []
+    return values
 
 
 def _score(row: dict[str, Any], model: str) -> dict | None:

@@ -122,6 +122,7 @@ def test_document_content_and_key_order(con):
     assert list(jane) == [
         "record",
         "profile",
+        "consent",
         "scores",
         "next_best_offers",
         "recent_activity",
