@@ -74,8 +74,16 @@ def build_campaigns(rng: np.random.Generator) -> pl.DataFrame:
     )
 
 
-def _subscribers(people: pl.DataFrame, lifecycles: Lifecycles) -> pl.DataFrame:
-    """Who is on which list and from when: shoppers known by account or CRM, and prospects."""
+def subscribers(people: pl.DataFrame, lifecycles: Lifecycles) -> pl.DataFrame:
+    """Who is on which list and from when: shoppers known by account or CRM, and prospects.
+
+    Args:
+        people: the population.
+        lifecycles: accounts, contacts and leads.
+
+    Returns:
+        `pidx, since, audience` (`consumer` or `b2b`), one row per subscriber.
+    """
     known = (
         pl.concat(
             [
@@ -109,12 +117,12 @@ def simulate_email(people: pl.DataFrame, lifecycles: Lifecycles, rng: np.random.
         The campaigns and sends (see `EmailActivity`).
     """
     campaigns = build_campaigns(rng)
-    subscribers = _subscribers(people, lifecycles)
+    subscribers_ = subscribers(people, lifecycles)
     parts = []
     for audience in ("consumer", "b2b"):
         own = campaigns.filter(pl.col("audience") == audience)
         times = own["sent_at"].to_numpy()
-        subs = subscribers.filter(pl.col("audience") == audience)
+        subs = subscribers_.filter(pl.col("audience") == audience)
         k0 = np.searchsorted(times, subs["since"].to_numpy())
         n_sends = len(times) - k0
         rep = np.repeat(np.arange(subs.height), n_sends)

@@ -1,4 +1,4 @@
-"""Generate the synthetic demo company: eight sources and their ground truth, from one seed.
+"""Generate the synthetic demo company: eight sources, a consent export and their ground truth, from one seed.
 
 Usage:
     from pathlib import Path
@@ -21,6 +21,7 @@ from faker import Faker
 
 from demo.campaigns import simulate_email
 from demo.catalog import build_catalog
+from demo.consent import consent_rng, plan_consent, write_preferences, write_truth
 from demo.crm_records import build_crm_records
 from demo.ground_truth import write_people, write_records
 from demo.identifiers import loyalty_numbers
@@ -44,7 +45,7 @@ from demo.sources.written import WrittenSource
 logger = logging.getLogger(__name__)
 
 # The top-level entries the generator owns inside `out`; anything else there is left alone.
-OWNED = ("events", "orders", "crm", "ground_truth")
+OWNED = ("events", "orders", "crm", "consent", "ground_truth")
 
 
 @dataclass(frozen=True)
@@ -86,8 +87,15 @@ class DemoSummary:
         return "\n".join(lines)
 
 
-def _write_all(target: Path, n_people: int, seed: int, rates: MessRates) -> list[WrittenSource]:
-    """Simulate the company and write every source and the ground truth into `target`."""
+def _write_all(
+    target: Path, n_people: int, seed: int, rates: MessRates
+) -> tuple[list[WrittenSource], list[Path]]:
+    """Simulate the company and write every source and the ground truth into `target`.
+
+    Returns:
+        What each source writer produced, and the other files written (the preference centre's
+        consent export).
+    """
     rng = np.random.default_rng(seed)
     fake = Faker("en_US")
     fake.seed_instance(seed)
@@ -107,6 +115,7 @@ def _write_all(target: Path, n_people: int, seed: int, rates: MessRates) -> list
         people, lifecycles, orders, catalog, profiles.select("pidx", "account_id", "account_created"), rng
     )
     email = simulate_email(people, lifecycles, rng)
+    consent = plan_consent(people, lifecycles, leads, contacts, email, consent_rng(seed))
 
     written = [
         write_web_events(target, clickstream, catalog, orders, profiles, forms, people, rng),
@@ -114,15 +123,18 @@ def _write_all(target: Path, n_people: int, seed: int, rates: MessRates) -> list
         write_email_events(target, email, people, rng),
         write_shop_orders(target, orders, catalog, profiles, people, pools, rng, rates),
         write_store_orders(target, orders, catalog, loyalty, people, rng, rates),
-        write_crm_leads(target, leads, contacts, forms, people, pools, rng, rates),
-        write_crm_contacts(target, contacts, loyalty, profiles, people, pools, rng, rates),
+        write_crm_leads(target, leads, contacts, forms, people, pools, rng, rates, consent.lead_flags),
+        write_crm_contacts(
+            target, contacts, loyalty, profiles, people, pools, rng, rates, consent.contact_flags
+        ),
         write_support_cases(target, lifecycles.cases, contacts, people, rng, rates),
     ]
     write_records(target, written, people)
     write_people(
         target, people, lifecycles, profiles, loyalty, leads.rename({"created_at": "lead_created_at"})
     )
-    return written
+    write_truth(target, consent)
+    return written, [write_preferences(target, consent)]
 
 
 def generate_demo_data(
@@ -131,7 +143,7 @@ def generate_demo_data(
     """Write the seeded synthetic company's sources and its ground truth under `out`.
 
     Files are built in a temporary folder next to `out` and moved into place only when all of
-    them are written, replacing the previous `events/`, `orders/`, `crm/` and `ground_truth/`.
+    them are written, replacing the previous `events/`, `orders/`, `crm/`, `consent/` and `ground_truth/`.
 
     Args:
         out: the demo data folder (created if needed), e.g. `data/demo`.
@@ -152,14 +164,14 @@ def generate_demo_data(
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=f".{out.name}-", dir=out.parent) as scratch:
         target = Path(scratch)
-        written = _write_all(target, people, seed, rates or MessRates())
+        written, others = _write_all(target, people, seed, rates or MessRates())
         for name in OWNED:
             if (out / name).exists():
                 shutil.rmtree(out / name)
             if (target / name).exists():
                 shutil.move(str(target / name), str(out / name))
-        files = sorted(p.relative_to(target) for s in written for p in s.files)
-    files += [Path("ground_truth") / "records.csv", Path("ground_truth") / "people.csv"]
+        files = sorted(p.relative_to(target) for p in [*(p for s in written for p in s.files), *others])
+    files += [Path("ground_truth") / name for name in ("records.csv", "people.csv", "consent.csv")]
     summary = DemoSummary(
         out=out,
         people=people,

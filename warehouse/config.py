@@ -212,9 +212,15 @@ class ConsentConfig(_Strict):
     @field_validator("fields", mode="before")
     @classmethod
     def _short_fields(cls, value: object) -> object:
-        # The short form `{email: HasOptedOutOfEmail}` is channel -> column, purpose marketing.
+        # The short form `{email: HasOptedOutOfEmail}` is channel -> column (purpose marketing), or
+        # channel -> the rich form without its channel (`{phone: {column: DoNotCall, purpose: any}}`).
         if isinstance(value, dict):
-            return [{"column": column, "channel": channel} for channel, column in value.items()]
+            return [
+                {**column, "channel": channel}
+                if isinstance(column, dict)
+                else {"column": column, "channel": channel}
+                for channel, column in value.items()
+            ]
         return value
 
     @field_validator("events", mode="before")

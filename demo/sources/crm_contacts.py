@@ -12,6 +12,7 @@ import numpy as np
 import polars as pl
 
 from demo.arrays import strings
+from demo.consent import with_crm_flags
 from demo.messiness import (
     MessRates,
     blank,
@@ -48,6 +49,7 @@ def write_crm_contacts(
     pools: Pools,
     rng: np.random.Generator,
     rates: MessRates,
+    consent_flags: pl.DataFrame,
 ) -> WrittenSource:
     """Write the contact export to `out/crm/contacts.csv`.
 
@@ -60,6 +62,7 @@ def write_crm_contacts(
         pools: state names for address variants.
         rng: the seeded generator.
         rates: the mess rates.
+        consent_flags: `Id, HasOptedOutOfEmail, DoNotCall` per contact (`demo.consent`).
 
     Returns:
         The file, the row count and the records (contact id with the person).
@@ -177,6 +180,7 @@ def write_crm_contacts(
         CreatedDate=sf_datetime("contact_created"),
         LastModifiedDate=sf_datetime("modified"),
     )
+    table = with_crm_flags(table, consent_flags, after="MobilePhone")
     path = out / FILE
     path.parent.mkdir(parents=True, exist_ok=True)
     table.write_csv(path)

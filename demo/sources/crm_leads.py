@@ -6,6 +6,7 @@ import numpy as np
 import polars as pl
 
 from demo.arrays import strings
+from demo.consent import with_crm_flags
 from demo.messiness import MessRates, email_variants, format_phones, state_variants, street_variants
 from demo.pools import Pools
 from demo.profiles import contact_details_at
@@ -49,6 +50,7 @@ def write_crm_leads(
     pools: Pools,
     rng: np.random.Generator,
     rates: MessRates,
+    consent_flags: pl.DataFrame,
 ) -> WrittenSource:
     """Write the lead export to `out/crm/leads.csv`.
 
@@ -64,6 +66,7 @@ def write_crm_leads(
         pools: state names for address variants.
         rng: the seeded generator.
         rates: the mess rates.
+        consent_flags: `Id, HasOptedOutOfEmail, DoNotCall` per lead (`demo.consent`).
 
     Returns:
         The file, the row count and the records (lead id with the person).
@@ -175,6 +178,7 @@ def write_crm_leads(
         NumberOfEmployees=pl.when("employees_known").then("employees"),
         Industry=pl.when("industry_known").then("industry"),
     )
+    table = with_crm_flags(table, consent_flags, after="Phone")
     path = out / FILE
     path.parent.mkdir(parents=True, exist_ok=True)
     table.write_csv(path)

@@ -2,11 +2,13 @@
 
 import json
 
+import duckdb
 import mlflow
 import polars as pl
 import pytest
 
 from identity_resolution.metrics import pairwise_metrics
+from privacy.consent import permitted_condition
 from tests.end_to_end.conftest import kindred
 
 pytestmark = pytest.mark.slow
@@ -75,6 +77,77 @@ def test_models_are_registered_with_a_champion(demo_run):
     client = mlflow.MlflowClient()
     for name in ("lead_score", "churn_risk", "next_best_offer"):
         assert str(client.get_model_version_by_alias(name, "champion").version) == "1"
+
+
+def test_consent_is_recorded_from_every_source_and_enforced_where_data_leaves(demo_run):
+    sources = {r[0] for r in demo_run.sql("SELECT DISTINCT source FROM profiles.consent")}
+    assert sources == {"crm_leads", "crm_contacts", "email_events", "preference_centre"}
+    objectors = {
+        r[0]
+        for r in demo_run.sql(
+            "SELECT profile_id FROM profiles.consent WHERE channel = 'any' AND purpose IN ('profiling', 'any') "
+            "AND status = 'opted_out'"
+        )
+    }
+    assert objectors
+    scored = {
+        r[0]
+        for r in demo_run.sql(
+            "SELECT profile_id FROM scores.predictions UNION SELECT profile_id FROM scores.offers"
+        )
+    }
+    assert not objectors & scored
+    crm_scored = demo_run.sql(
+        "SELECT count(*) FROM crm.record_scores WHERE list_contains(?, profile_id) "
+        "AND (lead_score IS NOT NULL OR churn_risk IS NOT NULL OR best_offer IS NOT NULL)",
+        [sorted(objectors)],
+    )[0][0]
+    assert crm_scored == 0
+    with duckdb.connect(str(demo_run.home / "warehouse.duckdb"), read_only=True) as con:
+        reachable, params = permitted_condition(con, "o.profile_id", purpose="marketing", channel="email")
+        no_email = con.sql(
+            f"SELECT count(*) FROM scores.offers o WHERE NOT ({reachable})", params=params
+        ).fetchall()
+    assert no_email[0][0] == 0
+    do_not_call = demo_run.sql(
+        "SELECT g.context FROM crm.grounding g JOIN profiles.consent c USING (profile_id) "
+        "WHERE c.channel = 'phone' AND c.purpose = 'any' AND c.status = 'opted_out'"
+    )
+    assert do_not_call
+    for (context,) in do_not_call:
+        document = json.loads(context)
+        assert document["profile"]["phones"] == []
+        assert document["consent"]["channels"]["phone"] == {"marketing": False, "contact": False}
+
+
+def test_the_profiling_objections_of_the_ground_truth_reach_their_profiles(demo_run):
+    demo = demo_run.folder / "data" / "demo"
+    truth = pl.read_csv(demo / "ground_truth" / "consent.csv", infer_schema=False)
+    final = (
+        truth.filter(pl.col("purpose") == "profiling")
+        .sort("recorded_at")
+        .group_by("person_id")
+        .agg(pl.col("status").last())
+        .filter(pl.col("status") == "opted_out")
+    )
+    records = pl.read_csv(demo / "ground_truth" / "records.csv", infer_schema=False)
+    xref = pl.DataFrame(
+        demo_run.sql("SELECT source, record_id, profile_id FROM identity.record_xref"),
+        schema=["source", "record_id", "profile_id"],
+        orient="row",
+    )
+    profiles = (
+        final.join(records, on="person_id").join(xref, on=["source", "record_id"])["profile_id"].unique()
+    )
+    objecting = {
+        r[0]
+        for r in demo_run.sql(
+            "SELECT profile_id FROM profiles.consent WHERE channel = 'any' AND purpose = 'profiling' AND status = 'opted_out'"
+        )
+    }
+    assert final.height > 0
+    # The preference centre knows people by email: an address Kindred never saw cannot be matched.
+    assert len(set(profiles) & objecting) >= 0.8 * final.height
 
 
 def test_the_run_is_recorded_in_the_dagster_instance(demo_run):

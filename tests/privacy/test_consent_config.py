@@ -38,6 +38,13 @@ consent:
         None,
     )
     assert consent.file is None and consent.opt_in_required == {}
+    mixed = load(
+        tmp_path, "consent: {fields: {email: HasOptedOutOfEmail, phone: {column: DoNotCall, purpose: any}}}"
+    )
+    assert [(f.column, f.channel, f.purpose) for f in mixed.consent.fields] == [
+        ("HasOptedOutOfEmail", "email", "marketing"),
+        ("DoNotCall", "phone", "any"),
+    ]
 
 
 def test_rich_forms_and_opt_in_regimes(tmp_path):
