@@ -19,15 +19,24 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import duckdb
 import polars as pl
 
 from privacy.consent import CONSENT, CONSENT_COLUMNS, OPTED_OUT
-from privacy.consent_file import FileStatements, add_file_statements, write_quarantine
-from privacy.consent_sources import STATEMENTS, add_event_statements, add_field_statements, create_statements
+from privacy.consent_file import FileStatements, add_file_statements, check_consent_files, write_quarantine
+from privacy.consent_sources import (
+    STATEMENTS,
+    add_event_statements,
+    add_field_statements,
+    create_statements,
+    sources_having,
+)
 from warehouse.config import KindredConfig
 from warehouse.connection import quote_table, table_exists
+from warehouse.landing import FileShape
+from warehouse.manifest import loaded_files
 
 log = logging.getLogger(__name__)
 
@@ -81,11 +90,10 @@ def build_consent(con: duckdb.DuckDBPyConnection, config: KindredConfig) -> Cons
     build = ConsentBuild()
     create_statements(con)
     try:
-        before = 0
         for index, setting in enumerate(config.consent.fields):
             for key, n in add_field_statements(con, config, setting, index).items():
                 build.ignored_values[key] = build.ignored_values.get(key, 0) + n
-        build.statements["fields"] = _statement_count(con) - before
+        build.statements["fields"] = _statement_count(con)
         build.statements["events"] = add_event_statements(con, config)
         rejected = None
         if config.consent.file is not None:
@@ -220,3 +228,42 @@ def _count_rows(con: duckdb.DuckDBPyConnection, build: ConsentBuild) -> None:
     )
     for key, status, n in counts.iter_rows():
         (build.opted_out if status == OPTED_OUT else build.opted_in)[key] = n
+
+
+def check_consent_settings(
+    con: duckdb.DuckDBPyConnection, config: KindredConfig, shapes: dict[str, dict[str, FileShape]]
+) -> None:
+    """Check the consent settings against the landing files before a run writes anything.
+
+    Field columns are looked for in the headers of the people sources' files (the new ones read
+    by `check_sources`, the loaded ones as the manifest recorded them); JSON lines sources are
+    checked when the consent table is built, since their fields are paths into each line. The
+    consent file must exist and have the columns the statements need.
+
+    Args:
+        con: warehouse connection (reads the manifest).
+        config: the loaded kindred.yaml.
+        shapes: what `warehouse.ingest.check_sources` read: source -> file -> shape.
+
+    Raises:
+        ConfigError: naming the consent setting, as `build_consent` would.
+    """
+    columns: dict[str, set[str] | None] = {}
+    for source in config.sources_of("people"):
+        loaded = loaded_files(con, source.name)
+        if any(entry.format == "jsonl" for entry in loaded.values()) or any(
+            config.format_of(source, Path(file)) == "jsonl" for file in shapes.get(source.name, {})
+        ):
+            columns[source.name] = None
+            continue
+        found = {c for shape in shapes.get(source.name, {}).values() for c in shape.columns}
+        columns[source.name] = found | {c for entry in loaded.values() for c in entry.columns}
+    for index, setting in enumerate(config.consent.fields):
+        sources_having(
+            config,
+            setting,
+            index,
+            lambda s, column=setting.column: columns[s.name] is None or column in columns[s.name],
+        )
+    if config.consent.file is not None:
+        check_consent_files(config)

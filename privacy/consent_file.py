@@ -80,6 +80,16 @@ def consent_files(config: KindredConfig) -> list[Path]:
     return files
 
 
+def check_consent_files(config: KindredConfig) -> None:
+    """Check that the consent file exists and has the columns statements need (before a run writes).
+
+    Raises:
+        ConfigError: naming `consent.file`, the file and the column.
+    """
+    for file in consent_files(config):
+        _read(file, config.consent.file)
+
+
 def add_file_statements(
     con: duckdb.DuckDBPyConnection, config: KindredConfig, *, phone_region: str
 ) -> tuple[FileStatements, pl.DataFrame]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable
 
 import duckdb
 import pyarrow as pa
@@ -97,9 +98,31 @@ def field_sources(
         ConfigError: no people source (or a named source) has the column.
     """
     columns = field_columns(con, config)
+    return sources_having(
+        config, setting, index, lambda source: _has_field(con, source, columns[source.name], setting.column)
+    )
+
+
+def sources_having(
+    config: KindredConfig, setting: ConsentFieldConfig, index: int, has: Callable[[SourceConfig], bool]
+) -> list[SourceConfig]:
+    """The people sources a consent field applies to, given which sources have its column.
+
+    Args:
+        config: the loaded kindred.yaml.
+        setting: the field.
+        index: its position in `consent.fields`, for the message.
+        has: whether a people source has the field's column.
+
+    Returns:
+        The field's `sources`, or every people source that has the column.
+
+    Raises:
+        ConfigError: a named source lacks the column, or no people source has it.
+    """
     people = config.sources_of("people")
     chosen = [s for s in people if setting.sources is None or s.name in setting.sources]
-    having = [s for s in chosen if _has_field(con, s, columns[s.name], setting.column)]
+    having = [s for s in chosen if has(s)]
     where = f"consent.fields[{index}] (column {setting.column})"
     if setting.sources is not None and len(having) < len(chosen):
         lacking = [s.name for s in chosen if s not in having]

@@ -58,7 +58,8 @@ def run(
 
 
 def _check_sources_before_writing(loaded) -> None:
-    """Fail on a missing file, a wrong format or a missing column before anything is written."""
+    """Fail on a missing file, a wrong format, a missing column or a consent setting the files cannot satisfy, before anything is written."""
+    from privacy.consent_build import check_consent_settings
     from warehouse.config import ConfigError
     from warehouse.connection import open_warehouse
     from warehouse.home import warehouse_path
@@ -68,7 +69,7 @@ def _check_sources_before_writing(loaded) -> None:
     target = warehouse_path() if warehouse_path().is_file() else ":memory:"
     with open_warehouse(target) as con:
         try:
-            check_sources(con, loaded)
+            check_consent_settings(con, loaded, check_sources(con, loaded))
         except ConfigError as error:
             fail(str(error))
 

@@ -1,13 +1,18 @@
 """Building profiles.consent from fields, events and a consent file: latest wins, across sources."""
 
+import os
+import subprocess
+import sys
 from datetime import datetime
 
 import pytest
 
 from privacy.consent import is_permitted
-from privacy.consent_build import build_consent, consent_summary
-from tests.privacy.conftest import staged_company, with_consent
-from warehouse.config import ConfigError
+from privacy.consent_build import build_consent, check_consent_settings, consent_summary
+from tests.privacy.conftest import staged_company, with_consent, write_company
+from warehouse.config import ConfigError, load_config
+from warehouse.connection import connect
+from warehouse.ingest import check_sources
 
 
 @pytest.fixture(scope="module")
@@ -181,3 +186,48 @@ def test_settings_the_data_cannot_satisfy_fail_naming_the_setting_and_write_noth
         build_consent(con, with_consent(config, section))
     assert con.sql("SELECT * FROM profiles.consent ORDER BY ALL").fetchall() == before
     assert con.sql("SELECT count(*) FROM quarantine.preference_centre").fetchall()[0][0] == 4
+
+
+@pytest.mark.parametrize("loaded", [False, True])
+def test_the_settings_are_checked_against_the_files_before_a_run_writes(tmp_path, loaded):
+    folder = tmp_path / "company"
+    # The JSON lines source could hold any field (checked when consent is built); the CSVs cannot.
+    section = (
+        "consent: {fields: {email: HasOptedOutOfEmail, phone: {column: DoNotCal, sources: [crm_leads]}}}"
+    )
+    con, config = (
+        staged_company(folder) if loaded else (connect(":memory:"), load_config(write_company(folder)))
+    )
+    try:
+        # Good settings pass, from new files' headers or from the manifest of loaded ones.
+        check_consent_settings(con, config, check_sources(con, config))
+        bad = with_consent(config, section)
+        with pytest.raises(
+            ConfigError,
+            match=r"consent.fields\[1\] \(column DoNotCal\): source crm_leads has no column DoNotCal",
+        ):
+            check_consent_settings(con, bad, check_sources(con, bad))
+        missing = with_consent(config, "consent: {file: {path: gone.csv}}")
+        with pytest.raises(ConfigError, match="consent.file.path: no file matches gone.csv"):
+            check_consent_settings(con, missing, check_sources(con, missing))
+    finally:
+        con.close()
+
+
+def test_kindred_run_refuses_a_consent_column_no_file_has_before_writing(tmp_path):
+    config = write_company(
+        tmp_path / "company",
+        "consent: {fields: [{column: HasOptedOutOfEmial, sources: [crm_leads, crm_contacts]}]}",
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("KINDRED_", "DAGSTER_"))}
+    env["KINDRED_HOME"] = str(tmp_path / "home")
+    process = subprocess.run(
+        [sys.executable, "-m", "pipelines.cli", "run", "--config", str(config)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert process.returncode != 0
+    assert "consent.fields[0] (column HasOptedOutOfEmial): source crm_leads has no column" in process.stderr
+    assert not (tmp_path / "home" / "warehouse.duckdb").exists()
