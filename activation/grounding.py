@@ -30,7 +30,7 @@ from activation.masking import TextScrubber, mask_name, mask_phone
 from activation.reasons import factor_reasons
 from activation.record_scores import utc_naive
 from activation.warehouse_inputs import crm_sql, input_views
-from privacy.consent import ANY, permitted_condition, permitted_profiles
+from privacy.consent import ANY, Use, permitted_profiles
 from warehouse.config import ConsentConfig
 from warehouse.connection import quote_table, table_exists
 
@@ -246,25 +246,10 @@ def consent_permissions(
         purpose), `profiling` whether they may be profiled.
     """
     settings = consent or ConsentConfig()
-    column = "candidate.profile_id"
-    checks = {
-        "profiling": permitted_condition(
-            con,
-            column,
-            purpose="profiling",
-            channel=None,
-            opt_in_required=settings.opt_in_needed("profiling", None),
-        )
-    }
+    uses = {"profiling": Use("profiling", None, settings.opt_in_needed("profiling", None))}
     for channel in settings.channels:
-        checks[f"{channel}/marketing"] = permitted_condition(
-            con,
-            column,
-            purpose="marketing",
-            channel=channel,
-            opt_in_required=settings.opt_in_needed("marketing", channel),
-        )
-        checks[f"{channel}/contact"] = permitted_condition(con, column, purpose=ANY, channel=channel)
+        uses[f"{channel}/marketing"] = Use("marketing", channel, settings.opt_in_needed("marketing", channel))
+        uses[f"{channel}/contact"] = Use(ANY, channel)
     return {
         profile: {
             "profiling": bool(allowed["profiling"]),
@@ -276,7 +261,7 @@ def consent_permissions(
                 for channel in settings.channels
             },
         }
-        for profile, allowed in permitted_profiles(con, profile_ids, checks).items()
+        for profile, allowed in permitted_profiles(con, profile_ids, uses).items()
     }
 
 

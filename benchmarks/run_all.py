@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 
-from benchmarks import identity_historical, ingest_throughput, models_public
+from benchmarks import consent_read, identity_historical, ingest_throughput, models_public
 from benchmarks.report import write_section
 
 
@@ -60,6 +60,7 @@ SECTIONS = {
     "Identity resolution accuracy": identity_section,
     "Models on public data": models_section,
     "Ingestion throughput": lambda: ingest_throughput.section(ingest_throughput.run()),
+    consent_read.SECTION: lambda: consent_read.section(consent_read.run()),
 }
 
 

@@ -298,20 +298,17 @@ def _truth(
     def flags(frame: pl.DataFrame, source: str) -> pl.DataFrame:
         return pl.concat(
             [
-                frame.filter(pl.col("HasOptedOutOfEmail") == "true").select(
+                frame.filter(pl.col(column) == "true").select(
                     "pidx",
                     source=pl.lit(source),
                     record_id="Id",
-                    channel=pl.lit("email"),
-                    purpose=pl.lit("marketing"),
-                ),
-                frame.filter(pl.col("DoNotCall") == "true").select(
-                    "pidx",
-                    source=pl.lit(source),
-                    record_id="Id",
-                    channel=pl.lit("phone"),
-                    purpose=pl.lit("any"),
-                ),
+                    channel=pl.lit(channel),
+                    purpose=pl.lit(purpose),
+                )
+                for column, channel, purpose in (
+                    ("HasOptedOutOfEmail", "email", "marketing"),
+                    ("DoNotCall", "phone", "any"),
+                )
             ]
         ).with_columns(status=pl.lit("opted_out"), recorded_at=pl.lit(None, dtype=pl.String))
 

@@ -105,6 +105,7 @@ def build_consent(con: duckdb.DuckDBPyConnection, config: KindredConfig) -> Cons
         con.execute("BEGIN TRANSACTION")
         try:
             con.execute(f"CREATE OR REPLACE TABLE {quote_table(CONSENT)} AS {_LATEST}")
+            index_consent(con)
             if config.consent.file is not None:
                 write_quarantine(con, config.consent.file, rejected)
             con.execute("COMMIT")
@@ -125,6 +126,15 @@ def build_consent(con: duckdb.DuckDBPyConnection, config: KindredConfig) -> Cons
         build.seconds,
     )
     return build
+
+
+def index_consent(con: duckdb.DuckDBPyConnection) -> None:
+    """Index `profiles.consent` by profile: one person's consent (an API request) is then a lookup.
+
+    Args:
+        con: warehouse connection holding the freshly written table.
+    """
+    con.execute(f"CREATE INDEX consent_profile_id ON {quote_table(CONSENT)} (profile_id)")
 
 
 def consent_summary(build: ConsentBuild) -> dict[str, object]:

@@ -27,6 +27,7 @@ from warehouse.config import ConfigError, ConsentFieldConfig, KindredConfig, Sou
 from warehouse.connection import quote_table, table_exists
 from warehouse.landing import data_column
 from warehouse.manifest import LOADED, MANIFEST, ensure_manifest
+from warehouse.staging import _FALSE, _TRUE
 
 log = logging.getLogger(__name__)
 
@@ -42,9 +43,9 @@ STATEMENT_COLUMNS = {
     "status": "VARCHAR",
     "recorded_at": "TIMESTAMP",
 }
-# True and false as people write them in exports; anything else is ignored and counted.
-TRUE_WORDS = ("true", "t", "yes", "y", "1")
-FALSE_WORDS = ("false", "f", "no", "n", "0")
+# True and false as people write them in exports, spelt as staging reads booleans; anything else
+# is ignored and counted.
+TRUE_WORDS, FALSE_WORDS = _TRUE, _FALSE
 
 
 def create_statements(con: duckdb.DuckDBPyConnection) -> None:

@@ -5,6 +5,7 @@ from datetime import datetime
 import pytest
 
 from privacy.consent import (
+    Use,
     is_permitted,
     permitted_condition,
     permitted_profiles,
@@ -117,14 +118,16 @@ def test_reachable_on_at_least_one_channel(con, profile, channels, opt_in_channe
 
 
 def test_permitted_profiles_answers_several_questions_at_once(con):
-    checks = {
-        "email": permitted_condition(con, "candidate.profile_id", purpose="marketing", channel="email"),
-        "profiling": permitted_condition(con, "candidate.profile_id", purpose="profiling", channel=None),
+    uses = {
+        "email": Use("marketing", "email"),
+        "profiling": Use("profiling", None),
+        "email_opt_in": Use("marketing", "email", opt_in_required=True),
     }
-    answers = permitted_profiles(con, ["p2", "p3", None, "p3"], checks)
+    answers = permitted_profiles(con, ["p2", "p3", None, "p3", "p1"], uses)
     assert answers == {
-        "p2": {"email": False, "profiling": False},
-        "p3": {"email": True, "profiling": False},
-        None: {"email": True, "profiling": True},
+        "p2": {"email": False, "profiling": False, "email_opt_in": False},
+        "p3": {"email": True, "profiling": False, "email_opt_in": False},
+        None: {"email": True, "profiling": True, "email_opt_in": False},
+        "p1": {"email": True, "profiling": True, "email_opt_in": True},
     }
-    assert permitted_profiles(con, [], checks) == {}
+    assert permitted_profiles(con, [], uses) == {}
