@@ -13,6 +13,7 @@ and its content; rows in = statements + rows quarantined.
 
 from __future__ import annotations
 
+import glob
 import logging
 import uuid
 from dataclasses import dataclass, field
@@ -71,7 +72,7 @@ def consent_files(config: KindredConfig) -> list[Path]:
     if setting is None:
         return []
     pattern = config.path_of(setting.path)
-    files = sorted(p for p in pattern.parent.glob(pattern.name) if p.is_file())
+    files = sorted(Path(p) for p in glob.glob(str(pattern), recursive=True) if Path(p).is_file())
     if not files:
         raise ConfigError(
             f"consent.file.path: no file matches {setting.path} (relative to {config.base_dir}); "
@@ -109,8 +110,7 @@ def add_file_statements(
     """
     setting = config.consent.file
     result = FileStatements(files=consent_files(config))
-    frames = [_read(file, setting) for file in result.files]
-    rows = pl.concat(frames, how="vertical") if frames else _empty()
+    rows = pl.concat([_read(file, setting) for file in result.files], how="vertical")
     result.rows = rows.height
     rows = rows.with_columns(
         email=email_series(rows["email"]),
@@ -127,6 +127,8 @@ def add_file_statements(
                 "channels": [*config.consent.channels, ANY],
                 "purposes": [*config.consent.purposes, ANY],
                 "sources": [s.name for s in config.sources],
+                "column_channel": setting.column("channel"),
+                "column_purpose": setting.column("purpose"),
                 "column_status": setting.column("status"),
                 "column_recorded_at": setting.column("recorded_at"),
             },
@@ -176,11 +178,6 @@ def write_quarantine(
         con.execute(f"INSERT INTO {target} BY NAME SELECT * FROM {view}")
     finally:
         con.unregister(view)
-
-
-def _empty() -> pl.DataFrame:
-    names = ["_file", "file_name", "_row_number", "raw_content", "source", *_IDENTIFIERS, *_REQUIRED, "id"]
-    return pl.DataFrame(schema={n: pl.Int64 if n == "_row_number" else pl.String for n in names})
 
 
 def _read(file: Path, setting: ConsentFileConfig) -> pl.DataFrame:
@@ -261,9 +258,9 @@ def _checked_sql(view: str) -> str:
                          THEN 'unknown source ' || coalesce('''' || source || '''', '(empty)') || ' for record ' || record_id
                          ELSE 'no usable identifier (no record id, valid email or phone)' END END,
                 CASE WHEN NOT coalesce(list_contains($channels, channel_word), false)
-                     THEN 'unknown channel ''' || coalesce(channel, '') || '''' END,
+                     THEN 'unknown channel ''' || coalesce(channel, '') || ''' (column ' || $column_channel || ')' END,
                 CASE WHEN NOT coalesce(list_contains($purposes, purpose_word), false)
-                     THEN 'unknown purpose ''' || coalesce(purpose, '') || '''' END,
+                     THEN 'unknown purpose ''' || coalesce(purpose, '') || ''' (column ' || $column_purpose || ')' END,
                 CASE WHEN NOT coalesce(list_contains($opted_in, status_word) OR list_contains($opted_out, status_word), false)
                      THEN 'unknown status ''' || coalesce(status, '') || ''' (column ' || $column_status || ')' END,
                 CASE WHEN recorded_at IS NULL THEN 'missing recorded_at (column ' || $column_recorded_at || ')'

@@ -115,7 +115,7 @@ def test_bad_consent_file_rows_are_quarantined_with_their_reasons(company, built
     ).fetchall()
     assert [r[0] for r in rows] == [4, 5, 9, 10]
     reasons = {r[0]: r[1] for r in rows}
-    assert reasons[4] == "unknown channel 'fax'; unknown status 'pending' (column status)"
+    assert reasons[4] == "unknown channel 'fax' (column channel); unknown status 'pending' (column status)"
     assert reasons[5] == "no usable identifier (no record id, valid email or phone)"
     assert reasons[9] == "unknown source 'crm_other' for record X9"
     assert reasons[10] == "unparseable recorded_at (column recorded_at): yesterday"
@@ -231,3 +231,23 @@ def test_kindred_run_refuses_a_consent_column_no_file_has_before_writing(tmp_pat
     assert process.returncode != 0
     assert "consent.fields[0] (column HasOptedOutOfEmial): source crm_leads has no column" in process.stderr
     assert not (tmp_path / "home" / "warehouse.duckdb").exists()
+
+
+def test_a_glob_reads_every_consent_file_it_matches(company, tmp_path):
+    con, config = company
+    folder = config.base_dir / "exports" / "2025"
+    folder.mkdir(parents=True, exist_ok=True)
+    header, *rows = (config.base_dir / "preferences.csv").read_text().splitlines()
+    (folder / "part-1.csv").write_text("\n".join([header, *rows[:5]]) + "\n")
+    (folder / "part-2.csv").write_text("\n".join([header, *rows[5:]]) + "\n")
+    split = with_consent(config, "consent: {file: {path: 'exports/**/*.csv', name: preference_centre}}")
+    build = build_consent(con, split)
+    assert [f.name for f in build.file.files] == ["part-1.csv", "part-2.csv"]
+    assert build.file.rows == 10 and build.file.statements == 6
+    rows = dict(
+        con.sql(
+            "SELECT channel || '/' || purpose, record_id FROM profiles.consent WHERE profile_id = 'pB'"
+        ).fetchall()
+    )
+    assert rows["any/profiling"] == "part-1.csv:2" and rows["sms/marketing"] == "part-2.csv:1"
+    build_consent(con, config)
