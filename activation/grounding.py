@@ -6,12 +6,8 @@ reasons, their best offers, their recent orders, support cases and web/app/email
 activity counts. Every email and phone is masked and every free-text field is scrubbed (see
 `activation.masking`) before the document is written, so `masked` is always true.
 
-Consent (`privacy.consent`): the document says, per channel, whether the person may be sent
-marketing and whether they may be contacted at all, and whether they may be profiled. The
-emails of a person who opted out of email for every purpose, and the phones of one who opted out
-of calls or texts for every purpose, are left out of `profile.emails` / `profile.phones` (they
-are still used to scrub free text). An opt-out of marketing alone keeps the contact points:
-service contact remains allowed, and `consent` tells the copilot not to market.
+The document also says what the person consents to, and leaves out the contact points of
+channels they opted out of entirely (`activation.grounding_consent`).
 """
 
 from __future__ import annotations
@@ -26,11 +22,11 @@ from typing import Any
 import duckdb
 import polars as pl
 
+from activation.grounding_consent import consent_permissions, offered
 from activation.masking import TextScrubber, mask_name, mask_phone
 from activation.reasons import factor_reasons
 from activation.record_scores import utc_naive
 from activation.warehouse_inputs import crm_sql, input_views
-from privacy.consent import ANY, Use, permitted_profiles
 from warehouse.config import ConsentConfig
 from warehouse.connection import quote_table, table_exists
 
@@ -64,9 +60,6 @@ _CHANNEL_WORDS = (
     ("app", ("app", "mobile", "ios", "android")),
     ("web", ("web", "site", "shop", "store", "page")),
 )
-# Which channels' full opt-out withholds each kind of contact point: a phone number serves calls
-# and texts, and the copilot cannot tell which use a rep will make of it.
-_CONTACT_POINT_CHANNELS = {"emails": ("email",), "phones": ("phone", "sms")}
 
 
 def build_grounding(
@@ -229,42 +222,6 @@ def _insert(con: duckdb.DuckDBPyConnection, target: str, frame: pl.DataFrame) ->
         con.unregister(view)
 
 
-def consent_permissions(
-    con: duckdb.DuckDBPyConnection, profile_ids: Iterable[str | None], consent: ConsentConfig | None
-) -> dict[str | None, dict]:
-    """The consent section of each profile's grounding document.
-
-    Args:
-        con: warehouse connection (reads `profiles.consent`).
-        profile_ids: the profiles (None: a record without one, which gets the defaults).
-        consent: the `consent:` settings; None for the defaults.
-
-    Returns:
-        profile id -> `{"profiling": bool, "channels": {channel: {"marketing": bool, "contact": bool}}}`:
-        `marketing` whether marketing may be sent on the channel (under the configured opt-in
-        regime), `contact` whether the person may be contacted on it at all (no opt-out of every
-        purpose), `profiling` whether they may be profiled.
-    """
-    settings = consent or ConsentConfig()
-    uses = {"profiling": Use("profiling", None, settings.opt_in_needed("profiling", None))}
-    for channel in settings.channels:
-        uses[f"{channel}/marketing"] = Use("marketing", channel, settings.opt_in_needed("marketing", channel))
-        uses[f"{channel}/contact"] = Use(ANY, channel)
-    return {
-        profile: {
-            "profiling": bool(allowed["profiling"]),
-            "channels": {
-                channel: {
-                    "marketing": bool(allowed[f"{channel}/marketing"]),
-                    "contact": bool(allowed[f"{channel}/contact"]),
-                }
-                for channel in settings.channels
-            },
-        }
-        for profile, allowed in permitted_profiles(con, profile_ids, uses).items()
-    }
-
-
 def _documents(
     rows: list[dict[str, Any]], *, generated_at: datetime, phone_region: str, consent: dict[str | None, dict]
 ) -> pl.DataFrame:
@@ -321,9 +278,9 @@ def build_context(
         "profile": {
             "first_name": scrub(row.get("first_name")),
             "last_name": mask_name(row.get("last_name")),
-            "emails": _distinct(scrub.mask_email(e) for e in _offered(emails, "emails", consent)),
+            "emails": _distinct(scrub.mask_email(e) for e in offered(emails, "emails", consent)),
             "phones": _distinct(
-                mask_phone(p, region=phone_region) for p in _offered(phones, "phones", consent)
+                mask_phone(p, region=phone_region) for p in offered(phones, "phones", consent)
             ),
             "city": scrub(row.get("city")),
             "country": scrub(row.get("country")),
@@ -358,16 +315,6 @@ def build_context(
     if consent is None:
         del document["consent"]
     return document
-
-
-def _offered(values: list[str], kind: str, consent: dict | None) -> list[str]:
-    """The contact points of one kind the document may offer: none when a channel they serve is opted out entirely."""
-    if consent is None:
-        return values
-    channels = consent["channels"]
-    if any(not channels[c]["contact"] for c in _CONTACT_POINT_CHANNELS[kind] if c in channels):
-        return []
-    return values
 
 
 def _score(row: dict[str, Any], model: str) -> dict | None:

@@ -26,8 +26,9 @@ import polars as pl
 from identity_resolution.normalise import email_series, phone_series
 from privacy.consent import ANY, OPTED_IN, OPTED_OUT
 from privacy.consent_sources import STATEMENTS
-from warehouse.config import ConfigError, ConsentFileConfig, KindredConfig
+from warehouse.config import ConfigError, KindredConfig
 from warehouse.connection import quote_table
+from warehouse.consent_config import ConsentFileConfig
 from warehouse.staging import QUARANTINE_COLUMNS
 
 log = logging.getLogger(__name__)

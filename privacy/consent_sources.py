@@ -23,8 +23,9 @@ import duckdb
 import pyarrow as pa
 
 from privacy.consent import OPTED_IN, OPTED_OUT
-from warehouse.config import ConfigError, ConsentFieldConfig, KindredConfig, SourceConfig
+from warehouse.config import ConfigError, KindredConfig, SourceConfig
 from warehouse.connection import quote_table, table_exists
+from warehouse.consent_config import ConsentFieldConfig
 from warehouse.landing import data_column
 from warehouse.manifest import LOADED, MANIFEST, ensure_manifest
 from warehouse.staging import _FALSE, _TRUE
