@@ -1,150 +1,196 @@
 """Blocking: which record pairs the probabilistic model scores at all.
 
 Scoring every pair of a million records is half a trillion comparisons; blocking rules pick the
-pairs worth scoring (those sharing a name, an email, a birth date and postcode, ...).
+pairs worth scoring. The rules are chosen from what the data fills so that every pair sharing a
+strong attribute (an email, a phone, a national id, a street address, a date of birth with a
+name) is compared, then the others (shared names, postcodes, sounds) as far as a comparison
+budget allows. The budget is measured with Splink's own cumulative counting of the comparisons
+the rules generate together, so a rule that adds few pairs beyond the earlier ones costs little.
 """
 
 from __future__ import annotations
 
 import logging
+import warnings
+from dataclasses import dataclass
 
+import duckdb
 import polars as pl
+from splink import DuckDBAPI, block_on
+from splink.blocking_analysis import count_comparisons_from_blocking_rules
+
+from identity_resolution.attributes import AttributeProfile
 
 log = logging.getLogger(__name__)
 
-MATCH_COLUMNS: tuple[str, ...] = (
-    "first_name_norm",
-    "first_name_canonical",
-    "first_name_aliases",
-    "last_name_norm",
-    "date_of_birth_norm",
-    "email_norm",
-    "email_local",
-    "phone_norm",
-    "address_norm",
-    "postcode_norm",
-    "postcode_area",
-    "city_norm",
-    "gender_norm",
-    "job_title_norm",
-    "company_norm",
-    "national_id_norm",
+Rule = tuple[str, ...]
+
+# Strong attributes, each with the refinements that make a rule on it small enough when the
+# attribute alone yields too many pairs (a date of birth is shared by thousands in a million).
+STRONG_RULES: tuple[tuple[Rule, tuple[Rule, ...]], ...] = (
+    (("email_norm",), ()),
+    (("phone_norm",), (("phone_norm", "last_name_soundex"),)),
+    (("national_id_norm",), ()),
+    (("address_norm",), (("address_norm", "postcode_norm"), ("address_norm", "last_name_soundex"))),
+    (
+        ("date_of_birth_norm",),
+        (
+            ("date_of_birth_norm", "last_name_soundex"),
+            ("date_of_birth_norm", "first_name_soundex"),
+            ("date_of_birth_norm", "first_initial"),
+        ),
+    ),
 )
-# Keys derived from the match columns: coarse blocking keys, and the whole name whose frequency
-# adjusts a full-name match.
-DERIVED_BLOCKING_COLUMNS: tuple[str, ...] = ("birth_year", "last_name_prefix", "name_key")
-
-
-# Candidate pairs come from any of these: each catches what the others miss (a typo in the
-# surname, a changed email, a missing date of birth). They are listed from most to least
-# specific; a rule is used when its columns are filled and it yields at most the pair budget
-# (see `choose_blocking_rules`), so a broad rule such as "same surname" serves a small register
-# but is skipped for a million customers, where it would cost billions of comparisons.
-BLOCKING_RULES: tuple[tuple[str, ...], ...] = (
-    ("first_name_canonical", "last_name_norm"),
-    ("email_norm",),
-    ("phone_norm",),
-    ("national_id_norm",),
+# The other rules, most specific first: each catches pairs the others miss (a typo in the
+# surname, a changed email, a missing date of birth).
+OTHER_RULES: tuple[Rule, ...] = (
+    ("first_name_norm", "last_name_norm"),
     ("last_name_norm", "date_of_birth_norm"),
-    ("first_name_canonical", "date_of_birth_norm"),
-    ("first_name_canonical", "postcode_norm"),
+    ("first_name_norm", "date_of_birth_norm"),
+    ("first_name_soundex", "last_name_soundex", "birth_year"),
     ("last_name_norm", "postcode_norm"),
+    ("first_name_norm", "postcode_norm"),
     ("date_of_birth_norm", "postcode_norm"),
     ("date_of_birth_norm", "city_norm"),
-    ("address_norm", "last_name_norm"),
-    ("email_local", "last_name_norm"),
-    ("last_name_norm", "city_norm"),
-    ("first_name_canonical", "city_norm"),
-    ("postcode_norm",),
-    ("address_norm",),
     ("email_local",),
-    ("last_name_norm",),
-    ("city_norm", "job_title_norm"),
-    ("last_name_prefix", "city_norm"),
-    ("first_name_canonical", "postcode_area"),
-    ("city_norm", "birth_year"),
-    ("postcode_area", "birth_year"),
+    ("first_name_soundex", "last_name_soundex"),
     ("last_name_norm", "birth_year"),
+    ("first_name_norm", "birth_year"),
+    ("last_name_norm", "city_norm"),
+    ("first_name_norm", "city_norm"),
+    ("postcode_norm", "first_initial"),
+    ("last_name_norm",),
+    ("postcode_norm",),
 )
-MIN_PAIR_BUDGET = 1_000_000
-PAIRS_PER_RECORD_BUDGET = 20
+# Comparisons allowed: at least this many, and this many per record on larger inputs.
+MIN_COMPARISONS = 2_000_000
+COMPARISONS_PER_RECORD = 30
+# Counting is exact below this many records; above, Splink estimates from a hash sample.
+EXACT_COUNT_RECORDS = 100_000
+COUNT_SAMPLE_PROPORTION = 0.05
+MAX_RECOUNTS = 4
 
 
-def with_blocking_keys(frame: pl.DataFrame) -> pl.DataFrame:
-    """Add the derived keys of `DERIVED_BLOCKING_COLUMNS` to the person records.
+@dataclass(frozen=True)
+class BlockingChoice:
+    """The chosen rules, their comparison counts (Splink's cumulative counting) and the budget."""
 
-    Args:
-        frame: person records with the normalised match keys.
+    rules: list[Rule]
+    marginal_comparisons: list[int]
+    budget: int
 
-    Returns:
-        The frame with `birth_year`, `last_name_prefix` and `name_key` added.
-    """
-    return frame.with_columns(
-        pl.col("date_of_birth_norm").str.slice(0, 4).alias("birth_year"),
-        pl.col("last_name_norm").str.slice(0, 3).alias("last_name_prefix"),
-        pl.concat_str("first_name_norm", "last_name_norm", separator=" ").alias("name_key"),
-    )
+    @property
+    def comparisons(self) -> int:
+        """Comparisons all the rules generate together."""
+        return sum(self.marginal_comparisons)
 
 
-def filled_columns(frame: pl.DataFrame, min_values: int = 2) -> set[str]:
-    """The match and derived columns that carry data.
-
-    Args:
-        frame: person records with the match and derived keys.
-        min_values: how many non-null values make a column usable.
-
-    Returns:
-        The names of the usable columns.
-    """
-    columns = [*MATCH_COLUMNS, *DERIVED_BLOCKING_COLUMNS]
-    counts = frame.select(pl.col(c).is_not_null().sum() for c in columns).row(0)
-    return {c for c, n in zip(columns, counts, strict=True) if n >= min_values}
-
-
-def usable_rules(rules: tuple[tuple[str, ...], ...], filled: set[str]) -> list[tuple[str, ...]]:
-    """The rules whose columns all carry data.
-
-    Args:
-        rules: rules as tuples of column names.
-        filled: the usable columns (`filled_columns`).
-
-    Returns:
-        The usable rules, in order.
-    """
-    return [rule for rule in rules if set(rule) <= filled]
-
-
-def pairs_from_rule(frame: pl.DataFrame, rule: tuple[str, ...]) -> int:
-    """How many record pairs a blocking rule generates.
+def pairs_from_rule(frame: pl.DataFrame, rule: Rule) -> int:
+    """How many record pairs a rule generates on its own (n(n-1)/2 over its key groups).
 
     Args:
         frame: person records.
         rule: the columns that must be equal.
 
     Returns:
-        n(n-1)/2 summed over the rule's key groups (nulls never match).
+        The pair count (nulls never match).
     """
     groups = frame.drop_nulls(list(rule)).group_by(list(rule)).len()
     return int((groups["len"].cast(pl.Int64) * (groups["len"].cast(pl.Int64) - 1) // 2).sum() or 0)
 
 
-def choose_blocking_rules(frame: pl.DataFrame, filled: set[str]) -> list[tuple[str, ...]]:
-    """The blocking rules whose columns are filled and whose pair count fits the budget.
+def comparison_budget(records: int) -> int:
+    """The most comparisons the blocking rules may generate for this many records."""
+    return max(MIN_COMPARISONS, COMPARISONS_PER_RECORD * records)
+
+
+def _candidates(
+    frame: pl.DataFrame, profile: AttributeProfile, budget: int, configured: list[Rule]
+) -> list[Rule]:
+    """Rules the data supports, each on its own within the budget (tightened when it is not)."""
+    chosen: list[Rule] = []
+    for rule in configured:
+        if rule not in chosen:
+            chosen.append(rule)
+    for base, refinements in STRONG_RULES:
+        for rule in (base, *refinements):
+            if not profile.has_all(rule):
+                continue
+            if pairs_from_rule(frame, rule) <= budget:
+                if rule not in chosen:
+                    chosen.append(rule)
+                break
+            log.info("blocking: %s alone yields more pairs than the budget of %d; tightening", rule, budget)
+    for rule in OTHER_RULES:
+        if profile.has_all(rule) and rule not in chosen and pairs_from_rule(frame, rule) <= budget:
+            chosen.append(rule)
+    return chosen
+
+
+def _count(api: DuckDBAPI, table, rules: list[Rule], records: int) -> list[int]:
+    """Splink's cumulative counting: the comparisons each rule adds beyond the rules before it."""
+    proportion = 1.0 if records <= EXACT_COUNT_RECORDS else COUNT_SAMPLE_PROPORTION
+    with warnings.catch_warnings():
+        # Splink warns when a sampled estimate rests on few pairs; a small rule is cheap either way.
+        warnings.simplefilter("ignore")
+        counted = count_comparisons_from_blocking_rules(
+            table,
+            blocking_rules=[block_on(*rule) for rule in rules],
+            link_type="dedupe_only",
+            record_sample_proportion=proportion,
+        )
+    return [int(c["marginal_comparison_count"]) for c in counted]
+
+
+def choose_blocking_rules(
+    frame: pl.DataFrame, profile: AttributeProfile, *, configured: list[Rule] | None = None
+) -> BlockingChoice:
+    """Choose blocking rules from what the data fills, within the comparison budget.
+
+    Rules from kindred.yaml come first, then one rule per strong attribute the data has (tightened
+    with a name key when the attribute alone yields more than the budget), then the other rules
+    in order. Walking that list, a rule is kept when the comparisons it adds to the rules kept so
+    far (Splink's cumulative count) fit in what is left of the budget.
 
     Args:
-        frame: person records with the match and derived keys.
-        filled: the usable columns.
+        frame: person records with the match and derived keys and a `unique_id`.
+        profile: their attribute profile.
+        configured: rules from `identity.splink.blocking_rules`, as column tuples.
 
     Returns:
-        The rules of `BLOCKING_RULES` that yield at most
-        `max(MIN_PAIR_BUDGET, PAIRS_PER_RECORD_BUDGET * records)` pairs each.
+        The rules with their marginal comparison counts.
     """
-    budget = max(MIN_PAIR_BUDGET, PAIRS_PER_RECORD_BUDGET * frame.height)
-    chosen = []
-    for rule in usable_rules(BLOCKING_RULES, filled):
-        pairs = pairs_from_rule(frame, rule)
-        if pairs <= budget:
-            chosen.append(rule)
-        else:
-            log.info("splink: blocking rule %s skipped (%d pairs > budget %d)", rule, pairs, budget)
-    return chosen
+    budget = comparison_budget(frame.height)
+    candidates = _candidates(frame, profile, budget, configured or [])
+    if not candidates or frame.height < 2:
+        return BlockingChoice([], [], budget)
+    columns = sorted({"unique_id", *(c for rule in candidates for c in rule)})
+    con = duckdb.connect()
+    try:
+        api = DuckDBAPI(connection=con)
+        table = api.register(frame.select(columns).to_arrow(), table_name="kindred_blocking")
+        kept: list[Rule] = []
+        marginals: list[int] = []
+        queue = list(candidates)
+        counts = _count(api, table, queue, frame.height)
+        recounts = 0
+        while queue:
+            rule, added = queue.pop(0), counts.pop(0)
+            if sum(marginals) + added <= budget or rule in (configured or []):
+                kept.append(rule)
+                marginals.append(added)
+                continue
+            log.info(
+                "blocking: %s left out (%d more comparisons, %d left in the budget)",
+                rule,
+                added,
+                budget - sum(marginals),
+            )
+            if queue and recounts < MAX_RECOUNTS:
+                # The rules after it were counted net of it; count them again net of the kept ones.
+                recounts += 1
+                counts = _count(api, table, kept + queue, frame.height)[len(kept) :]
+    finally:
+        con.close()
+    log.info("blocking: %d rules, %d comparisons (budget %d): %s", len(kept), sum(marginals), budget, kept)
+    return BlockingChoice(kept, marginals, budget)

@@ -1,15 +1,22 @@
 """Links -> clusters -> stable profile ids.
 
 Clusters are the connected components of the link graph over every record (a record without
-links is a cluster of one). Profile ids outlive re-runs: a cluster keeps the id most of its
-records had last time, so CRM syncs and scores keyed on `profile_id` do not churn when a new
-record arrives; only genuinely new people get new ids.
+links is a cluster of one), with two guards: a cluster never holds two records that conflict
+(links are only checked pair by pair, so a record without a date of birth could otherwise chain
+a father to his daughter), and never more than the maximum cluster size. A cluster that breaks
+either is rebuilt from its links strongest first, leaving out each link that would join a
+conflict or pass the size (`guarded_clusters`); the links left out are reported.
+
+Profile ids outlive re-runs: a cluster keeps the id most of its records had last time, so CRM
+syncs and scores keyed on `profile_id` do not churn when a new record arrives; only genuinely
+new people get new ids.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Callable
 
 import numpy as np
 import polars as pl
@@ -52,6 +59,133 @@ def cluster_records(records: pl.DataFrame, links: pl.DataFrame) -> pl.DataFrame:
     graph = coo_matrix((np.ones(len(a), dtype=np.int8), (a, b)), shape=(n, n))
     _, labels = connected_components(graph, directed=False)
     return nodes.select("source", "record_id").with_columns(pl.Series("cluster", labels, dtype=pl.UInt32))
+
+
+def _components(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    graph = coo_matrix((np.ones(len(a), dtype=np.int8), (a, b)), shape=(n, n))
+    return connected_components(graph, directed=False)[1]
+
+
+class _Groups:
+    """Union-find over a cluster's records that refuses unions breaking a conflict or the size."""
+
+    def __init__(self, nodes: list[int], conflicts: dict[int, set[int]], max_size: int):
+        self.parent = {v: v for v in nodes}
+        self.members = {v: {v} for v in nodes}
+        self.conflicts = conflicts
+        self.max_size = max_size
+
+    def find(self, v: int) -> int:
+        while self.parent[v] != v:
+            self.parent[v] = self.parent[self.parent[v]]
+            v = self.parent[v]
+        return v
+
+    def union(self, a: int, b: int) -> str | None:
+        """Join the groups of a and b, or say why not (None when joined or already together)."""
+        ra, rb = self.find(a), self.find(b)
+        if ra == rb:
+            return None
+        small, large = sorted((ra, rb), key=lambda r: len(self.members[r]))
+        if len(self.members[small]) + len(self.members[large]) > self.max_size:
+            return f"cluster would pass the maximum size of {self.max_size}"
+        if any(
+            other in self.members[large] for v in self.members[small] for other in self.conflicts.get(v, ())
+        ):
+            return "would join records that conflict"
+        self.parent[small] = large
+        self.members[large] |= self.members.pop(small)
+        return None
+
+
+ConflictCheck = Callable[[pl.DataFrame], pl.Series]
+
+
+def guarded_clusters(
+    records: pl.DataFrame,
+    links: pl.DataFrame,
+    conflicts: ConflictCheck,
+    *,
+    max_cluster_size: int,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Connected components that hold no conflicting records and no more than the maximum size.
+
+    Args:
+        records: every record, `source, record_id` in row order (row number = `_l`/`_r` in links).
+        links: `_l, _r, _strength` per link (row numbers; stronger links are kept first).
+        conflicts: given pairs `_l, _r`, the conflict each breaks or null (`guards.pair_conflicts`).
+        max_cluster_size: the most records one profile may hold.
+
+    Returns:
+        `source, record_id, cluster` per record, and the links left out: `_l, _r, reason`.
+    """
+    n = records.height
+    rejected_schema = {"_l": pl.UInt32, "_r": pl.UInt32, "reason": pl.Utf8}
+    if n == 0:
+        return records.select(
+            "source", "record_id", pl.lit(0, dtype=pl.UInt32).alias("cluster")
+        ), pl.DataFrame(schema=rejected_schema)
+    a, b = links["_l"].to_numpy().astype(np.int64), links["_r"].to_numpy().astype(np.int64)
+    labels = _components(n, a, b)
+    rows = pl.DataFrame({"_row": np.arange(n, dtype=np.uint32), "_c": labels.astype(np.uint32)})
+    sizes = rows.group_by("_c").len("_size")
+    rows = rows.join(sizes, on="_c")
+    # Every pair inside a cluster of three or more is checked: a pair of two is one link, already checked.
+    inside = rows.filter(pl.col("_size").is_between(3, max_cluster_size))
+    pairs = (
+        inside.join(inside, on="_c", suffix="_r")
+        .filter(pl.col("_row") < pl.col("_row_r"))
+        .select(pl.col("_row").alias("_l"), pl.col("_row_r").alias("_r"), "_c")
+    )
+    bad = pairs.with_columns(conflicts(pairs.select("_l", "_r"))).filter(pl.col("conflict").is_not_null())
+    suspect = set(bad["_c"].to_list()) | set(sizes.filter(pl.col("_size") > max_cluster_size)["_c"].to_list())
+    if not suspect:
+        return _with_keys(records, labels), pl.DataFrame(schema=rejected_schema)
+    conflict_map: dict[int, set[int]] = {}
+    for left, right in bad.select("_l", "_r").iter_rows():
+        conflict_map.setdefault(left, set()).add(right)
+        conflict_map.setdefault(right, set()).add(left)
+    edges = (
+        links.select(pl.col("_l").cast(pl.UInt32), pl.col("_r").cast(pl.UInt32), "_strength")
+        .with_columns(pl.Series("_c", labels[a].astype(np.uint32)))
+        .filter(pl.col("_c").is_in(sorted(suspect)))
+        .sort(["_strength", "_l", "_r"], descending=[True, False, False])
+    )
+    members = rows.filter(pl.col("_c").is_in(sorted(suspect))).group_by("_c").agg("_row")
+    groups = _Groups([v for vs in members["_row"].to_list() for v in vs], conflict_map, max_cluster_size)
+    refused = []
+    for left, right, _, _ in edges.iter_rows():
+        reason = groups.union(left, right)
+        if reason:
+            refused.append((left, right, reason))
+    # Each suspect cluster becomes its groups: a new label per group, after the existing ones.
+    new_labels = labels.copy()
+    next_label = int(labels.max()) + 1
+    roots: dict[int, int] = {}
+    for v in groups.parent:
+        root = groups.find(v)
+        if root not in roots:
+            roots[root] = next_label
+            next_label += 1
+        new_labels[v] = roots[root]
+    # Refused links inside what is still one group (joined by a stronger path) are not reported.
+    reported = [
+        (left, right, reason) for left, right, reason in refused if groups.find(left) != groups.find(right)
+    ]
+    log.info(
+        "clusters: %d clusters split (conflicting records or above %d records), %d links left out",
+        len(suspect),
+        max_cluster_size,
+        len(reported),
+    )
+    rejected = pl.DataFrame(reported, schema=rejected_schema, orient="row")
+    return _with_keys(records, new_labels), rejected
+
+
+def _with_keys(records: pl.DataFrame, labels: np.ndarray) -> pl.DataFrame:
+    # Renumbered densely in order of first record, so equal inputs give equal numbers.
+    frame = records.select("source", "record_id").with_columns(pl.Series("_label", labels))
+    return frame.with_columns(pl.col("_label").rank("dense").cast(pl.UInt32).alias("cluster")).drop("_label")
 
 
 def new_profile_id(source: str, record_id: str, attempt: int = 0) -> str:

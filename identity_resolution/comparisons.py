@@ -1,5 +1,11 @@
-"""The comparisons of the probabilistic model: which attributes are compared, at which levels,
-and the prior m and u probabilities each level starts from."""
+"""The comparisons of the probabilistic model, chosen from the attributes the data fills.
+
+Each comparison is built from Splink's comparison-level library (exact, Jaro-Winkler, Damerau-
+Levenshtein, array intersection, columns reversed) with a prior m and u probability per level:
+the priors are what an untrained model on a tiny input uses, and where EM starts from on a
+larger one. `comparison_specs` picks the comparisons a profile supports; `configured_spec` turns
+an `identity.splink.comparisons` entry of kindred.yaml into one.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +13,8 @@ from dataclasses import dataclass
 
 import splink.comparison_level_library as cll
 import splink.comparison_library as cl
+
+from identity_resolution.attributes import ATTRIBUTE_COLUMNS, AttributeProfile
 
 
 @dataclass(frozen=True)
@@ -22,11 +30,10 @@ class Level:
 
 @dataclass(frozen=True)
 class ComparisonSpec:
-    """A comparison: its output name, the column deciding null (or an SQL condition for a
-    comparison over several columns), the columns it needs, its levels."""
+    """A comparison: its output name, the columns it reads, its levels (best first) and, for a
+    comparison over several columns, the SQL saying when the pair cannot be compared."""
 
     name: str
-    null_column: str
     columns: tuple[str, ...]
     levels: tuple[Level, ...]
     null_sql: str | None = None
@@ -46,7 +53,7 @@ class ComparisonSpec:
                 is_null_level=True, label_for_charts="not comparable"
             )
         else:
-            null = cll.NullLevel(self.null_column)
+            null = cll.NullLevel(self.columns[0])
         levels = [null]
         for level in self.levels:
             options = {"m_probability": level.m, "u_probability": level.u, "label_for_charts": level.label}
@@ -65,18 +72,64 @@ class ComparisonSpec:
         )
         return cl.CustomComparison(levels, output_column_name=self.name)
 
-    def labels_by_gamma(self) -> dict[int, str]:
-        """Level labels by Splink's comparison vector value (gamma).
 
-        Returns:
-            gamma -> label; Splink numbers non-null levels from the top, n-1 down to 0 (else).
-        """
-        labels = [lv.label for lv in self.levels] + ["different"]
-        n = len(labels)
-        return {n - 1 - i: label for i, label in enumerate(labels)}
+def _initial(column: str) -> cll.CustomLevel:
+    return cll.CustomLevel(
+        f"(length({column}_l) = 1 OR length({column}_r) = 1) AND substr({column}_l, 1, 1) = substr({column}_r, 1, 1)"
+    )
 
 
-def location_spec(filled: set[str]) -> ComparisonSpec | None:
+def first_name_spec(profile: AttributeProfile) -> ComparisonSpec:
+    """Given names: exact, swapped with the surname, a nickname of each other either way (Bob and
+    Robert, Chris and Christina: evidence they may be one name, never proof), a typo, the same
+    sound, an initial."""
+    fn, ln = "first_name_norm", "last_name_norm"
+    levels = [Level("exact", cll.ExactMatchLevel(fn), 0.62, 0.008, tf_column=fn)]
+    if profile.has(ln):
+        levels.append(
+            Level(
+                "first and last name swapped", cll.ColumnsReversedLevel(fn, ln, symmetrical=True), 0.01, 1e-5
+            )
+        )
+    levels += [
+        Level("nickname", cll.ArrayIntersectLevel("first_name_aliases", 1), 0.1, 0.002),
+        Level("similar (jaro-winkler >= 0.92)", cll.JaroWinklerLevel(fn, 0.92), 0.09, 0.004),
+        Level("same sound (soundex)", cll.ExactMatchLevel("first_name_soundex"), 0.04, 0.01),
+        Level("similar (jaro-winkler >= 0.8)", cll.JaroWinklerLevel(fn, 0.8), 0.04, 0.03),
+        Level("initial", _initial(fn), 0.03, 0.003),
+    ]
+    return ComparisonSpec("first_name", (fn,), tuple(levels))
+
+
+def last_name_spec() -> ComparisonSpec:
+    """Surnames: exact, a typo, the same sound, a looser likeness."""
+    ln = "last_name_norm"
+    levels = (
+        Level("exact", cll.ExactMatchLevel(ln), 0.78, 0.002, tf_column=ln),
+        Level("similar (jaro-winkler >= 0.92)", cll.JaroWinklerLevel(ln, 0.92), 0.1, 0.002),
+        Level("same sound (soundex)", cll.ExactMatchLevel("last_name_soundex"), 0.04, 0.005),
+        Level("similar (jaro-winkler >= 0.8)", cll.JaroWinklerLevel(ln, 0.8), 0.04, 0.02),
+    )
+    return ComparisonSpec("last_name", (ln,), levels)
+
+
+def date_of_birth_spec() -> ComparisonSpec:
+    """Dates of birth: exact, one typo (a digit or two neighbours swapped), day and month
+    swapped (04/12 read as 12/04). A date further apart is another person (see `guards`)."""
+    dob = "date_of_birth_norm"
+    swapped = cll.CustomLevel(
+        f"substr({dob}_l, 1, 4) = substr({dob}_r, 1, 4) AND substr({dob}_l, 6, 2) = substr({dob}_r, 9, 2) "
+        f"AND substr({dob}_l, 9, 2) = substr({dob}_r, 6, 2)"
+    )
+    levels = (
+        Level("exact", cll.ExactMatchLevel(dob), 0.85, 0.0002, tf_column=dob),
+        Level("one typo", cll.DamerauLevenshteinLevel(dob, 1), 0.08, 0.002),
+        Level("day and month swapped", swapped, 0.01, 0.0001),
+    )
+    return ComparisonSpec("date_of_birth", (dob,), levels)
+
+
+def location_spec(profile: AttributeProfile) -> ComparisonSpec | None:
     """Address, postcode and city as one comparison, built from the columns the data fills.
 
     They are one piece of evidence, not three: people at the same address share its postcode
@@ -85,15 +138,13 @@ def location_spec(filled: set[str]) -> ComparisonSpec | None:
     addresses are a level of their own, whatever the postcode says.
 
     Args:
-        filled: the match columns with values.
+        profile: the attribute profile.
 
     Returns:
         The `location` comparison, or None when no address, postcode or city is filled.
     """
     has_address, has_postcode, has_city = (
-        "address_norm" in filled,
-        "postcode_norm" in filled,
-        "city_norm" in filled,
+        profile.has(c) for c in ("address_norm", "postcode_norm", "city_norm")
     )
     if not (has_address or has_postcode or has_city):
         return None
@@ -132,13 +183,13 @@ def location_spec(filled: set[str]) -> ComparisonSpec | None:
     if has_city:
         levels.append(Level("same city", cll.ExactMatchLevel("city_norm"), 0.1, 0.02, tf_column="city_norm"))
     area = []
-    if has_postcode and "postcode_area" in filled:
+    if has_postcode and profile.has("postcode_area"):
         area.append(cll.ExactMatchLevel("postcode_area"))
     if has_city:
         area.append(cll.JaroWinklerLevel("city_norm", 0.9))
     if area:
         levels.append(Level("same area", cll.Or(*area) if len(area) > 1 else area[0], 0.03, 0.02))
-    columns = [
+    columns = tuple(
         c
         for c, present in (
             ("address_norm", has_address),
@@ -146,207 +197,24 @@ def location_spec(filled: set[str]) -> ComparisonSpec | None:
             ("city_norm", has_city),
         )
         if present
-    ]
-    null_sql = " AND ".join(f"({c}_l IS NULL OR {c}_r IS NULL)" for c in columns)
-    return ComparisonSpec("location", columns[0], tuple(columns[:1]), tuple(levels), null_sql=null_sql)
-
-
-def name_spec(filled: set[str]) -> ComparisonSpec | None:
-    """First and last name as one comparison, from the whole name down to one matching part.
-
-    One comparison rather than two, because the parts are not independent evidence: a shared
-    surname and a different first name is a relative, not half a match; "Michael Smith" is
-    common as a whole, which the term frequency of the full name captures and the product of
-    two separate frequencies does not; and a name written surname first is one event.
-
-    Args:
-        filled: the match columns with values.
-
-    Returns:
-        The `name` comparison, or None when neither first nor last name is filled.
-    """
-    fn, ln = "first_name_norm", "last_name_norm"
-    has_first, has_last = fn in filled, ln in filled
-    if not (has_first or has_last):
-        return None
-    nickname = cll.Or(
-        cll.ExactMatchLevel("first_name_canonical"), cll.ArrayIntersectLevel("first_name_aliases", 1)
     )
-    initial = cll.CustomLevel(
-        f"(length({fn}_l) = 1 OR length({fn}_r) = 1) AND substr({fn}_l, 1, 1) = substr({fn}_r, 1, 1)"
-    )
-    first_unknown = cll.CustomLevel(f"{fn}_l IS NULL OR {fn}_r IS NULL")
-    last_unknown = cll.CustomLevel(f"{ln}_l IS NULL OR {ln}_r IS NULL")
-    similar_first = cll.Or(cll.ExactMatchLevel(fn), nickname, cll.JaroWinklerLevel(fn, 0.88))
-    levels: list[Level] = []
-    if has_first and has_last:
-        levels += [
-            Level(
-                "same first and last name",
-                cll.And(cll.ExactMatchLevel(fn), cll.ExactMatchLevel(ln)),
-                0.55,
-                0.0005,
-                tf_column="name_key",
-            ),
-            Level(
-                "first and last name swapped",
-                cll.ColumnsReversedLevel(fn, ln, symmetrical=True),
-                0.01,
-                0.00001,
-            ),
-            Level(
-                "same last name, nickname of the first",
-                cll.And(cll.ExactMatchLevel(ln), nickname),
-                0.1,
-                0.0002,
-            ),
-            Level(
-                "same last name, similar first (jaro-winkler >= 0.88)",
-                cll.And(cll.ExactMatchLevel(ln), cll.JaroWinklerLevel(fn, 0.88)),
-                0.06,
-                0.0002,
-            ),
-            Level(
-                "similar last name (jaro-winkler >= 0.9), same or similar first",
-                cll.And(cll.JaroWinklerLevel(ln, 0.9), similar_first),
-                0.08,
-                0.0005,
-            ),
-            Level("same last name, first initial", cll.And(cll.ExactMatchLevel(ln), initial), 0.03, 0.0003),
-            Level(
-                "same last name, first unknown", cll.And(cll.ExactMatchLevel(ln), first_unknown), 0.05, 0.002
-            ),
-            Level(
-                "same first name, last unknown",
-                cll.And(cll.Or(cll.ExactMatchLevel(fn), nickname), last_unknown),
-                0.03,
-                0.003,
-            ),
-            Level("same last name, different first", cll.ExactMatchLevel(ln), 0.01, 0.003),
-            Level("same first name, different last", cll.Or(cll.ExactMatchLevel(fn), nickname), 0.01, 0.01),
-        ]
-    elif has_first:
-        levels += [
-            Level("same first name", cll.ExactMatchLevel(fn), 0.8, 0.01, tf_column=fn),
-            Level("nickname", nickname, 0.1, 0.003),
-            Level("similar first name (jaro-winkler >= 0.88)", cll.JaroWinklerLevel(fn, 0.88), 0.05, 0.005),
-        ]
-    else:
-        levels += [
-            Level("same last name", cll.ExactMatchLevel(ln), 0.85, 0.003, tf_column=ln),
-            Level("similar last name (jaro-winkler >= 0.9)", cll.JaroWinklerLevel(ln, 0.9), 0.08, 0.003),
-        ]
-    columns = [c for c, present in ((fn, has_first), (ln, has_last)) if present]
     null_sql = " AND ".join(f"({c}_l IS NULL OR {c}_r IS NULL)" for c in columns)
-    return ComparisonSpec("name", columns[0], tuple(columns[:1]), tuple(levels), null_sql=null_sql)
+    return ComparisonSpec("location", columns, tuple(levels), null_sql=null_sql)
 
 
-def separate_name_specs(filled: set[str]) -> list[ComparisonSpec]:
-    """First and last name as two comparisons, the form EM estimates well without labels.
-
-    Measured on historical_50k (no rule links, so m by EM): pairwise F1 0.903 with these,
-    0.856 with the joint `name_spec`, whose ten levels EM spreads too thin. On the demo
-    company, where m comes from rule links, it is the other way round (0.977 and 0.988 joint
-    against 0.969 and 0.985 separate, 3,000 and 5,000 people).
-
-    Args:
-        filled: the match columns with values.
-
-    Returns:
-        The `first_name` and `last_name` comparisons the data supports.
-    """
-    fn, ln = "first_name_norm", "last_name_norm"
-    specs = [
-        ComparisonSpec(
-            "first_name",
-            fn,
-            (fn,),
-            (
-                Level("exact", cll.ExactMatchLevel(fn), 0.62, 0.008, tf_column=fn),
-                Level(
-                    "same canonical name or nickname",
-                    cll.Or(
-                        cll.ExactMatchLevel("first_name_canonical"),
-                        cll.ArrayIntersectLevel("first_name_aliases", 1),
-                    ),
-                    0.12,
-                    0.002,
-                ),
-                Level("similar (jaro-winkler >= 0.92)", cll.JaroWinklerLevel(fn, 0.92), 0.09, 0.004),
-                Level("similar (jaro-winkler >= 0.8)", cll.JaroWinklerLevel(fn, 0.8), 0.06, 0.03),
-                Level(
-                    "initial",
-                    cll.CustomLevel(
-                        f"(length({fn}_l) = 1 OR length({fn}_r) = 1) AND substr({fn}_l, 1, 1) = substr({fn}_r, 1, 1)"
-                    ),
-                    0.03,
-                    0.003,
-                ),
-            ),
-        ),
-        ComparisonSpec(
-            "last_name",
-            ln,
-            (ln,),
-            (
-                Level("exact", cll.ExactMatchLevel(ln), 0.78, 0.002, tf_column=ln),
-                Level("similar (jaro-winkler >= 0.92)", cll.JaroWinklerLevel(ln, 0.92), 0.1, 0.002),
-                Level("similar (jaro-winkler >= 0.8)", cll.JaroWinklerLevel(ln, 0.8), 0.05, 0.02),
-            ),
-        ),
-    ]
-    return [spec for spec in specs if set(spec.columns) <= filled]
-
-
-def comparison_specs(filled: set[str], *, joint_names: bool = True) -> list[ComparisonSpec]:
-    """The comparisons the model uses, given the match columns the data fills.
-
-    Args:
-        filled: the match columns with values.
-        joint_names: compare first and last name jointly (`name_spec`, when m is learnt from
-            labelled pairs) or separately (`separate_name_specs`, when m is learnt by EM).
-
-    Returns:
-        The comparison specs.
-    """
-    location = location_spec(filled)
-    name = name_spec(filled) if joint_names else None
-    names = [name] if name else ([] if joint_names else separate_name_specs(filled))
-    specs = [
-        *([location] if location else []),
-        *names,
-        ComparisonSpec(
-            "date_of_birth",
-            "date_of_birth_norm",
-            ("date_of_birth_norm",),
-            (
-                Level("exact", cll.ExactMatchLevel("date_of_birth_norm"), 0.85, 0.0002),
-                Level("one typo", cll.DamerauLevenshteinLevel("date_of_birth_norm", 1), 0.07, 0.002),
-                Level(
-                    "within a year",
-                    cll.AbsoluteDateDifferenceLevel(
-                        "date_of_birth_norm", input_is_string=True, threshold=1, metric="year"
-                    ),
-                    0.03,
-                    0.03,
-                ),
-            ),
-        ),
+def _simple_specs() -> list[ComparisonSpec]:
+    """Single-column comparisons: contact points, ids, and the weak attributes."""
+    return [
         ComparisonSpec(
             "email",
-            "email_norm",
             ("email_norm",),
-            (
-                # Exact or not, nothing between: mailbox names are mostly made of the person's name,
-                # so "same mailbox at another domain" or "similar mailbox" would count the name
-                # evidence twice (john.smith@gmail.com and john.smith@yahoo.com are two John Smiths
-                # as often as one).
-                Level("exact", cll.ExactMatchLevel("email_norm"), 0.85, 0.0001, tf_column="email_norm"),
-            ),
+            # Exact or not, nothing between: mailbox names are mostly made of the person's name,
+            # so "similar mailbox" would count the name evidence twice (j.smith1@ and j.smith2@
+            # are two people as often as one).
+            (Level("exact", cll.ExactMatchLevel("email_norm"), 0.85, 0.0001, tf_column="email_norm"),),
         ),
         ComparisonSpec(
             "phone",
-            "phone_norm",
             ("phone_norm",),
             (
                 Level("exact", cll.ExactMatchLevel("phone_norm"), 0.8, 0.0001, tf_column="phone_norm"),
@@ -354,34 +222,97 @@ def comparison_specs(filled: set[str], *, joint_names: bool = True) -> list[Comp
             ),
         ),
         ComparisonSpec(
-            "gender",
-            "gender_norm",
-            ("gender_norm",),
-            (Level("exact", cll.ExactMatchLevel("gender_norm"), 0.95, 0.5),),
-        ),
-        ComparisonSpec(
-            "job_title",
-            "job_title_norm",
-            ("job_title_norm",),
-            (Level("exact", cll.ExactMatchLevel("job_title_norm"), 0.6, 0.02, tf_column="job_title_norm"),),
-        ),
-        ComparisonSpec(
-            "company",
-            "company_norm",
-            ("company_norm",),
-            (
-                Level("exact", cll.ExactMatchLevel("company_norm"), 0.7, 0.005, tf_column="company_norm"),
-                Level("similar (jaro-winkler >= 0.9)", cll.JaroWinklerLevel("company_norm", 0.9), 0.1, 0.005),
-            ),
-        ),
-        ComparisonSpec(
             "national_id",
-            "national_id_norm",
             ("national_id_norm",),
             (
                 Level("exact", cll.ExactMatchLevel("national_id_norm"), 0.9, 0.00001),
                 Level("one typo", cll.DamerauLevenshteinLevel("national_id_norm", 1), 0.05, 0.0001),
             ),
         ),
+        ComparisonSpec(
+            "gender", ("gender_norm",), (Level("exact", cll.ExactMatchLevel("gender_norm"), 0.95, 0.5),)
+        ),
+        ComparisonSpec(
+            "job_title",
+            ("job_title_norm",),
+            (Level("exact", cll.ExactMatchLevel("job_title_norm"), 0.6, 0.02, tf_column="job_title_norm"),),
+        ),
+        ComparisonSpec(
+            "company",
+            ("company_norm",),
+            (
+                Level("exact", cll.ExactMatchLevel("company_norm"), 0.7, 0.005, tf_column="company_norm"),
+                Level("similar (jaro-winkler >= 0.9)", cll.JaroWinklerLevel("company_norm", 0.9), 0.1, 0.005),
+            ),
+        ),
     ]
-    return [spec for spec in specs if set(spec.columns) <= filled]
+
+
+def comparison_specs(
+    profile: AttributeProfile, configured: list[ComparisonSpec] | None = None
+) -> list[ComparisonSpec]:
+    """The comparisons the model uses, given what the data fills.
+
+    Names are compared as two comparisons (given name, surname), the form EM estimates well;
+    address, postcode and city as one (`location_spec`). A comparison from kindred.yaml replaces
+    the built-in one of the same name, or is added.
+
+    Args:
+        profile: the attribute profile.
+        configured: comparisons from `identity.splink.comparisons` (`configured_spec`).
+
+    Returns:
+        The comparison specs, built-in ones first.
+    """
+    specs: list[ComparisonSpec] = []
+    if profile.has("first_name_norm"):
+        specs.append(first_name_spec(profile))
+    if profile.has("last_name_norm"):
+        specs.append(last_name_spec())
+    if profile.has("date_of_birth_norm"):
+        specs.append(date_of_birth_spec())
+    location = location_spec(profile)
+    if location:
+        specs.append(location)
+    specs += [s for s in _simple_specs() if profile.has_all(s.columns)]
+    for spec in configured or []:
+        specs = [s for s in specs if s.name != spec.name] + [spec]
+    return specs
+
+
+def configured_spec(
+    attribute: str, method: str, thresholds: list[float], term_frequencies: bool
+) -> ComparisonSpec:
+    """A comparison from an `identity.splink.comparisons` entry of kindred.yaml.
+
+    Args:
+        attribute: a canonical person attribute (`company`, `postcode`, ...); it names the comparison.
+        method: `exact`, `jaro_winkler`, `jaro`, `levenshtein`, `damerau_levenshtein` or
+            `date_years` (dates within each threshold in years).
+        thresholds: the similarity or distance thresholds, loosest last.
+        term_frequencies: adjust the exact level by how common the value is.
+
+    Returns:
+        The comparison: an exact level, then a level per threshold, with neutral priors.
+    """
+    column = ATTRIBUTE_COLUMNS[attribute]
+    levels = [
+        Level("exact", cll.ExactMatchLevel(column), 0.8, 0.01, tf_column=column if term_frequencies else None)
+    ]
+    factories = {
+        "jaro_winkler": lambda t: (f"jaro-winkler >= {t}", cll.JaroWinklerLevel(column, t)),
+        "jaro": lambda t: (f"jaro >= {t}", cll.JaroLevel(column, t)),
+        "levenshtein": lambda t: (f"levenshtein <= {int(t)}", cll.LevenshteinLevel(column, int(t))),
+        "damerau_levenshtein": lambda t: (
+            f"damerau-levenshtein <= {int(t)}",
+            cll.DamerauLevenshteinLevel(column, int(t)),
+        ),
+        "date_years": lambda t: (
+            f"within {t:g} years",
+            cll.AbsoluteDateDifferenceLevel(column, input_is_string=True, threshold=t, metric="year"),
+        ),
+    }
+    for threshold in thresholds if method != "exact" else []:
+        label, condition = factories[method](threshold)
+        levels.append(Level(label, condition, 0.1 / len(thresholds), 0.05 / len(thresholds)))
+    return ComparisonSpec(attribute, (column,), tuple(levels))

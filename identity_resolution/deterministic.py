@@ -1,19 +1,22 @@
 """Deterministic match rules: pairs of records that are the same person by construction.
 
-Every rule returns links in the `identity.links` shape. A group of records sharing a key is
-linked as a star (each record to the group's smallest record) rather than all pairs: the
-clusters are the same and a key shared by n records costs n-1 links, not n(n-1)/2.
+Every rule returns links in the `identity.links` shape. Ids (identify calls, shared id
+namespaces) link a group as a star (each record to the group's smallest): the clusters are the
+same and a key shared by n records costs n-1 links. Contact points and cards (email, phone,
+loyalty number) are shared by households and offices, so they link only the pairs of records
+that agree on the person (compatible given names, no conflict of `guards`).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import duckdb
 import polars as pl
 
+from identity_resolution.guards import Guardrails, pair_conflicts
 from identity_resolution.links import LINK_SCHEMA, empty_links
 from warehouse.connection import table_exists
 
@@ -27,13 +30,12 @@ class ContactGuard:
     A company switchboard, a reception desk or a shared family inbox is typed into the records
     of many different people. Linking on it would merge them all into one profile, and one such
     number can chain thousands of people together. So a value is not used as a key when the
-    records carrying it show more than `max_first_names` different first names (nicknames
-    counted as their canonical name, so Bob and Robert are one), or when more than
+    records carrying it show more than `max_first_names` different first names (a nickname
+    counted with the long name it stands for, so Bob and Robert are one), or when more than
     `max_records` records carry it at all (no single person has that many records). Below that,
-    records are linked only to those with the same first name (or to all of them when a record
-    has no first name and the key's records agree on a single one), so a couple sharing a
-    landline stays two people. Guarded values are blanked for the probabilistic model too
-    (`without_guarded_values`).
+    records are linked only to those that agree on the person (`contact_links`), so a couple
+    sharing a landline stays two people. Guarded values are blanked for the probabilistic model
+    too (`without_guarded_values`).
     """
 
     max_first_names: int = 3
@@ -140,24 +142,6 @@ def same_id_namespace_links(records: pl.DataFrame) -> pl.DataFrame:
     return _star_links(multi, ["id_namespace", "_key"], "same_id_namespace", {"field": "id_namespace"})
 
 
-def loyalty_id_links(records: pl.DataFrame, *, max_records: int = ContactGuard.max_records) -> pl.DataFrame:
-    """Rule `loyalty_id`: the same normalised loyalty number.
-
-    Args:
-        records: `identity.person_records` with `loyalty_id_norm`.
-        max_records: a loyalty number on more records than this is a placeholder (`0000`), not a person.
-
-    Returns:
-        Links between records sharing a loyalty number.
-    """
-    keyed = records.filter(pl.col("loyalty_id_norm").is_not_null()).select(
-        "source", "record_id", "loyalty_id_norm"
-    )
-    sizes = pl.len().over("loyalty_id_norm")
-    keyed = keyed.filter((sizes > 1) & (sizes <= max_records))
-    return _star_links(keyed, ["loyalty_id_norm"], "loyalty_id", {"field": "loyalty_id"})
-
-
 def guarded_values(records: pl.DataFrame, key: str, guard: ContactGuard) -> pl.DataFrame:
     """The values of a contact key (email or phone) that the guard rules out, and why.
 
@@ -174,7 +158,7 @@ def guarded_values(records: pl.DataFrame, key: str, guard: ContactGuard) -> pl.D
         .group_by(key)
         .agg(
             pl.len().alias("n_records"),
-            pl.col("first_name_canonical").drop_nulls().n_unique().alias("n_first_names"),
+            _name_group(pl.col("first_name_aliases")).drop_nulls().n_unique().alias("n_first_names"),
         )
     )
     return (
@@ -211,17 +195,31 @@ def without_guarded_values(records: pl.DataFrame, guard: ContactGuard) -> pl.Dat
     )
 
 
-def contact_links(records: pl.DataFrame, key: str, rule: str, guard: ContactGuard) -> pl.DataFrame:
-    """Rule `email` or `phone`: the same normalised value, within the limits of `ContactGuard`.
+def _name_group(aliases: pl.Expr) -> pl.Expr:
+    """A given name's group for counting distinct people: the long name a nickname stands for
+    (its first listed), else the name itself."""
+    return pl.coalesce(aliases.list.get(1, null_on_oob=True), aliases.list.first())
+
+
+def contact_links(
+    records: pl.DataFrame, key: str, rule: str, guard: ContactGuard, guards: Guardrails | None = None
+) -> pl.DataFrame:
+    """Rule `email`, `phone` or `loyalty_id`: records sharing the value that agree on the person.
+
+    A value shared by a household (a family inbox, a landline, a loyalty card) links only the
+    pairs with compatible given names and no conflicting date of birth, suffix or national id
+    (`guards.pair_conflicts`, given names always checked). A record without a given name joins
+    the others only when they all agree on one person.
 
     Args:
-        records: `identity.person_records`.
-        key: `email_norm` or `phone_norm`.
-        rule: the rule name written to the links (`email`, `phone`).
+        records: `identity.person_records`, in row order (the row number identifies a record).
+        key: `email_norm`, `phone_norm` or `loyalty_id_norm`.
+        rule: the rule name written to the links (`email`, `phone`, `loyalty_id`).
         guard: the switchboard guard.
+        guards: the conflict rules (default `Guardrails()`).
 
     Returns:
-        Links between records sharing the value and a first name.
+        Links between records sharing the value that agree on the person.
     """
     blocked = guarded_values(records, key, guard)
     if blocked.height:
@@ -233,27 +231,55 @@ def contact_links(records: pl.DataFrame, key: str, rule: str, guard: ContactGuar
             blocked["n_first_names"].max(),
         )
     keyed = (
-        records.filter(pl.col(key).is_not_null())
-        .select(
-            "source", "record_id", pl.col(key).alias("_key"), pl.col("first_name_canonical").alias("_first")
-        )
+        records.with_row_index("_row")
+        .filter(pl.col(key).is_not_null())
+        .select("_row", pl.col(key).alias("_key"), pl.col("first_name_norm").is_not_null().alias("_named"))
         .join(blocked.select(pl.col("value").alias("_key")), on="_key", how="anti")
     )
-    names = keyed.group_by("_key").agg(pl.col("_first").drop_nulls().unique().alias("_names"))
-    # A record without a first name joins the key's only first name; with several, it stays out.
-    keyed = (
-        keyed.join(names, on="_key")
-        .with_columns(
-            pl.when(pl.col("_first").is_not_null())
-            .then(pl.col("_first"))
-            .when(pl.col("_names").list.len() <= 1)
-            .then(pl.col("_names").list.first().fill_null(""))
-            .alias("_person")
+    pairs = (
+        keyed.join(keyed, on="_key", suffix="_r")
+        .filter(pl.col("_row") < pl.col("_row_r"))
+        .select(
+            pl.col("_row").alias("_l"),
+            pl.col("_row_r").alias("_r"),
+            "_key",
+            pl.col("_named").alias("_named_l"),
+            "_named_r",
         )
-        .filter(pl.col("_person").is_not_null())
+        .sort("_l", "_r")
     )
-    keyed = keyed.filter(pl.len().over(["_key", "_person"]) > 1)
-    return _star_links(keyed, ["_key", "_person"], rule, {"field": rule})
+    if pairs.height == 0:
+        return empty_links()
+    rule_guards = replace(guards or Guardrails(), given_names=True)
+    pairs = pairs.with_columns(pair_conflicts(pairs, records, rule_guards))
+    both_named = pl.col("_named_l") & pl.col("_named_r")
+    ambiguous = pairs.filter(both_named & pl.col("conflict").is_not_null()).get_column("_key").unique()
+    agreed = pairs.filter(
+        pl.col("conflict").is_null() & (both_named | ~pl.col("_key").is_in(ambiguous.implode()))
+    )
+    sizes = keyed.group_by("_key").len("_group_size")
+    return _row_links(agreed.join(sizes, on="_key"), records, rule)
+
+
+def _row_links(pairs: pl.DataFrame, records: pl.DataFrame, rule: str) -> pl.DataFrame:
+    """Pairs of row numbers (left row smaller, so the left record is the smaller key) as links."""
+    keys = records.select("source", "record_id").with_row_index("_row")
+    return (
+        pairs.join(keys.rename({"_row": "_l", "source": "source_l", "record_id": "record_id_l"}), on="_l")
+        .join(keys.rename({"_row": "_r", "source": "source_r", "record_id": "record_id_r"}), on="_r")
+        .select(
+            "source_l",
+            "record_id_l",
+            "source_r",
+            "record_id_r",
+            pl.lit(rule).alias("rule"),
+            pl.lit(1.0).alias("match_probability"),
+            _json_with_count({"field": rule}, "records_sharing_key", pl.col("_group_size")).alias(
+                "explanation"
+            ),
+        )
+        .sort("source_l", "record_id_l", "source_r", "record_id_r")
+    )
 
 
 def deterministic_links(
@@ -261,14 +287,16 @@ def deterministic_links(
     records: pl.DataFrame,
     *,
     guard: ContactGuard | None = None,
+    guards: Guardrails | None = None,
     max_users_per_device: int = 1,
 ) -> pl.DataFrame:
     """All deterministic links: identify calls, shared id namespaces, email, phone, loyalty id.
 
     Args:
         con: warehouse connection (for `staging.events`).
-        records: `identity.person_records`.
-        guard: the switchboard guard for email and phone (default `ContactGuard()`).
+        records: `identity.person_records`, sorted by (source, record_id).
+        guard: the switchboard guard for email, phone and loyalty id (default `ContactGuard()`).
+        guards: the conflict rules the contact rules check (default `Guardrails()`).
         max_users_per_device: see `identify_call_links`.
 
     Returns:
@@ -278,8 +306,8 @@ def deterministic_links(
     parts = [
         identify_call_links(con, records, max_users_per_device=max_users_per_device),
         same_id_namespace_links(records),
-        contact_links(records, "email_norm", "email", guard),
-        contact_links(records, "phone_norm", "phone", guard),
-        loyalty_id_links(records, max_records=guard.max_records),
+        contact_links(records, "email_norm", "email", guard, guards),
+        contact_links(records, "phone_norm", "phone", guard, guards),
+        contact_links(records, "loyalty_id_norm", "loyalty_id", guard, guards),
     ]
     return pl.concat([p.select(list(LINK_SCHEMA)).cast(LINK_SCHEMA) for p in parts])

@@ -1,14 +1,16 @@
-"""Nicknames and short forms of English first names, mapped to one canonical first name.
+"""Nicknames and short forms of English first names, and the long names each may stand for.
 
-A nickname can belong to several names (`fred`: alfred, frederick): `NICKNAMES` keeps every
-candidate, in the order the groups are listed, and `CANONICAL_FIRST_NAME` the first of them (used
-for blocking and display). Keys and values are lower-case ASCII, as produced by `normalise_name`.
+The table is evidence that two given names *may* be one person's (Bob and Robert, Chris and
+Christina), read in both directions, never a rule that they are: Chris is as often a
+Christopher as a Christina, and Sandra is a name in its own right, so names are never replaced
+by one canonical form. A nickname can belong to several names (`fred`: alfred, frederick):
+`NICKNAMES` keeps every candidate. Keys and values are lower-case ASCII, as produced by
+`normalise_name`.
 """
 
 from __future__ import annotations
 
 _GROUPS: dict[str, tuple[str, ...]] = {
-    # Listed first so that `fred` is canonically frederick (the commoner long form), alfred second.
     "frederick": ("fred", "freddie", "freddy", "fritz", "frederic", "fredrick", "fredric"),
     "abigail": ("abby", "abbie", "gail"),
     "abraham": ("abe", "bram"),
@@ -307,4 +309,19 @@ def _invert(groups: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
 
 
 NICKNAMES: dict[str, tuple[str, ...]] = _invert(_GROUPS)
-CANONICAL_FIRST_NAME: dict[str, str] = {nickname: names[0] for nickname, names in NICKNAMES.items()}
+
+
+def _families(groups: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+    """Name -> every name of every group it belongs to (itself, the long names it is short for,
+    their other short forms), sorted."""
+    members: dict[str, set[str]] = {}
+    for long_name, short_names in groups.items():
+        family = {long_name, *short_names}
+        for name in family:
+            members.setdefault(name, set()).update(family)
+    return {name: tuple(sorted(family)) for name, family in members.items()}
+
+
+# The names a given name may be written as by the same person, in either direction: "bob" ->
+# (bob, bobby, rob, robbie, robert, ...). Used as "may be the same name" evidence only.
+NAME_FAMILIES: dict[str, tuple[str, ...]] = _families(_GROUPS)

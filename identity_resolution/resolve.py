@@ -15,15 +15,12 @@ from dataclasses import dataclass, field
 import duckdb
 import polars as pl
 
-from identity_resolution.clustering import assign_profile_ids, cluster_records
-from identity_resolution.deterministic import ContactGuard, deterministic_links, without_guarded_values
 from identity_resolution.links import LINK_SCHEMA
-from identity_resolution.probabilistic import (
-    DEFAULT_MATCH_THRESHOLD,
-    ProbabilisticResult,
-    probabilistic_links,
-)
+from identity_resolution.matching import Matching, match_records
+from identity_resolution.model_store import insert_sql, latest_model, model_id, model_row
+from identity_resolution.options import MatchOptions
 from identity_resolution.records import collect_contact_values, person_records
+from identity_resolution.splink_engine import EngineFactory, duckdb_engine
 from identity_resolution.survivorship import contact_points, unified_profiles
 from warehouse.canonical import PERSON_ATTRIBUTES
 from warehouse.connection import connect, quote_table, read_table, table_exists
@@ -33,6 +30,7 @@ log = logging.getLogger(__name__)
 
 PERSON_RECORDS = "identity.person_records"
 LINKS = "identity.links"
+REJECTED_LINKS = "identity.rejected_links"
 RECORD_XREF = "identity.record_xref"
 UNIFIED_PROFILE = "profiles.unified_profile"
 CONTACT_POINTS = "profiles.contact_points"
@@ -48,45 +46,20 @@ class ResolutionSummary:
     links_by_rule: dict[str, int] = field(default_factory=dict)
     merge_rate: float = 0.0
     seconds: float = 0.0
-    match_threshold: float = DEFAULT_MATCH_THRESHOLD
+    match_threshold: float = 0.0
     model_trained: bool = False
-    model: str = "prior parameters"
-    household_pairs_held_back: int = 0
+    model: str = "none"
+    model_id: str | None = None
+    model_reason: str | None = None
+    links_left_out: dict[str, int] = field(default_factory=dict)
+    blocked_values: dict[str, int] = field(default_factory=dict)
 
 
-@dataclass
-class _Resolution:
-    records: pl.DataFrame
-    links: pl.DataFrame
-    xref: pl.DataFrame
-    probabilistic: ProbabilisticResult
-
-
-def _resolve(
-    con: duckdb.DuckDBPyConnection,
-    *,
-    default_phone_region: str,
-    match_threshold: float,
-    day_first: bool,
-    previous: pl.DataFrame | None,
-    resolved_at: dt.datetime,
-) -> _Resolution:
-    records = person_records(con, default_phone_region=default_phone_region, day_first=day_first)
-    guard = ContactGuard()
-    rule_links = deterministic_links(con, records, guard=guard)
-    probabilistic = probabilistic_links(
-        without_guarded_values(records, guard), rule_links=rule_links, match_threshold=match_threshold
-    )
-    links = pl.concat([rule_links, probabilistic.links.select(LINK_COLUMNS)])
-    clusters = cluster_records(records, links)
-    xref = assign_profile_ids(clusters, previous).with_columns(
-        pl.lit(resolved_at, dtype=pl.Datetime("us")).alias("resolved_at")
-    )
-    return _Resolution(records, links, xref, probabilistic)
-
-
-def _replace_tables(con: duckdb.DuckDBPyConnection, tables: Mapping[str, pl.DataFrame]) -> None:
-    """Replace several tables in one transaction: readers see the old stage or the new, never a mix."""
+def _replace_tables(
+    con: duckdb.DuckDBPyConnection, tables: Mapping[str, pl.DataFrame], model: tuple | None = None
+) -> None:
+    """Replace several tables (and add the new match model) in one transaction: readers see the
+    old stage or the new, never a mix."""
     views = {name: f"_kindred_resolve_{i}" for i, name in enumerate(tables)}
     for name, frame in tables.items():
         con.register(views[name], frame.to_arrow())
@@ -94,6 +67,10 @@ def _replace_tables(con: duckdb.DuckDBPyConnection, tables: Mapping[str, pl.Data
         con.execute("BEGIN TRANSACTION")
         for name in tables:
             con.execute(f"CREATE OR REPLACE TABLE {quote_table(name)} AS SELECT * FROM {views[name]}")
+        if model is not None:
+            create, insert = insert_sql()
+            con.execute(create)
+            con.execute(insert, list(model))
         con.execute("COMMIT")
     except Exception:
         con.execute("ROLLBACK")
@@ -103,78 +80,102 @@ def _replace_tables(con: duckdb.DuckDBPyConnection, tables: Mapping[str, pl.Data
             con.unregister(view)
 
 
+def _summary(result: Matching, profiles: int, started: float, options: MatchOptions) -> ResolutionSummary:
+    n_records = result.records.height
+    return ResolutionSummary(
+        records=n_records,
+        profiles=profiles,
+        links_by_rule={r: n for r, n in result.links.group_by("rule").len().sort("rule").iter_rows()},
+        merge_rate=1 - profiles / n_records if n_records else 0.0,
+        seconds=time.perf_counter() - started,
+        match_threshold=options.match_threshold,
+        model_trained=result.model_reason is not None and result.model is not None and result.model.trained,
+        model=result.model.how if result.model else "none (nothing to compare)",
+        model_id=model_id(result.model.settings) if result.model else None,
+        model_reason=result.model_reason,
+        links_left_out={r: n for r, n in result.rejected.group_by("reason").len().sort("reason").iter_rows()},
+        blocked_values=result.blocked_values,
+    )
+
+
 def resolve_identities(
     con: duckdb.DuckDBPyConnection,
+    options: MatchOptions | None = None,
     *,
-    default_phone_region: str = "US",
-    match_threshold: float | None = None,
-    day_first: bool = False,
+    retrain: bool = False,
+    engine_factory: EngineFactory = duckdb_engine,
 ) -> ResolutionSummary:
     """Resolve every staged record to a person and rebuild the identity and profile tables.
 
     Reads `staging.people/events/orders/cases` (missing or empty ones are fine) and replaces
-    `identity.person_records`, `identity.links`, `identity.record_xref`,
-    `profiles.unified_profile` and `profiles.contact_points` in one transaction. Profile ids
+    `identity.person_records`, `identity.links`, `identity.rejected_links`,
+    `identity.record_xref`, `profiles.unified_profile` and `profiles.contact_points` in one
+    transaction, adding a row to `identity.match_models` when a model was trained. Profile ids
     of the previous `identity.record_xref` are kept where the cluster still matches.
 
     Args:
         con: warehouse connection.
-        default_phone_region: region for phone numbers written without a country code.
-        match_threshold: match probability a Splink pair needs to be linked
-            (default `DEFAULT_MATCH_THRESHOLD`).
-        day_first: read ambiguous slashed dates of birth as day/month/year.
+        options: matching options (`MatchOptions.from_config(config.identity)`; defaults when None).
+        retrain: fit a new match model even if the saved one still fits the data.
+        engine_factory: where Splink runs.
 
     Returns:
-        Counts of records, profiles and links by rule, the merge rate and the run time.
+        Counts of records, profiles and links by rule, the model used, what the guardrails left out.
 
     Example:
         >>> from warehouse.connection import connect
         >>> con = connect(":memory:")  # with staging tables loaded
-        >>> summary = resolve_identities(con, default_phone_region="GB")  # doctest: +SKIP
+        >>> summary = resolve_identities(con, MatchOptions(default_phone_region="GB"))  # doctest: +SKIP
     """
+    options = options or MatchOptions()
     started = time.perf_counter()
-    threshold = DEFAULT_MATCH_THRESHOLD if match_threshold is None else match_threshold
     resolved_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     previous = read_table(con, RECORD_XREF) if table_exists(con, RECORD_XREF) else None
-    result = _resolve(
-        con,
-        default_phone_region=default_phone_region,
-        match_threshold=threshold,
-        day_first=day_first,
-        previous=previous,
-        resolved_at=resolved_at,
+    records = person_records(
+        con, default_phone_region=options.default_phone_region, day_first=options.day_first
     )
-    contacts = collect_contact_values(con, default_phone_region=default_phone_region)
-    profiles = unified_profiles(con, result.xref, contacts, updated_at=resolved_at)
-    points = contact_points(result.xref, contacts, profiles)
+    result = match_records(
+        con,
+        records,
+        options,
+        previous=previous,
+        saved=latest_model(con),
+        retrain=retrain,
+        engine_factory=engine_factory,
+    )
+    xref = result.xref.with_columns(pl.lit(resolved_at, dtype=pl.Datetime("us")).alias("resolved_at"))
+    contacts = collect_contact_values(con, default_phone_region=options.default_phone_region)
+    profiles = unified_profiles(con, xref, contacts, updated_at=resolved_at)
+    points = contact_points(xref, contacts, profiles)
+    new_model = None
+    if result.model_reason is not None and result.model is not None and result.model.trained:
+        new_model = model_row(
+            result.model,
+            reason=result.model_reason,
+            trained_at=resolved_at,
+            fingerprint=options.fingerprint(),
+        )
     _replace_tables(
         con,
         {
-            PERSON_RECORDS: result.records,
+            PERSON_RECORDS: records,
             LINKS: result.links,
-            RECORD_XREF: result.xref,
+            REJECTED_LINKS: result.rejected,
+            RECORD_XREF: xref,
             UNIFIED_PROFILE: profiles,
             CONTACT_POINTS: points,
         },
+        new_model,
     )
-    n_records = result.records.height
-    summary = ResolutionSummary(
-        records=n_records,
-        profiles=profiles.height,
-        links_by_rule={r: n for r, n in result.links.group_by("rule").len().sort("rule").iter_rows()},
-        merge_rate=1 - profiles.height / n_records if n_records else 0.0,
-        seconds=time.perf_counter() - started,
-        match_threshold=threshold,
-        model_trained=result.probabilistic.trained,
-        model=result.probabilistic.m_source,
-        household_pairs_held_back=result.probabilistic.household_pairs_held_back,
-    )
+    summary = _summary(result, profiles.height, started, options)
     log.info(
-        "identity resolution: %d records -> %d profiles in %.1f s (links %s)",
+        "identity resolution: %d records -> %d profiles in %.1f s (links %s; left out %s; model %s)",
         summary.records,
         summary.profiles,
         summary.seconds,
         summary.links_by_rule,
+        summary.links_left_out,
+        summary.model,
     )
     return summary
 
@@ -233,23 +234,22 @@ def resolve_records(
     frames: Mapping[str, pl.DataFrame],
     id_column: str,
     mapping: Mapping[str, str] | None = None,
+    options: MatchOptions | None = None,
     *,
-    default_phone_region: str = "US",
-    match_threshold: float | None = None,
-    day_first: bool = False,
+    engine_factory: EngineFactory = duckdb_engine,
 ) -> pl.DataFrame:
     """Resolve arbitrary person records (the `kindred resolve` command) to profile ids.
 
     Columns already named like a canonical attribute (`first_name`, `email`, ...) are used as
-    they are; `mapping` maps the others. Everything runs in a private in-memory database.
+    they are; `mapping` maps the others. Everything runs in a private in-memory database, and a
+    model is fitted on the files themselves.
 
     Args:
         frames: one frame per input file, keyed by source name (the file's stem).
         id_column: the column holding each record's id (unique within a file).
         mapping: canonical attribute -> column name, e.g. `{"last_name": "surname"}`.
-        default_phone_region: region for phone numbers written without a country code.
-        match_threshold: match probability a Splink pair needs to be linked.
-        day_first: read ambiguous slashed dates of birth as day/month/year.
+        options: matching options (phone region, day-first dates, threshold, guardrails, ...).
+        engine_factory: where Splink runs.
 
     Returns:
         `source, record_id, profile_id`, one row per input record, in input order.
@@ -263,8 +263,8 @@ def resolve_records(
         >>> resolve_records({"crm": people}, "id", {"full_name": "name"}).columns
         ['source', 'record_id', 'profile_id']
     """
+    options = options or MatchOptions()
     people = _people_frame(frames, id_column, mapping or {})
-    threshold = DEFAULT_MATCH_THRESHOLD if match_threshold is None else match_threshold
     con = connect(":memory:")
     try:
         target = quote_table("staging.people")
@@ -273,14 +273,10 @@ def resolve_records(
         known = [c for c in staging_columns("people") if c in typed.columns]
         con.execute(f"CREATE TABLE {target} AS SELECT {', '.join(known)} FROM _kindred_people")
         con.unregister("_kindred_people")
-        result = _resolve(
-            con,
-            default_phone_region=default_phone_region,
-            match_threshold=threshold,
-            day_first=day_first,
-            previous=None,
-            resolved_at=dt.datetime.now(dt.UTC).replace(tzinfo=None),
+        records = person_records(
+            con, default_phone_region=options.default_phone_region, day_first=options.day_first
         )
+        result = match_records(con, records, options, engine_factory=engine_factory)
     finally:
         con.close()
     order = people.select("source", "record_id").with_row_index("_order")

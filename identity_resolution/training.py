@@ -1,118 +1,210 @@
-"""Training the probabilistic model: u by seeded random sampling, the prior match rate from
-near-certain rules, and m either from the pairs the deterministic rules linked (customer data
-has thousands of them) or by expectation maximisation (a register with no shared ids)."""
+"""Training the probabilistic model on the data at hand.
+
+u by seeded random sampling; the prior match rate from near-certain rules; m by expectation
+maximisation on blocking rules that exist for this data (names when there are names, dates of
+birth, emails, phones, ids or addresses when there are those), chosen so that every comparison
+is estimated by at least one pass. When the deterministic rules linked enough pairs, their
+agreement rates seed m before EM (EM starts from a measured value instead of a guess) and check
+it afterwards (a comparison whose EM estimate strays far from what the linked pairs show is
+logged). Every m and u ends strictly between 0 and 1, so no level can make a match weight
+infinite (`math domain error`).
+"""
 
 from __future__ import annotations
 
 import logging
+import math
 
 import polars as pl
-from splink import DuckDBAPI, Linker, block_on
+from splink import Linker, block_on
 
-from identity_resolution.blocking import pairs_from_rule, usable_rules
+from identity_resolution.attributes import AttributeProfile
+from identity_resolution.blocking import Rule, pairs_from_rule
 from identity_resolution.comparisons import ComparisonSpec
 from identity_resolution.links import SPLINK_RULE
+from identity_resolution.splink_engine import SplinkEngine
 
 log = logging.getLogger(__name__)
 
-# EM passes: each estimates the m of every comparison not used by its blocking rule.
-TRAINING_RULES: tuple[tuple[str, ...], ...] = (
-    ("first_name_canonical", "last_name_norm"),
+# EM passes, in order of preference: the first trains everything but names, the others train names.
+EM_RULES: tuple[Rule, ...] = (
+    ("first_name_norm", "last_name_norm"),
     ("date_of_birth_norm",),
     ("email_norm",),
     ("phone_norm",),
+    ("national_id_norm",),
+    ("address_norm",),
     ("postcode_norm",),
+    ("last_name_norm", "birth_year"),
 )
-
-# EM sees at most this many blocked pairs per pass (a deterministic sample beyond that).
+MAX_EM_PASSES = 3
+MIN_EM_PAIRS = 50
+# EM sees at most this many blocked pairs per pass (a deterministic hash sample beyond that).
 EM_MAX_PAIRS = 1e6
 
-# Near-certain rules for the prior match rate, and the share of true matches they are assumed
-# to find.
-PRIOR_RULES: tuple[tuple[str, ...], ...] = (
+# Near-certain rules for the prior match rate, and the share of true matches they are assumed to find.
+PRIOR_RULES: tuple[Rule, ...] = (
     ("first_name_norm", "last_name_norm", "date_of_birth_norm"),
     ("email_norm",),
     ("phone_norm",),
+    ("national_id_norm",),
 )
 PRIOR_RULES_RECALL = 0.6
 
-# Learning m from rule-linked pairs needs this many of them, and this many per comparison.
+# Seeding m from rule-linked pairs needs this many of them, and this many per comparison.
 MIN_LABELLED_PAIRS = 200
 MIN_LABELLED_OBSERVATIONS = 50
 # Pseudo-pairs of prior added to the label counts: a level never seen among a thousand
 # labelled pairs (nobody moved house in the data) is rare, not impossible.
 LABEL_PRIOR_WEIGHT = 20
-# The comparisons whose agreement a rule's pairs were selected on (see `m_from_rule_links`).
+# The comparisons whose agreement a rule's pairs were selected on: such pairs say nothing about them.
 RULE_EVIDENCE: dict[str, tuple[str, ...]] = {
-    "email": ("email", "name"),
-    "phone": ("phone", "name"),
-    "loyalty_id": (),
-    "identify_call": (),
-    "same_id_namespace": (),
+    "email": ("email", "first_name"),
+    "phone": ("phone", "first_name"),
+    "loyalty_id": ("first_name",),
 }
+# An EM estimate this far (total variation distance) from the labelled pairs' is reported.
+LABEL_CHECK_DISTANCE = 0.5
+PROBABILITY_FLOOR = 1e-6
+
+
+def em_passes(frame: pl.DataFrame, profile: AttributeProfile, specs: list[ComparisonSpec]) -> list[Rule]:
+    """The EM blocking rules for this data: at most `MAX_EM_PASSES`, each with enough pairs,
+    chosen until every comparison is estimated by some pass that does not block on it.
+
+    Args:
+        frame: person records with the match keys.
+        profile: their attribute profile.
+        specs: the comparisons in the model.
+
+    Returns:
+        The rules, as column tuples.
+    """
+    untrained = {s.name for s in specs}
+    passes: list[Rule] = []
+    for rule in EM_RULES:
+        if len(passes) == MAX_EM_PASSES or not untrained:
+            break
+        if not profile.has_all(rule):
+            continue
+        trains = {s.name for s in specs if not set(s.columns) & set(rule)} & untrained
+        if not trains:
+            continue
+        pairs = pairs_from_rule(frame, rule)
+        if pairs < MIN_EM_PAIRS:
+            log.info("splink: no EM pass on %s (%d pairs)", rule, pairs)
+            continue
+        passes.append(rule)
+        untrained -= trains
+    if untrained:
+        log.info("splink: m of %s stays at its prior (no EM pass can estimate it)", sorted(untrained))
+    return passes
 
 
 def train_model(
     linker: Linker,
+    engine: SplinkEngine,
     sdf,
-    db_api: DuckDBAPI,
-    matchable: pl.DataFrame,
-    filled: set[str],
-    labelled: pl.DataFrame | None,
+    frame: pl.DataFrame,
+    profile: AttributeProfile,
     specs: list[ComparisonSpec],
+    labelled: pl.DataFrame | None,
     *,
     seed: int,
     u_max_pairs: float,
-) -> Linker:
-    """Train the model: u by seeded random sampling, the prior match rate from near-certain
-    rules, then m from the rule-linked pairs when given, else by EM passes.
+) -> dict:
+    """Train the model and return it as a Splink settings dict.
 
     Args:
         linker: a linker over `sdf` with the prior parameters.
+        engine: the Splink engine `sdf` lives in.
         sdf: the registered person records.
-        db_api: the database API the records are registered with.
-        matchable: the same records as a frame (to size the EM passes).
-        filled: the usable columns.
-        labelled: rule-linked pairs from `labelled_pairs`, or None to learn m by EM.
+        frame: the same records as a frame (to size the EM passes).
+        profile: their attribute profile.
         specs: the comparisons in the model.
+        labelled: rule-linked pairs from `labelled_pairs` to seed and check m, or None.
         seed: seed of u sampling.
         u_max_pairs: random pairs sampled to estimate u.
 
     Returns:
-        The trained linker (a new one when m came from the labelled pairs).
+        The trained model (Splink settings JSON as a dict), every m and u in (0, 1).
     """
-    prior_rules = usable_rules(PRIOR_RULES, filled)
+    prior_rules = [rule for rule in PRIOR_RULES if profile.has_all(rule)]
     if prior_rules:
         linker.training.estimate_probability_two_random_records_match(
             [block_on(*rule) for rule in prior_rules], recall=PRIOR_RULES_RECALL
         )
     linker.training.estimate_u_using_random_sampling(max_pairs=u_max_pairs, seed=seed)
-    if labelled is not None:
-        model = m_from_rule_links(linker, sdf, db_api, labelled, specs)
-        return Linker(sdf, model, log_level=logging.WARNING)
-    _train_m_by_em(linker, matchable, filled)
-    return linker
-
-
-def _train_m_by_em(linker: Linker, matchable: pl.DataFrame, filled: set[str]) -> None:
-    for rule in usable_rules(TRAINING_RULES, filled):
-        # A pass needs pairs to learn from; a column filled on a handful of records has none.
-        pairs = pairs_from_rule(matchable, rule)
-        if pairs < 100:
-            log.info("splink: EM pass on %s skipped (%d pairs)", rule, pairs)
-            continue
-        # Splink 5.0 refuses a pass whose EM drives some level's m to zero (a near-perfect
-        # attribute: true matches in that pass never differ on it), after it has already dropped
-        # the pass's blocked comparisons from the linker's model. So the model is saved before
-        # each pass and put back when a pass is refused; the other passes' estimates stand.
+    label_m: dict[str, list[float]] = {}
+    if labelled is not None and labelled.height >= MIN_LABELLED_PAIRS:
+        model = sanitised(linker.misc.save_model_to_json())
+        label_m = m_from_labelled_pairs(engine, sdf, model, labelled, specs)
+        for comparison in model["comparisons"]:
+            for level, m in zip(
+                _non_null(comparison), label_m.get(comparison["output_column_name"], []), strict=False
+            ):
+                level["m_probability"] = m
+        linker = Linker(sdf, model, log_level=logging.WARNING)
+        log.info("splink: m seeded from %d rule-linked pairs for %s", labelled.height, sorted(label_m))
+    for rule in em_passes(frame, profile, specs):
+        # A pass whose EM fails (Splink refuses one that drives a level's m to zero) is dropped
+        # with the model put back as it was before it; the other passes' estimates stand.
         saved = linker._settings_obj.core_model_settings.copy()
         try:
             linker.training.estimate_parameters_using_expectation_maximisation(
                 block_on(*rule), estimate_without_term_frequencies=True, max_pairs=EM_MAX_PAIRS
             )
-        except ValueError as error:
+        except (ValueError, ZeroDivisionError, ArithmeticError) as error:
             linker._settings_obj.core_model_settings = saved
             log.warning("splink: EM pass on %s not used: %s", rule, str(error).split(".")[0])
+    model = sanitised(linker.misc.save_model_to_json())
+    _check_against_labels(model, label_m)
+    return model
+
+
+def _non_null(comparison: dict) -> list[dict]:
+    return [level for level in comparison["comparison_levels"] if not level.get("is_null_level")]
+
+
+def sanitised(model: dict) -> dict:
+    """The model with every level's m and u clamped into (0, 1) and each comparison's m and u
+    summing to 1: a zero would make a match weight infinite and scoring fail.
+
+    Args:
+        model: a Splink settings dict.
+
+    Returns:
+        The same dict, fixed in place (without the random per-linker id, so equal models are equal).
+    """
+    model.pop("linker_uid", None)
+    for comparison in model["comparisons"]:
+        levels = _non_null(comparison)
+        for key in ("m_probability", "u_probability"):
+            values = [level.get(key) for level in levels]
+            values = [
+                PROBABILITY_FLOOR if v is None or not math.isfinite(v) else max(v, PROBABILITY_FLOOR)
+                for v in values
+            ]
+            total = sum(values)
+            for level, value in zip(levels, values, strict=True):
+                level[key] = value / total
+    return model
+
+
+def _check_against_labels(model: dict, label_m: dict[str, list[float]]) -> None:
+    for comparison in model["comparisons"]:
+        name = comparison["output_column_name"]
+        if name not in label_m:
+            continue
+        em = [level["m_probability"] for level in _non_null(comparison)]
+        distance = 0.5 * sum(abs(a - b) for a, b in zip(em, label_m[name], strict=False))
+        if distance > LABEL_CHECK_DISTANCE:
+            log.warning(
+                "splink: EM's m of %s is far from what rule-linked pairs show (distance %.2f); "
+                "the data may hold households or colleagues that look alike",
+                name,
+                distance,
+            )
 
 
 def labelled_pairs(rule_links: pl.DataFrame | None, matchable: pl.DataFrame) -> pl.DataFrame:
@@ -153,60 +245,57 @@ def labelled_pairs(rule_links: pl.DataFrame | None, matchable: pl.DataFrame) -> 
     )
 
 
-def m_from_rule_links(
-    linker: Linker, sdf, db_api: DuckDBAPI, labelled: pl.DataFrame, specs: list[ComparisonSpec]
-) -> dict:
-    """Learn each comparison's m probabilities from the pairs the deterministic rules linked.
+def m_from_labelled_pairs(
+    engine: SplinkEngine, sdf, model: dict, labelled: pl.DataFrame, specs: list[ComparisonSpec]
+) -> dict[str, list[float]]:
+    """Each comparison's m probabilities as measured on the pairs the deterministic rules linked.
 
     Those pairs are near-certain matches, so how often their names, birth dates or addresses
-    agree is a direct measurement of m, with none of the failure modes of EM on customer data
-    (colleagues sharing an office address, or a household its landline, look like matches to
-    EM). A pair does not count for a comparison whose evidence made the rule fire: pairs linked
-    by email say nothing about how often a person's email differs, and the email and phone
-    rules only link records with the same first name. Counts are smoothed towards the prior
-    (`LABEL_PRIOR_WEIGHT` pseudo-pairs), and a comparison seen on fewer than `MIN_LABELLED_OBSERVATIONS`
-    labelled pairs keeps its prior m.
+    agree measures m directly. A pair does not count for a comparison whose evidence made the
+    rule fire (pairs linked by email say nothing about how often a person's email differs).
+    Counts are smoothed towards the prior (`LABEL_PRIOR_WEIGHT` pseudo-pairs); a comparison seen
+    on fewer than `MIN_LABELLED_OBSERVATIONS` pairs is left out.
 
     Args:
-        linker: the linker with u (and the prior match rate) trained.
-        sdf: its input records.
-        db_api: its database API, to register the labelled pairs.
+        engine: the Splink engine `sdf` lives in.
+        sdf: the registered person records.
+        model: the model with u trained.
         labelled: `unique_id_l, unique_id_r, rules` from `labelled_pairs`.
         specs: the comparisons in the model.
 
     Returns:
-        The model as a Splink settings dict with the learnt m probabilities.
+        Comparison name -> m per non-null level, best level first.
     """
-    model = linker.misc.save_model_to_json()
     scorer = Linker(sdf, model, log_level=logging.WARNING)
     blocked = labelled.select(
         pl.lit("0").alias("match_key"),
         pl.col("unique_id_l").alias("join_key_l"),
         pl.col("unique_id_r").alias("join_key_r"),
     )
-    scorer.table_management.register_blocked_pairs_for_predict(db_api.register(blocked.to_arrow()))
-    scored = scorer.inference.predict(warning_mode="never")
-    gammas = db_api.duckdb_con.sql(f"SELECT * FROM {scored.physical_name}").pl()
+    scorer.table_management.register_blocked_pairs_for_predict(
+        engine.register(blocked, "kindred_labelled_pairs")
+    )
+    gammas = engine.fetch(scorer.inference.predict(warning_mode="never"))
     # The registered pairs live in the database API's cache, which every linker on it shares:
     # without this, the final model would score only these pairs instead of blocking.
     scorer.table_management.invalidate_cache()
     gammas = gammas.join(labelled, on=["unique_id_l", "unique_id_r"])
     by_name = {c["output_column_name"]: c for c in model["comparisons"]}
+    measured: dict[str, list[float]] = {}
     for spec in specs:
+        if spec.name not in by_name or f"gamma_{spec.name}" not in gammas.columns:
+            continue
         excluded = [rule for rule, fields in RULE_EVIDENCE.items() if spec.name in fields]
         usable = gammas.filter(~pl.col("rules").list.eval(pl.element().is_in(excluded)).list.any())
         observed = usable.filter(pl.col(f"gamma_{spec.name}") >= 0).get_column(f"gamma_{spec.name}")
         if observed.len() < MIN_LABELLED_OBSERVATIONS:
-            log.info("splink: m of %s kept from the prior (%d labelled pairs)", spec.name, observed.len())
             continue
         counts = dict(observed.value_counts().iter_rows())
-        levels = [lv for lv in by_name[spec.name]["comparison_levels"] if not lv.get("is_null_level")]
-        priors = [*(lv.m for lv in spec.levels), max(1e-4, 1 - sum(lv.m for lv in spec.levels))]
-        n_levels = len(levels)
-        for i, level in enumerate(levels):
-            gamma = n_levels - 1 - i
-            level["m_probability"] = (counts.get(gamma, 0) + LABEL_PRIOR_WEIGHT * priors[i]) / (
-                observed.len() + LABEL_PRIOR_WEIGHT
-            )
-        log.info("splink: m of %s from %d labelled pairs", spec.name, observed.len())
-    return model
+        levels = _non_null(by_name[spec.name])
+        n = len(levels)
+        measured[spec.name] = [
+            (counts.get(n - 1 - i, 0) + LABEL_PRIOR_WEIGHT * level["m_probability"])
+            / (observed.len() + LABEL_PRIOR_WEIGHT)
+            for i, level in enumerate(levels)
+        ]
+    return measured

@@ -1,4 +1,4 @@
-"""`kindred resolve`: identity resolution of arbitrary person-record files."""
+"""`kindred resolve` (identity resolution of arbitrary person-record files) and `kindred identity`."""
 
 from __future__ import annotations
 
@@ -28,6 +28,7 @@ def resolve(
     """Identity resolution of arbitrary person-record files: one profile_id per input record."""
     import polars as pl
 
+    from identity_resolution.options import MatchOptions
     from identity_resolution.resolve import resolve_records
 
     if out.suffix.lower() not in (".csv", ".parquet"):
@@ -45,9 +46,8 @@ def resolve(
         frames[file.stem] = _read_records(file, pl)
     try:
         with console.status(f"resolving {sum(f.height for f in frames.values()):,} records..."):
-            resolved = resolve_records(
-                frames, id, mapping, default_phone_region=phone_region.upper(), day_first=day_first
-            )
+            options = MatchOptions(default_phone_region=phone_region.upper(), day_first=day_first)
+            resolved = resolve_records(frames, id, mapping, options)
     except ValueError as error:
         fail(str(error))
     write_atomically(resolved, out)
@@ -67,3 +67,42 @@ def _read_records(file: Path, pl):
     except Exception as error:  # polars raises several error types for unreadable files
         fail(f"{file}: cannot be read: {error}")
     fail(f"{file}: unsupported file type '{file.suffix}'; use .csv or .parquet")
+
+
+identity_app = typer.Typer(help="The identity graph: the match model and overrides.", no_args_is_help=True)
+app.add_typer(identity_app, name="identity")
+
+
+@identity_app.command()
+def retrain(
+    config: Annotated[Path, typer.Option(help="The kindred.yaml whose identity settings to use.")] = Path(
+        "kindred.yaml"
+    ),
+) -> None:
+    """Refit the match model on all staged data and save it; the next run scores with it."""
+    from identity_resolution.model_store import latest_model, log_to_mlflow
+    from identity_resolution.options import MatchOptions
+    from identity_resolution.resolve import resolve_identities
+    from warehouse.config import ConfigError, load_config
+    from warehouse.connection import open_warehouse, table_exists
+    from warehouse.home import warehouse_path
+
+    try:
+        loaded = load_config(config)
+    except ConfigError as error:
+        fail(str(error))
+    if not warehouse_path().is_file():
+        fail(f"{warehouse_path()}: no warehouse yet; run `kindred run --config {config}` first")
+    with open_warehouse() as con:
+        if not any(table_exists(con, f"staging.{kind}") for kind in ("people", "events", "orders", "cases")):
+            fail(f"{warehouse_path()}: nothing staged yet; run `kindred run --config {config}` first")
+        with console.status("refitting the match model and resolving identities..."):
+            summary = resolve_identities(con, MatchOptions.from_config(loaded.identity), retrain=True)
+        saved = latest_model(con)
+    if saved is not None and summary.model_trained:
+        log_to_mlflow(saved)
+    console.print(
+        f"match model {summary.model_id}: {summary.model}\n"
+        f"identity: {summary.records:,} records -> {summary.profiles:,} profiles; links by rule: "
+        + ", ".join(f"{rule} {n:,}" for rule, n in summary.links_by_rule.items())
+    )

@@ -4,7 +4,7 @@ import polars as pl
 import pytest
 
 from identity_resolution.normalise import (
-    canonical_first_name,
+    email_series,
     normalise_date_of_birth,
     normalise_email,
     normalise_loyalty_id,
@@ -12,6 +12,7 @@ from identity_resolution.normalise import (
     normalise_people,
     normalise_phone,
     normalise_postcode,
+    phone_series,
 )
 
 
@@ -71,19 +72,55 @@ def test_name(raw, expected):
     assert normalise_name(raw) == expected
 
 
+def test_nicknames_are_evidence_both_ways_never_one_canonical_name():
+    names = [
+        "Chris",
+        "Christina",
+        "Christopher",
+        "Sam",
+        "Samantha",
+        "Sandra",
+        "Alexandra",
+        "Ali",
+        "Alice",
+        "Bob",
+    ]
+    out = normalise_people(pl.DataFrame({"first_name": names})).to_dicts()
+    by_name = {row["first_name"]: row for row in out}
+    # No name is replaced: Christina stays christina, Chris stays chris.
+    assert [row["first_name_norm"] for row in out] == [n.lower() for n in names]
+    assert "first_name_canonical" not in out[0]
+    # Chris may stand for Christina or Christopher; Christina's family includes Chris.
+    assert {"christina", "christopher"} <= set(by_name["Chris"]["first_name_aliases"])
+    assert "chris" in by_name["Christina"]["first_name_family"]
+    assert "sam" in by_name["Samantha"]["first_name_family"] and "sam" in by_name["Sam"]["first_name_family"]
+    assert by_name["Bob"]["first_name_aliases"] == ["bob", "robert"]
+
+
 @pytest.mark.parametrize(
-    ("raw", "expected"),
+    ("last_name", "full_name", "suffix"),
     [
-        ("Bob", "robert"),
-        ("BILL", "william"),
-        ("Dr. Kate", "catherine"),
-        ("Robert", "robert"),
-        ("Sir", None),
-        ("Ángel", "angel"),
+        ("King Jr.", None, "jr"),
+        ("Ford", "Henry Ford II", "ii"),
+        ("Smith, Sr", None, "sr"),
+        ("Junior", None, None),
     ],
 )
-def test_canonical_first_name(raw, expected):
-    assert canonical_first_name(raw) == expected
+def test_generational_suffix_is_kept_apart_from_the_name(last_name, full_name, suffix):
+    out = normalise_people(pl.DataFrame({"last_name": [last_name], "full_name": [full_name]})).row(
+        0, named=True
+    )
+    assert out["name_suffix"] == suffix
+
+
+def test_soundex_keys_names_that_sound_alike():
+    out = normalise_people(
+        pl.DataFrame(
+            {"first_name": ["Robert", "Rupert", "Tymczak"], "last_name": ["Smith", "Smyth", "Pfister"]}
+        )
+    )
+    assert out["first_name_soundex"].to_list() == ["R163", "R163", "T522"]
+    assert out["last_name_soundex"].to_list() == ["S530", "S530", "P236"]
 
 
 @pytest.mark.parametrize(
@@ -112,7 +149,8 @@ def test_postcode(raw, expected):
         ("12.04.1985", "1985-04-12"),
         ("April 12, 1985", "1985-04-12"),
         ("12 Apr 1985", "1985-04-12"),
-        ("1985-02-30", None),
+        ("1985-02-30", "1985-02-30"),  # not a calendar date: kept as text, a typo of a real one
+        ("1985-13", None),
         ("2999-01-01", None),
         ("soon", None),
     ],
@@ -145,8 +183,34 @@ def test_normalise_people_fills_names_from_full_name_and_keeps_columns():
     out = normalise_people(frame).to_dicts()
     assert out[0]["first_name_norm"] == "mary" and out[0]["last_name_norm"] == "jones"
     assert out[0]["full_name_norm"] == "mary ann jones"
-    assert out[1]["first_name_canonical"] == "robert" and out[1]["last_name_norm"] == "smith"
+    assert out[1]["first_name_norm"] == "bob" and out[1]["last_name_norm"] == "smith"
+    assert out[1]["name_suffix"] == "jr"
     assert set(out[1]["first_name_aliases"]) == {"bob", "robert"}
     assert out[1]["email_norm"] == "bob+news@ex.com" and out[1]["email_local"] == "bob"
     assert out[1]["address_norm"] == "12 n main st"
     assert out[0]["record_id"] == "1"  # input columns survive
+
+
+def test_vectorised_emails_and_phones_agree_with_the_parsers():
+    emails = [
+        "  Ann.Lee@Example.COM ",
+        "mailto:bob@example.org",
+        "x..y@a.com",
+        "jo@münchen.de",
+        "a@b",
+        "o'brien@x.ie",
+    ]
+    assert email_series(pl.Series(emails)).to_list() == [normalise_email(e) for e in emails]
+    phones = [
+        "(415) 555-0101",
+        "1-173-170-8818",
+        "10920942870",
+        "+44 20 7946 0958",
+        "001-415-555-0101",
+        "1-800-FLOWERS",
+        "555-0101",
+        None,
+    ]
+    for region in ("US", "GB"):
+        expected = [normalise_phone(p, region) if p else None for p in phones]
+        assert phone_series(pl.Series(phones), region).to_list() == expected

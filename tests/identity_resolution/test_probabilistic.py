@@ -1,6 +1,7 @@
 """The Splink model: prior parameters on tiny inputs, a seeded trained model on larger ones."""
 
 import json
+import logging
 import random
 
 import polars as pl
@@ -9,11 +10,31 @@ from identity_resolution.clustering import cluster_records
 from identity_resolution.deterministic import ContactGuard, contact_links
 from identity_resolution.metrics import pairwise_metrics
 from identity_resolution.normalise import normalise_people
-from identity_resolution.probabilistic import probabilistic_links
+from identity_resolution.probabilistic import fit_model, matchable_records, score_pairs
 
 
 def records(rows: list[dict]) -> pl.DataFrame:
     return normalise_people(pl.DataFrame(rows, infer_schema_length=None))
+
+
+def splink_links(recs: pl.DataFrame, **fit) -> tuple[pl.DataFrame, object]:
+    """Fit and score; the links as `source_l, record_id_l, source_r, record_id_r, explanation`."""
+    matchable = matchable_records(recs)
+    model = fit_model(matchable, **fit)
+    scored = score_pairs(matchable, model, match_threshold=0.9)
+    keys = recs.select("source", "record_id").with_row_index("_row")
+    links = (
+        scored.join(
+            keys.rename({"_row": "unique_id_l", "source": "source_l", "record_id": "record_id_l"}),
+            on="unique_id_l",
+        )
+        .join(
+            keys.rename({"_row": "unique_id_r", "source": "source_r", "record_id": "record_id_r"}),
+            on="unique_id_r",
+        )
+        .sort("unique_id_l", "unique_id_r")
+    )
+    return links, model
 
 
 def test_priors_link_a_nickname_and_typo_but_not_a_namesake():
@@ -48,12 +69,12 @@ def test_priors_link_a_nickname_and_typo_but_not_a_namesake():
             ),
         ]
     )
-    result = probabilistic_links(recs)
-    assert not result.trained
-    assert result.links.select("record_id_l", "record_id_r").rows() == [("1", "2")]
-    explanation = json.loads(result.links["explanation"][0])
+    links, model = splink_links(recs)
+    assert not model.trained and "fewer than 1000 to train on" in model.how
+    assert links.select("record_id_l", "record_id_r").rows() == [("1", "2")]
+    explanation = json.loads(links["explanation"][0])
     levels = {f["field"]: f["level"] for f in explanation["fields"]}
-    assert levels["first_name"] == "same canonical name or nickname"
+    assert levels["first_name"] == "nickname"
     assert levels["date_of_birth"] == "exact" and levels["location"] == "same postcode and city"
     assert explanation["match_weight"] > 0
     weights = [f["weight"] for f in explanation["fields"]]
@@ -144,48 +165,31 @@ def synthetic_people(n_people: int, seed: int) -> pl.DataFrame:
 def test_trained_model_is_accurate_and_repeatable():
     people = synthetic_people(150, seed=7)
     recs = normalise_people(people)
-    first = probabilistic_links(recs, min_records_to_train=100, u_max_pairs=1e5)
-    second = probabilistic_links(recs, min_records_to_train=100, u_max_pairs=1e5)
-    assert first.trained
-    assert first.links.equals(second.links)
-    clusters = cluster_records(recs, first.links).join(
+    first, model = splink_links(recs, min_records_to_train=100, u_max_pairs=1e5)
+    second, again = splink_links(recs, min_records_to_train=100, u_max_pairs=1e5)
+    assert model.trained and model.settings == again.settings
+    assert first.equals(second)
+    clusters = cluster_records(recs, first).join(
         people.select("source", "record_id", "person"), on=["source", "record_id"]
     )
     assert pairwise_metrics(clusters, "cluster", "person").f1 > 0.9
 
 
-def test_household_guard_keeps_family_members_apart():
-    home = dict(
-        last_name="Rivera",
-        street_number="12",
-        address_line1="Oak Street",
-        city="Austin",
-        postcode="78701",
-        phone="(512) 555-0142",
-    )
-    recs = records(
-        [
-            dict(source="shop", record_id="1", first_name="Ana", **home),
-            dict(source="crm", record_id="2", first_name="Marco", **home),
-            dict(source="crm", record_id="3", first_name="Ana", **{**home, "address_line1": "Oak St"}),
-        ]
-    )
-    result = probabilistic_links(recs)
-    assert result.household_pairs_held_back == 2
-    assert result.links.select("source_l", "record_id_l", "source_r", "record_id_r").rows() == [
-        ("crm", "3", "shop", "1")
-    ]
-
-
-def test_m_is_learnt_from_rule_links_when_there_are_enough():
+def test_m_is_seeded_from_rule_links_then_trained_by_em(caplog):
     people = synthetic_people(400, seed=3)
     recs = normalise_people(people)
     rule_links = contact_links(recs, "email_norm", "email", ContactGuard())
-    result = probabilistic_links(recs, rule_links=rule_links, min_records_to_train=100, u_max_pairs=1e5)
-    assert result.m_source == "m from rule links"
-    assert "name" in result.comparisons  # first and last name compared jointly
-    links = pl.concat([rule_links, result.links])
-    clusters = cluster_records(recs, links).join(
+    with caplog.at_level(logging.INFO, logger="identity_resolution"):
+        links, model = splink_links(recs, rule_links=rule_links, min_records_to_train=100, u_max_pairs=1e5)
+    assert "seeded from" in model.how and "m by EM" in model.how
+    assert any("m seeded from" in r.message for r in caplog.records)
+    both = pl.concat(
+        [
+            rule_links.select("source_l", "record_id_l", "source_r", "record_id_r"),
+            links.select("source_l", "record_id_l", "source_r", "record_id_r"),
+        ]
+    )
+    clusters = cluster_records(recs, both).join(
         people.select("source", "record_id", "person"), on=["source", "record_id"]
     )
     assert pairwise_metrics(clusters, "cluster", "person").f1 > 0.9

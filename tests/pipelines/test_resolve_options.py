@@ -11,8 +11,8 @@ def test_phone_region_and_day_first_reach_identity_resolution(tmp_path, monkeypa
     pl.DataFrame({"Id": ["1"], "Born": ["04/12/1985"]}).write_csv(tmp_path / "crm.csv")
     seen = {}
 
-    def resolve_records(frames, id_column, mapping, **options):
-        seen.update(options)
+    def resolve_records(frames, id_column, mapping, options, **_):
+        seen.update(default_phone_region=options.default_phone_region, day_first=options.day_first)
         return pl.DataFrame({"source": ["crm"], "record_id": ["1"], "profile_id": ["p1"]})
 
     monkeypatch.setattr(identity_resolution.resolve, "resolve_records", resolve_records)

@@ -2,6 +2,8 @@
 
 import dagster as dg
 
+from identity_resolution.model_store import latest_model, log_to_mlflow
+from identity_resolution.options import MatchOptions
 from identity_resolution.resolve import resolve_identities
 from pipelines.resources import KindredResource
 
@@ -16,6 +18,10 @@ IDENTITY_TABLES = {
         "identity",
         "links",
     ): "Every pair of records judged the same person, with the rule and why. One row per link.",
+    (
+        "identity",
+        "rejected_links",
+    ): "Candidate links the guardrails left out (conflicts, cluster limits), with the reason. One row per link.",
     (
         "identity",
         "record_xref",
@@ -39,24 +45,29 @@ IDENTITY_TABLES = {
     pool="duckdb",
 )
 def identity_tables(context: dg.AssetExecutionContext, kindred: KindredResource):
-    """Normalise, link deterministically, link the rest with Splink, cluster, keep ids stable."""
-    settings = kindred.load().identity
+    """Normalise, link deterministically, link the rest with Splink, guard, cluster, keep ids stable."""
+    options = MatchOptions.from_config(kindred.load().identity)
     with kindred.connect() as con:
-        summary = resolve_identities(
-            con,
-            default_phone_region=settings.default_phone_region,
-            match_threshold=settings.match_threshold,
-            day_first=settings.date_of_birth_day_first,
-        )
+        summary = resolve_identities(con, options)
+        saved = latest_model(con) if summary.model_trained else None
         counts = {
             key: con.sql(f"SELECT count(*) FROM {key[0]}.{key[1]}").fetchall()[0][0]
             for key in IDENTITY_TABLES
         }
+    if saved is not None:
+        log_to_mlflow(saved)
     context.log.info("identity: %s", summary)
     for key in IDENTITY_TABLES:
         metadata = {"dagster/row_count": counts[key]}
         if key == ("profiles", "unified_profile"):
             metadata |= {"records": summary.records, "merge_rate": float(summary.merge_rate)}
         if key == ("identity", "links"):
-            metadata |= {"links_by_rule": dict(summary.links_by_rule)}
+            metadata |= {
+                "links_by_rule": dict(summary.links_by_rule),
+                "match_model": summary.model_id or "none",
+                "model": summary.model,
+                "model_trained_because": summary.model_reason or "reused the saved model",
+            }
+        if key == ("identity", "rejected_links"):
+            metadata |= {"left_out_by_reason": dict(summary.links_left_out)}
         yield dg.MaterializeResult(asset_key=list(key), metadata=metadata)

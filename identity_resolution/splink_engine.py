@@ -1,0 +1,71 @@
+"""Where Splink runs: the one seam between the matching logic and a Splink backend.
+
+The settings, training and scoring in `probabilistic` and `training` only ever touch Splink
+through an engine: `register` hands a polars frame to the backend, `fetch` brings a Splink table
+back as polars, `db_api` is what a `Linker` is built on. DuckDB (in memory, a private
+connection) is the default; another backend (Spark) plugs in by providing the same three things.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import duckdb
+import polars as pl
+from splink import DuckDBAPI
+
+
+@dataclass
+class SplinkEngine:
+    """A Splink database API and how frames reach it and come back.
+
+    Attributes:
+        db_api: the Splink database API (`DuckDBAPI`, `SparkAPI`, ...).
+        name: the backend's name, for logs and the saved model's summary.
+        on_close: what releases the backend's resources.
+    """
+
+    db_api: object
+    name: str
+    on_close: Callable[[], None] = field(default=lambda: None)
+
+    def register(self, frame: pl.DataFrame, table_name: str):
+        """Hand a frame to the backend.
+
+        Args:
+            frame: the rows.
+            table_name: a name unique within this engine.
+
+        Returns:
+            The Splink dataframe.
+        """
+        return self.db_api.register(frame.to_arrow(), table_name=table_name)
+
+    def fetch(self, table) -> pl.DataFrame:
+        """A Splink table as a polars frame (through Arrow, which every backend speaks).
+
+        Args:
+            table: a Splink dataframe (predictions, scored pairs).
+
+        Returns:
+            The rows.
+        """
+        return pl.from_arrow(table.as_pyarrow_table())
+
+    def close(self) -> None:
+        """Release the backend."""
+        self.on_close()
+
+
+def duckdb_engine() -> SplinkEngine:
+    """The default engine: Splink on a private in-memory DuckDB connection.
+
+    Returns:
+        The engine; `close()` closes the connection.
+    """
+    con = duckdb.connect()
+    return SplinkEngine(DuckDBAPI(connection=con), "duckdb", con.close)
+
+
+EngineFactory = Callable[[], SplinkEngine]
