@@ -6,6 +6,7 @@ resolve` and the tests build it directly. The defaults are the documented ones.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 
 from identity_resolution.attributes import ATTRIBUTE_COLUMNS
@@ -34,14 +35,19 @@ class MatchOptions:
     retrain_share: float = DEFAULT_RETRAIN_SHARE
 
     def fingerprint(self) -> dict:
-        """What a saved model depends on besides the data: a change retrains it."""
-        return {
-            "comparisons": sorted(
-                (s.name, [lv.label for lv in s.levels], [lv.tf_column for lv in s.levels])
-                for s in self.comparisons
-            ),
-            "blocking_rules": sorted(list(r) for r in self.blocking_rules),
-        }
+        """What a saved model depends on besides the data: a change retrains it (as plain JSON
+        values, so it compares equal to the copy stored with the model)."""
+        return json.loads(
+            json.dumps(
+                {
+                    "comparisons": sorted(
+                        (s.name, [lv.label for lv in s.levels], [lv.tf_column for lv in s.levels])
+                        for s in self.comparisons
+                    ),
+                    "blocking_rules": sorted(list(r) for r in self.blocking_rules),
+                }
+            )
+        )
 
     @classmethod
     def from_config(cls, identity) -> MatchOptions:
