@@ -5,30 +5,8 @@ from __future__ import annotations
 import logging
 import sys
 
-from benchmarks import consent_read, identity_historical, ingest_throughput, models_public
+from benchmarks import consent_read, identity_accuracy, identity_scale, ingest_throughput, models_public
 from benchmarks.report import write_section
-
-
-def identity_section() -> str:
-    """historical_50k: Kindred's resolver next to plain Splink, in the same run."""
-    r = identity_historical.run()
-    rows = [
-        ("Kindred `resolve_records`", r["kindred"]),
-        ("Splink README settings, components at 0.9", r["splink_baseline"]),
-        ("reference baseline (datasets README)", r["reference_baseline"]),
-    ]
-    lines = [
-        f"Data: `historical_50k.parquet`, {r['records']:,} records, {r['true_pairs']:,} true pairs "
-        "(pairwise metrics).",
-        "",
-        "| resolver | precision | recall | F1 | seconds |",
-        "|---|---|---|---|---|",
-    ]
-    lines += [
-        f"| {name} | {x['precision']:.3f} | {x['recall']:.3f} | **{x['f1']:.3f}** | {x['seconds']:.1f} |"
-        for name, x in rows
-    ]
-    return "\n".join(lines)
 
 
 def models_section() -> str:
@@ -57,7 +35,8 @@ def models_section() -> str:
 
 
 SECTIONS = {
-    "Identity resolution accuracy": identity_section,
+    "Identity resolution accuracy": lambda: identity_accuracy.section(identity_accuracy.run()),
+    "Identity resolution at a million records": lambda: identity_scale.section(identity_scale.run()),
     "Models on public data": models_section,
     "Ingestion throughput": lambda: ingest_throughput.section(ingest_throughput.run()),
     consent_read.SECTION: lambda: consent_read.section(consent_read.run()),

@@ -130,6 +130,7 @@ def match_records(
     previous: pl.DataFrame | None = None,
     saved: SavedModel | None = None,
     retrain: bool = False,
+    reuse: bool = False,
     engine_factory: EngineFactory = duckdb_engine,
 ) -> Matching:
     """Link person records and cluster them into profiles.
@@ -141,6 +142,7 @@ def match_records(
         previous: the previous `identity.record_xref`, whose profile ids are kept where they fit.
         saved: the newest saved match model, reused unless `retrain_reason` says otherwise.
         retrain: fit a new model whatever the saved one.
+        reuse: score with the saved model whatever the data (a model given by the caller).
         engine_factory: where Splink runs.
 
     Returns:

@@ -17,8 +17,9 @@ import polars as pl
 
 from identity_resolution.links import LINK_SCHEMA
 from identity_resolution.matching import Matching, match_records
-from identity_resolution.model_store import insert_sql, latest_model, model_id, model_row
+from identity_resolution.model_store import SavedModel, insert_sql, latest_model, model_id, model_row
 from identity_resolution.options import MatchOptions
+from identity_resolution.probabilistic import MatchModel
 from identity_resolution.records import collect_contact_values, person_records
 from identity_resolution.splink_engine import EngineFactory, duckdb_engine
 from identity_resolution.survivorship import contact_points, unified_profiles
@@ -263,8 +264,34 @@ def resolve_records(
         >>> resolve_records({"crm": people}, "id", {"full_name": "name"}).columns
         ['source', 'record_id', 'profile_id']
     """
+    return resolve_frames(frames, id_column, mapping, options, engine_factory=engine_factory)[0]
+
+
+def resolve_frames(
+    frames: Mapping[str, pl.DataFrame],
+    id_column: str,
+    mapping: Mapping[str, str] | None = None,
+    options: MatchOptions | None = None,
+    *,
+    model: MatchModel | None = None,
+    engine_factory: EngineFactory = duckdb_engine,
+) -> tuple[pl.DataFrame, MatchModel | None]:
+    """`resolve_records` that can score with a given model and returns the model it used.
+
+    Args:
+        frames: one frame per input file, keyed by source name.
+        id_column: the record id column.
+        mapping: canonical attribute -> column name.
+        options: matching options.
+        model: a model to score with instead of fitting one (e.g. to compare thresholds).
+        engine_factory: where Splink runs.
+
+    Returns:
+        The `source, record_id, profile_id` frame and the model.
+    """
     options = options or MatchOptions()
     people = _people_frame(frames, id_column, mapping or {})
+    saved = SavedModel(model_id(model.settings), dt.datetime.now(), "given", model, {}) if model else None
     con = connect(":memory:")
     try:
         target = quote_table("staging.people")
@@ -276,12 +303,15 @@ def resolve_records(
         records = person_records(
             con, default_phone_region=options.default_phone_region, day_first=options.day_first
         )
-        result = match_records(con, records, options, engine_factory=engine_factory)
+        result = match_records(
+            con, records, options, saved=saved, reuse=saved is not None, engine_factory=engine_factory
+        )
     finally:
         con.close()
     order = people.select("source", "record_id").with_row_index("_order")
-    return (
+    resolved = (
         order.join(result.xref, on=["source", "record_id"], how="left")
         .sort("_order")
         .select("source", "record_id", "profile_id")
     )
+    return resolved, result.model

@@ -18,6 +18,8 @@ class RunSummary:
     records: int = 0
     profiles: int = 0
     links_by_rule: dict[str, int] = field(default_factory=dict)
+    links_left_out: dict[str, int] = field(default_factory=dict)
+    match_model: str | None = None
     models: list[dict] = field(default_factory=list)
     crm_rows: dict[str, int] = field(default_factory=dict)
 
@@ -59,6 +61,19 @@ def summarise_run(con: duckdb.DuckDBPyConnection, config: KindredConfig) -> RunS
         summary.links_by_rule = dict(
             con.sql("SELECT rule, count(*) FROM identity.links GROUP BY rule ORDER BY 2 DESC").fetchall()
         )
+    if table_exists(con, "identity.rejected_links"):
+        summary.links_left_out = dict(
+            con.sql(
+                "SELECT reason, count(*) FROM identity.rejected_links GROUP BY reason ORDER BY 2 DESC"
+            ).fetchall()
+        )
+    if table_exists(con, "identity.match_models"):
+        newest = con.sql(
+            "SELECT model_id, trained_at, reason FROM identity.match_models ORDER BY trained_at DESC LIMIT 1"
+        ).fetchall()
+        if newest:
+            model_id, trained_at, reason = newest[0]
+            summary.match_model = f"{model_id} (trained {trained_at:%Y-%m-%d %H:%M}: {reason})"
     if table_exists(con, "scores.model_metrics"):
         rows = con.sql("""
             SELECT model, model_version, metric, value, baseline, baseline_value, n_train, n_holdout

@@ -160,6 +160,13 @@ def _print_summary(summary, skipped: dict[str, str]) -> None:
         f"(merge rate {summary.merge_rate:.1%}); links by rule: "
         + ", ".join(f"{rule} {n:,}" for rule, n in summary.links_by_rule.items())
     )
+    if summary.match_model:
+        console.print(f"identity: match model {summary.match_model}")
+    if summary.links_left_out:
+        console.print(
+            "identity: links left out by the guardrails: "
+            + ", ".join(f"{reason} {n:,}" for reason, n in summary.links_left_out.items())
+        )
     if summary.models:
         models = Table(title="models on a time-based holdout (ours vs plain baseline)", title_justify="left")
         for column in ("model", "version", "metrics: ours / baseline", "baseline", "train", "holdout"):
