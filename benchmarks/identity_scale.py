@@ -72,7 +72,6 @@ def bare_splink(folder: Path, out: Path) -> None:
     data = data.with_columns(
         *(pl.col(c).str.strip_chars().str.to_lowercase() for c in text),
         pl.col("phone").str.replace_all(r"[^0-9]", "").str.slice(-10),
-        pl.concat_str("street", pl.lit(" "), "city", ignore_nulls=True).alias("street"),
     )
     con = duckdb.connect()
     sdf = DuckDBAPI(connection=con).register(data.to_arrow())

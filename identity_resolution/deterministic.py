@@ -208,8 +208,9 @@ def contact_links(
 
     A value shared by a household (a family inbox, a landline, a loyalty card) links only the
     pairs with compatible given names and no conflicting date of birth, suffix or national id
-    (`guards.pair_conflicts`, given names always checked). A record without a given name joins
-    the others only when they all agree on one person.
+    (`guards.pair_conflicts`, given names always checked); a phone or card, often an office's or
+    a family's, also needs compatible surnames (an email is kept after a change of name). A
+    record without a given name joins the others only when they all agree on one person.
 
     Args:
         records: `identity.person_records`, in row order (the row number identifies a record).
@@ -250,7 +251,7 @@ def contact_links(
     )
     if pairs.height == 0:
         return empty_links()
-    rule_guards = replace(guards or Guardrails(), given_names=True)
+    rule_guards = replace(guards or Guardrails(), given_names=True, surnames=rule != "email")
     pairs = pairs.with_columns(pair_conflicts(pairs, records, rule_guards))
     both_named = pl.col("_named_l") & pl.col("_named_r")
     ambiguous = pairs.filter(both_named & pl.col("conflict").is_not_null()).get_column("_key").unique()

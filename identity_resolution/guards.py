@@ -37,6 +37,9 @@ class Guardrails:
     given_names: bool = True
     given_name_similarity: float = 0.88
     max_cluster_size: int = 100
+    # Surnames are not a conflict in general (people marry, and keep their email): the phone and
+    # loyalty-card rules ask for them, because a shared line or card is a household's or an office's.
+    surnames: bool = False
 
 
 @dataclass(frozen=True)
@@ -220,8 +223,15 @@ SELECT p._pair, CASE
         THEN 'national ids differ'
     WHEN $suffixes AND l.name_suffix <> r.name_suffix THEN 'generational suffixes differ'
     WHEN $names AND l.first_name_norm IS NOT NULL AND r.first_name_norm IS NOT NULL
-         AND NOT ({_COMPATIBLE_NAMES})
+         AND l.first_name_norm <> r.first_name_norm
+         AND NOT (CASE WHEN l.first_name_norm[1] <> r.first_name_norm[1]
+                            OR jaro_winkler_similarity(l.first_name_norm, r.first_name_norm) < $similarity
+                       THEN {_COMPATIBLE_NAMES} ELSE true END)
         THEN 'given names differ'
+    WHEN $surnames AND l.last_name_norm <> r.last_name_norm
+         AND jaro_winkler_similarity(l.last_name_norm, r.last_name_norm) < $similarity
+         AND NOT coalesce(l.last_name_norm = r.first_name_norm, false)
+        THEN 'surnames differ'
 END AS conflict
 FROM _kindred_pairs p
 JOIN _kindred_guard_records l ON l._row = p._l
@@ -272,6 +282,7 @@ def pair_conflicts(pairs: pl.DataFrame, records: pl.DataFrame, guards: Guardrail
             "suffixes": guards.generational_suffixes,
             "names": guards.given_names,
             "similarity": guards.given_name_similarity,
+            "surnames": guards.surnames,
         }
         result = con.sql(_CONFLICT_SQL, params=params).pl()
     finally:

@@ -9,6 +9,7 @@ more than the maximum size. What was left out, and why, is returned beside the l
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field, replace
 
 import duckdb
@@ -49,6 +50,19 @@ class Matching:
     model: MatchModel | None
     model_reason: str | None  # why a model was trained now; None when a saved one was reused
     blocked_values: dict[str, int] = field(default_factory=dict)
+
+
+class _Clock:
+    """Seconds per step, for the log: where a run's time goes."""
+
+    def __init__(self) -> None:
+        self.started = time.perf_counter()
+        self.laps: dict[str, float] = {}
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.laps[name] = round(now - self.started, 1)
+        self.started = now
 
 
 def _rows(links: pl.DataFrame, records: pl.DataFrame) -> pl.DataFrame:
@@ -148,16 +162,19 @@ def match_records(
     Returns:
         Links, links left out (with the reason), the xref and the model.
     """
+    clock = _Clock()
     records, blocked = blank_blocked_values(
         records, options.blocked, default_phone_region=options.default_phone_region
     )
     if blocked:
         log.info("blocked values removed: %s", blocked)
     rule_links = deterministic_links(con, records, guard=options.contact_guard, guards=options.guards)
+    clock.lap("rules")
     matchable = matchable_records(without_guarded_values(records, options.contact_guard))
     model, reason = choose_model(
         matchable, rule_links, options, saved, retrain=retrain, engine_factory=engine_factory
     )
+    clock.lap("model")
     candidates = [
         _rows(rule_links, records).with_columns(
             pl.col("rule").replace_strict(RULE_STRENGTH, default=100.0).alias("_strength")
@@ -168,6 +185,7 @@ def match_records(
             matchable, model, match_threshold=options.match_threshold, engine_factory=engine_factory
         )
         candidates.append(_splink_links(scored, records))
+    clock.lap("scoring")
     columns = [*LINK_SCHEMA, "_l", "_r", "_strength"]
     links = pl.concat(
         [
@@ -187,6 +205,7 @@ def match_records(
         lambda pairs: pair_conflicts(pairs, records, replace(options.guards, given_names=False)),
         max_cluster_size=options.guards.max_cluster_size,
     )
+    clock.lap("guardrails and clusters")
     left_out = links.join(split, on=["_l", "_r"], how="inner")
     links = links.join(split, on=["_l", "_r"], how="anti")
     rejected = pl.concat(
@@ -198,6 +217,7 @@ def match_records(
     if rejected.height:
         log.info("links left out by the guardrails: %s", dict(rejected.group_by("reason").len().iter_rows()))
     xref = assign_profile_ids(clusters, previous)
+    log.info("matching: %s", clock.laps)
     return Matching(
         records,
         links.select(*LINK_SCHEMA).sort("source_l", "record_id_l", "source_r", "record_id_r"),

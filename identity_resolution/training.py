@@ -266,7 +266,8 @@ def m_from_labelled_pairs(
     Returns:
         Comparison name -> m per non-null level, best level first.
     """
-    scorer = Linker(sdf, model, log_level=logging.WARNING)
+    # The comparison levels (gamma) come out of predict only with the matching columns.
+    scorer = Linker(sdf, {**model, "retain_matching_columns": True}, log_level=logging.WARNING)
     blocked = labelled.select(
         pl.lit("0").alias("match_key"),
         pl.col("unique_id_l").alias("join_key_l"),
