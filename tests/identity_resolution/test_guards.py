@@ -238,3 +238,33 @@ def test_a_cluster_above_the_maximum_size_is_split_at_its_weakest_links():
     assert clusters.group_by("cluster").len()["len"].sort().to_list() == [6, 6]
     assert left_out.select("_l", "_r").rows() == [(5, 6)]
     assert left_out["reason"][0] == "cluster would pass the maximum size of 6"
+
+
+def test_an_office_line_needs_the_surname_too_an_email_survives_a_change_of_name():
+    recs = records(
+        [
+            dict(
+                source="crm", record_id="1", first_name="Jonathan", last_name="Anderson", phone="636-689-6095"
+            ),
+            dict(
+                source="crm", record_id="2", first_name="Jonathan", last_name="Davila", phone="+16366896095"
+            ),
+            dict(
+                source="crm",
+                record_id="3",
+                first_name="Maria",
+                last_name="Lopez",
+                email="maria.l@example.org",
+            ),
+            dict(
+                source="crm",
+                record_id="4",
+                first_name="Maria",
+                last_name="Garcia",
+                email="maria.l@example.org",
+            ),
+        ]
+    )
+    assert contact_links(recs, "phone_norm", "phone", ContactGuard()).height == 0
+    email = contact_links(recs, "email_norm", "email", ContactGuard())
+    assert email.select("record_id_l", "record_id_r").rows() == [("3", "4")]
