@@ -201,7 +201,7 @@ def score_pairs(
         predictions = linker.inference.predict(
             threshold_match_probability=match_threshold, warning_mode="never"
         )
-        scored = engine.fetch(predictions)
+        scored = engine.to_polars(predictions)
     finally:
         engine.close()
     return with_explanations(scored, model.settings)

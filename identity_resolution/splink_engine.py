@@ -1,7 +1,7 @@
 """Where Splink runs: the one seam between the matching logic and a Splink backend.
 
 The settings, training and scoring in `probabilistic` and `training` only ever touch Splink
-through an engine: `register` hands a polars frame to the backend, `fetch` brings a Splink table
+through an engine: `register` hands a polars frame to the backend, `to_polars` brings a Splink table
 back as polars, `db_api` is what a `Linker` is built on. DuckDB (in memory, a private
 connection) is the default; another backend (Spark) plugs in by providing the same three things.
 """
@@ -42,7 +42,7 @@ class SplinkEngine:
         """
         return self.db_api.register(frame.to_arrow(), table_name=table_name)
 
-    def fetch(self, table) -> pl.DataFrame:
+    def to_polars(self, table) -> pl.DataFrame:
         """A Splink table as a polars frame (through Arrow, which every backend speaks).
 
         Args:

@@ -276,7 +276,7 @@ def m_from_labelled_pairs(
     scorer.table_management.register_blocked_pairs_for_predict(
         engine.register(blocked, "kindred_labelled_pairs")
     )
-    gammas = engine.fetch(scorer.inference.predict(warning_mode="never"))
+    gammas = engine.to_polars(scorer.inference.predict(warning_mode="never"))
     # The registered pairs live in the database API's cache, which every linker on it shares:
     # without this, the final model would score only these pairs instead of blocking.
     scorer.table_management.invalidate_cache()
