@@ -59,7 +59,7 @@ FEBRL_MAPPING = {
     "city": "suburb",
     "national_id": "soc_sec_id",
 }
-SWEEP = (0.5, 0.7, 0.8, 0.9, 0.95, 0.99)
+SWEEP = (0.5, 0.7, 0.9, 0.95)
 BASELINE_THRESHOLD = 0.9
 
 

@@ -10,6 +10,7 @@ explanation: the match weight and every compared field's level and weight, stron
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass, field
 
 import polars as pl
@@ -191,10 +192,11 @@ def score_pairs(
     engine: SplinkEngine = engine_factory()
     try:
         sdf = engine.register(matchable.select(_splink_columns(matchable)), SPLINK_TABLE)
-        # The comparison levels (gamma) come out only with the matching columns; they explain each link.
+        # Each comparison's match weight (mw_*) tells its level (see `_levels_from_weights`), so the
+        # matching columns need not be carried through every blocked pair.
         settings = {
             **model.settings,
-            "retain_matching_columns": True,
+            "retain_matching_columns": False,
             "retain_intermediate_calculation_columns": True,
         }
         linker = Linker(sdf, settings, log_level=logging.WARNING)
@@ -227,6 +229,29 @@ def labels_by_gamma(settings: dict) -> dict[str, dict[int, str]]:
     return labels
 
 
+M_U_CLAMP = 1e-300  # Splink's own floor on m and u before it takes log2(m/u)
+
+
+def _levels_from_weights(scored: pl.DataFrame, settings: dict) -> pl.DataFrame:
+    """Add `gamma_<comparison>` from `mw_<comparison>`: Splink writes each level's match weight,
+    log2(m/u), as a literal, so the weight identifies the level (a null level weighs exactly 0)."""
+    added = []
+    for comparison in settings.get("comparisons", []):
+        name = comparison["output_column_name"]
+        if f"gamma_{name}" in scored.columns or f"mw_{name}" not in scored.columns:
+            continue
+        levels = [lv for lv in comparison["comparison_levels"] if not lv.get("is_null_level")]
+        n = len(levels)
+        gamma = pl.lit(-1, dtype=pl.Int64)
+        for i, level in reversed(list(enumerate(levels))):
+            m = max(level.get("m_probability") or M_U_CLAMP, M_U_CLAMP)
+            u = max(level.get("u_probability") or M_U_CLAMP, M_U_CLAMP)
+            matches = (pl.col(f"mw_{name}") - math.log2(m / u)).abs() < 1e-9
+            gamma = pl.when(matches).then(pl.lit(n - 1 - i, dtype=pl.Int64)).otherwise(gamma)
+        added.append(gamma.alias(f"gamma_{name}"))
+    return scored.with_columns(added) if added else scored
+
+
 def with_explanations(scored: pl.DataFrame, settings: dict) -> pl.DataFrame:
     """Predictions -> pairs with a JSON explanation (match weight, each field's level and weight).
 
@@ -247,7 +272,7 @@ def with_explanations(scored: pl.DataFrame, settings: dict) -> pl.DataFrame:
             "explanation": pl.Utf8,
         }
         return pl.DataFrame(schema=schema)
-    scored = scored.with_row_index("_pair")
+    scored = _levels_from_weights(scored, settings).with_row_index("_pair")
     parts = []
     for name, labels in labels_by_gamma(settings).items():
         gamma, weight, tf_weight = f"gamma_{name}", f"mw_{name}", f"mw_tf_adj_{name}"
