@@ -1,7 +1,9 @@
 """Identity resolution on the demo company end to end: generated files -> ingest -> staging ->
 resolve_identities, scored against the generator's ground truth.
 
-The project target is pairwise F1 >= 0.95. The demo data carries every hard case the stage is
+The project target is pairwise F1 >= 0.98 with precision >= 0.995 on the published demo
+(BENCHMARKS.md); this test holds a smaller company of another seed to F1 >= 0.98 and precision
+>= 0.99. The demo data carries every hard case the stage is
 built for: typos, nicknames, initials, surname-first names, phone and address format variants,
 changed emails and phones, households sharing an address and a landline, company switchboards,
 and a handful of very common full names.
@@ -14,6 +16,7 @@ import pytest
 
 from demo.generate import generate_demo_data
 from identity_resolution.metrics import pairwise_metrics
+from identity_resolution.options import MatchOptions
 from identity_resolution.resolve import resolve_identities
 from warehouse.config import load_config
 from warehouse.connection import connect, read_table
@@ -35,7 +38,7 @@ def test_demo_company_pairwise_f1(tmp_path):
     ingest_sources(con, config)
     build_staging(con, config)
 
-    summary = resolve_identities(con, default_phone_region=config.identity.default_phone_region)
+    summary = resolve_identities(con, MatchOptions.from_config(config.identity))
 
     truth = pl.read_csv(demo.out / "ground_truth" / "records.csv", infer_schema=False)
     xref = read_table(con, "identity.record_xref")
@@ -44,7 +47,7 @@ def test_demo_company_pairwise_f1(tmp_path):
     assert scored["profile_id"].null_count() == 0
     metrics = pairwise_metrics(scored, "profile_id", "person_id")
     print(f"demo {PEOPLE} people seed {SEED}: {metrics} in {summary.seconds:.1f} s")
-    assert metrics.f1 >= 0.95
-    assert metrics.precision >= 0.95
+    assert metrics.f1 >= 0.98
+    assert metrics.precision >= 0.99
     assert summary.model_trained
     assert summary.links_by_rule["splink"] > 0
