@@ -22,7 +22,13 @@ from identity_resolution.guards import blank_blocked_values, pair_conflicts
 from identity_resolution.links import LINK_SCHEMA, SPLINK_RULE
 from identity_resolution.model_store import SavedModel, retrain_reason
 from identity_resolution.options import MatchOptions
-from identity_resolution.probabilistic import MatchModel, fit_model, matchable_records, score_pairs
+from identity_resolution.probabilistic import (
+    MatchModel,
+    default_threshold,
+    fit_model,
+    matchable_records,
+    score_pairs,
+)
 from identity_resolution.splink_engine import EngineFactory, duckdb_engine
 
 log = logging.getLogger(__name__)
@@ -49,6 +55,7 @@ class Matching:
     xref: pl.DataFrame
     model: MatchModel | None
     model_reason: str | None  # why a model was trained now; None when a saved one was reused
+    threshold: float = 0.0
     blocked_values: dict[str, int] = field(default_factory=dict)
 
 
@@ -175,15 +182,14 @@ def match_records(
         matchable, rule_links, options, saved, retrain=retrain, engine_factory=engine_factory
     )
     clock.lap("model")
+    threshold = options.match_threshold or default_threshold(rule_links.height)
     candidates = [
         _rows(rule_links, records).with_columns(
             pl.col("rule").replace_strict(RULE_STRENGTH, default=100.0).alias("_strength")
         )
     ]
     if model is not None:
-        scored = score_pairs(
-            matchable, model, match_threshold=options.match_threshold, engine_factory=engine_factory
-        )
+        scored = score_pairs(matchable, model, match_threshold=threshold, engine_factory=engine_factory)
         candidates.append(_splink_links(scored, records))
     clock.lap("scoring")
     columns = [*LINK_SCHEMA, "_l", "_r", "_strength"]
@@ -225,5 +231,6 @@ def match_records(
         xref,
         model,
         reason,
+        threshold,
         blocked,
     )

@@ -14,7 +14,6 @@ from identity_resolution.blocking import Rule
 from identity_resolution.comparisons import ComparisonSpec, configured_spec
 from identity_resolution.deterministic import ContactGuard
 from identity_resolution.guards import BlockedValues, Guardrails
-from identity_resolution.probabilistic import DEFAULT_MATCH_THRESHOLD
 
 # Retrain when the data moved by more than this share since the saved model was trained.
 DEFAULT_RETRAIN_SHARE = 0.2
@@ -26,7 +25,8 @@ class MatchOptions:
 
     default_phone_region: str = "US"
     day_first: bool = False
-    match_threshold: float = DEFAULT_MATCH_THRESHOLD
+    # None: chosen from the data (`probabilistic.default_threshold`).
+    match_threshold: float | None = None
     guards: Guardrails = field(default_factory=Guardrails)
     contact_guard: ContactGuard = field(default_factory=ContactGuard)
     blocked: BlockedValues = field(default_factory=BlockedValues)
@@ -60,7 +60,7 @@ class MatchOptions:
             The options.
         """
         splink = identity.splink
-        threshold = splink.threshold or identity.match_threshold or DEFAULT_MATCH_THRESHOLD
+        threshold = splink.threshold or identity.match_threshold
         g = identity.guards
         return cls(
             default_phone_region=identity.default_phone_region,

@@ -30,11 +30,30 @@ from identity_resolution.training import labelled_pairs, sanitised, train_model
 
 log = logging.getLogger(__name__)
 
-# Chosen by measurement on the tuning halves of the benchmark data (see BENCHMARKS.md): pairwise
-# F1 is flat from 0.8 to 0.99 and falls below 0.7, where a few low-evidence links merge large
-# clusters. 0.9 keeps a margin: a false merge leaks one customer's data into another's profile,
-# a missed one only splits a history.
+# Chosen on the tuning parts of the benchmark data (BENCHMARKS.md), by what the data holds.
+# Customer data whose rules link many records (shared emails, phones, ids) also holds households
+# and colleagues that look alike: there precision falls below 0.9 (demo company: pairwise
+# precision 0.992 at 0.9, 0.970 at 0.5). Registers without such links (people known by name, date
+# of birth and address) gain recall lower down, the guardrails keeping precision at 0.99 or more
+# (historical_50k: F1 0.884 at 0.9, 0.912 at 0.5; names and dates of birth: 0.945 and 0.975).
 DEFAULT_MATCH_THRESHOLD = 0.9
+REGISTER_MATCH_THRESHOLD = 0.5
+# This many rule-linked pairs make the data "customer data" for the default threshold.
+RULE_LINKS_FOR_CUSTOMER_DATA = 200
+
+
+def default_threshold(rule_links: int) -> float:
+    """The match threshold when kindred.yaml sets none, from how many pairs the rules linked.
+
+    Args:
+        rule_links: deterministic links found in the data.
+
+    Returns:
+        `DEFAULT_MATCH_THRESHOLD` for customer data, `REGISTER_MATCH_THRESHOLD` for a register.
+    """
+    return DEFAULT_MATCH_THRESHOLD if rule_links >= RULE_LINKS_FOR_CUSTOMER_DATA else REGISTER_MATCH_THRESHOLD
+
+
 # Before training (and in place of it on tiny inputs) each record is assumed to have about one
 # duplicate, but never that more than one pair in a hundred matches: in a file of three
 # records, "every other pair is the same person" would let two namesakes merge on names alone.

@@ -89,7 +89,7 @@ def _summary(result: Matching, profiles: int, started: float, options: MatchOpti
         links_by_rule={r: n for r, n in result.links.group_by("rule").len().sort("rule").iter_rows()},
         merge_rate=1 - profiles / n_records if n_records else 0.0,
         seconds=time.perf_counter() - started,
-        match_threshold=options.match_threshold,
+        match_threshold=result.threshold,
         model_trained=result.model_reason is not None and result.model is not None and result.model.trained,
         model=result.model.how if result.model else "none (nothing to compare)",
         model_id=model_id(result.model.settings) if result.model else None,
