@@ -66,6 +66,9 @@ RULE_EVIDENCE: dict[str, tuple[str, ...]] = {
 # An EM estimate this far (total variation distance) from the labelled pairs' is reported.
 LABEL_CHECK_DISTANCE = 0.5
 PROBABILITY_FLOOR = 1e-6
+# Parallel sums in the database differ in their last bits from run to run; a trained model keeps
+# 12 significant digits, far beyond what EM can estimate, so the same data gives the same model.
+SIGNIFICANT_DIGITS = 12
 
 
 def em_passes(frame: pl.DataFrame, profile: AttributeProfile, specs: list[ComparisonSpec]) -> list[Rule]:
@@ -167,8 +170,9 @@ def _non_null(comparison: dict) -> list[dict]:
 
 
 def sanitised(model: dict) -> dict:
-    """The model with every level's m and u clamped into (0, 1) and each comparison's m and u
-    summing to 1: a zero would make a match weight infinite and scoring fail.
+    """The model with every level's m and u rounded to `SIGNIFICANT_DIGITS`, clamped into (0, 1)
+    and each comparison's m and u summing to 1: a zero would make a match weight infinite and
+    scoring fail.
 
     Args:
         model: a Splink settings dict.
@@ -177,10 +181,14 @@ def sanitised(model: dict) -> dict:
         The same dict, fixed in place (without the random per-linker id, so equal models are equal).
     """
     model.pop("linker_uid", None)
+    if model.get("probability_two_random_records_match") is not None:
+        model["probability_two_random_records_match"] = _rounded(
+            model["probability_two_random_records_match"]
+        )
     for comparison in model["comparisons"]:
         levels = _non_null(comparison)
         for key in ("m_probability", "u_probability"):
-            values = [level.get(key) for level in levels]
+            values = [_rounded(level.get(key)) for level in levels]
             values = [
                 PROBABILITY_FLOOR if v is None or not math.isfinite(v) else max(v, PROBABILITY_FLOOR)
                 for v in values
@@ -189,6 +197,12 @@ def sanitised(model: dict) -> dict:
             for level, value in zip(levels, values, strict=True):
                 level[key] = value / total
     return model
+
+
+def _rounded(value: float | None) -> float | None:
+    if value is None or not math.isfinite(value) or value == 0:
+        return value
+    return float(f"{value:.{SIGNIFICANT_DIGITS}g}")
 
 
 def _check_against_labels(model: dict, label_m: dict[str, list[float]]) -> None:
