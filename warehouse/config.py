@@ -18,6 +18,7 @@ from warehouse.canonical import (
     canonical_fields,
 )
 from warehouse.consent_config import ANY_CONSENT, ConsentConfig
+from warehouse.segment_config import SegmentConfig, repeated
 
 FORMATS = ("csv", "parquet", "jsonl")
 _EXTENSIONS = {".csv": "csv", ".parquet": "parquet", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl"}
@@ -227,18 +228,26 @@ class KindredConfig(_Strict):
     identity: IdentityConfig = Field(default_factory=IdentityConfig)
     ingestion: IngestionConfig = Field(default_factory=IngestionConfig)
     consent: ConsentConfig = Field(default_factory=ConsentConfig)
+    segments: list[SegmentConfig] = Field(default_factory=list)
     base_dir: Path = Path(".")
 
     @field_validator("sources")
     @classmethod
     def _unique_names(cls, sources: list[SourceConfig]) -> list[SourceConfig]:
-        names = [s.name for s in sources]
-        duplicated = sorted({n for n in names if names.count(n) > 1})
+        duplicated = repeated(s.name for s in sources)
         if duplicated:
             raise ValueError(f"source names must be unique; repeated: {', '.join(duplicated)}")
         if not sources:
             raise ValueError("at least one source is needed")
         return sources
+
+    @field_validator("segments")
+    @classmethod
+    def _unique_segments(cls, segments: list[SegmentConfig]) -> list[SegmentConfig]:
+        duplicated = repeated(s.name for s in segments)
+        if duplicated:
+            raise ValueError(f"segment names must be unique; repeated: {', '.join(duplicated)}")
+        return segments
 
     @model_validator(mode="after")
     def _consent_names_sources(self) -> KindredConfig:
@@ -353,6 +362,7 @@ __all__ = [
     "ConsentConfig",
     "IngestionConfig",
     "KindredConfig",
+    "SegmentConfig",
     "SourceConfig",
     "load_config",
     "required_columns",
