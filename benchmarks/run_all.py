@@ -5,7 +5,14 @@ from __future__ import annotations
 import logging
 import sys
 
-from benchmarks import consent_read, identity_accuracy, identity_scale, ingest_throughput, models_public
+from benchmarks import (
+    consent_read,
+    identity_accuracy,
+    identity_scale,
+    ingest_throughput,
+    models_public,
+    segment_export,
+)
 from benchmarks.report import write_section
 
 
@@ -40,6 +47,7 @@ SECTIONS = {
     "Models on public data": models_section,
     "Ingestion throughput": lambda: ingest_throughput.section(ingest_throughput.run()),
     consent_read.SECTION: lambda: consent_read.section(consent_read.run()),
+    segment_export.SECTION: lambda: segment_export.section(segment_export.run()),
 }
 
 

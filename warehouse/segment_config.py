@@ -37,7 +37,7 @@ SEGMENT_OPERATORS = (
     "contains",
 )
 # The segments schema's own tables: a segment of one of these names would clash with them.
-RESERVED_SEGMENT_NAMES = ("membership", "membership_history", "evaluations")
+RESERVED_SEGMENT_NAMES = ("membership", "membership_history", "evaluations", "profile_fields")
 # Bounds that keep a definition readable and its SQL small; far above what a marketer writes.
 SEGMENT_MAX_DEPTH = 12
 SEGMENT_MAX_CONDITIONS = 500
@@ -108,11 +108,17 @@ class SegmentConfig(_Strict):
     def _field_names(cls, columns: list[str]) -> list[str]:
         for column in columns:
             if not isinstance(column, str) or not SEGMENT_FIELD_NAME.fullmatch(column):
-                raise ValueError(f"{column!r} is not a field name (lower-case letters, digits and _)")
+                raise ValueError(f"{shown(column)} is not a field name (lower-case letters, digits and _)")
         twice = repeated(columns)
         if twice:
             raise ValueError(f"columns repeat {', '.join(twice)}")
         return columns
+
+
+def shown(value: object, limit: int = 60) -> str:
+    """A value as an error message shows it: its repr, cut short if long (a pasted list, a document)."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def repeated(names: Iterable[str]) -> list[str]:
@@ -130,7 +136,9 @@ def _segment_condition(node: object, path: str, depth: int, seen: list[int]) -> 
     if seen[0] > SEGMENT_MAX_CONDITIONS:
         raise ValueError(f"more than {SEGMENT_MAX_CONDITIONS} conditions")
     if not isinstance(node, dict):
-        raise ValueError(f"{at}expected a condition {{field, op, value}} or all / any / not, got {node!r}")
+        raise ValueError(
+            f"{at}expected a condition {{field, op, value}} or all / any / not, got {shown(node)}"
+        )
     groups = [k for k in ("all", "any", "not") if k in node]
     if groups:
         if len(node) != 1:
@@ -159,10 +167,10 @@ def _segment_condition(node: object, path: str, depth: int, seen: list[int]) -> 
         )
     field, op = node["field"], node["op"]
     if not isinstance(field, str) or not SEGMENT_FIELD_NAME.fullmatch(field):
-        raise ValueError(f"{at}field {field!r}: not a field name (lower-case letters, digits and _)")
+        raise ValueError(f"{at}field {shown(field)}: not a field name (lower-case letters, digits and _)")
     at = f"{at}field '{field}': "
     if op not in SEGMENT_OPERATORS:
-        raise ValueError(f"{at}unknown operator {op!r}; use one of {', '.join(SEGMENT_OPERATORS)}")
+        raise ValueError(f"{at}unknown operator {shown(op)}; use one of {', '.join(SEGMENT_OPERATORS)}")
     return SegmentRule(field=field, op=op, value=_segment_value(op, node.get("value"), at))
 
 
@@ -182,7 +190,7 @@ def _segment_value(op: str, value: object, at: str) -> object:
         return [_segment_scalar(v, at, relative=False) for v in value]
     if op == "between":
         if not isinstance(value, list) or len(value) != 2:
-            raise ValueError(f"{at}between takes a list of two values [low, high], got {value!r}")
+            raise ValueError(f"{at}between takes a list of two values [low, high], got {shown(value)}")
         return [_segment_scalar(v, at, relative=True) for v in value]
     if op == "contains" and (not isinstance(value, str) or not value):
         raise ValueError(f"{at}contains takes a non-empty text value")
@@ -199,9 +207,11 @@ def _segment_scalar(value: object, at: str, *, relative: bool) -> object:
             raise ValueError(f"{at}days_ago must be a whole number of days from 0 to 36500") from error
     if isinstance(value, dict | list) or value is None:
         allowed = " or {days_ago: N}" if relative else ""
-        raise ValueError(f"{at}value {value!r} is not a single number, text, true/false or date{allowed}")
+        raise ValueError(
+            f"{at}value {shown(value)} is not a single number, text, true/false or date{allowed}"
+        )
     if not isinstance(value, _SCALARS):
-        raise ValueError(f"{at}value {value!r} is not a number, text, true/false or date")
+        raise ValueError(f"{at}value {shown(value)} is not a number, text, true/false or date")
     if isinstance(value, float) and not math.isfinite(value):
-        raise ValueError(f"{at}value {value!r} is not a finite number")
+        raise ValueError(f"{at}value {shown(value)} is not a finite number")
     return value

@@ -1,10 +1,12 @@
 """A segment definition -> one parameterised SQL query, built as a sqlglot syntax tree.
 
-Nothing from kindred.yaml is ever pasted into SQL text. Field names are looked up in the
-`FieldCatalog` (the warehouse's own columns) and become quoted identifiers taken from the
-catalog; every value becomes a `?` parameter. Operators map to a fixed set of syntax-tree nodes.
-A definition that names an unknown field, uses an operator the field's kind does not support or
-compares a value of the wrong type fails with a `SegmentError` naming the segment and the field.
+Segments read `segments.profile_fields`, one row per profile with every field (built each run,
+see `activation.segments.profile_fields`). Nothing from kindred.yaml is ever pasted into SQL
+text: field names are looked up in the `FieldCatalog` (that table's own columns) and become
+quoted identifiers taken from the catalog, operators map to a fixed set of syntax-tree nodes, and
+every value becomes a `?` parameter. A definition that names an unknown field, uses an operator
+the field's kind does not support or compares a value of the wrong type fails with a
+`SegmentError` naming the segment and the field.
 
 Conditions are two-valued: a comparison with an empty (NULL) field is false, so `not` of it is
 true. `country != 'US'` leaves out people without a country; `not: {country = 'US'}` keeps them.
@@ -18,13 +20,9 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from functools import cache
-from pathlib import Path
 
-import sqlglot
 from sqlglot import exp
 
-import warehouse
 from activation.segments.fields import (
     BOOLEAN,
     FEATURE,
@@ -34,6 +32,7 @@ from activation.segments.fields import (
     OFFERS_TABLE,
     PREDICTIONS_TABLE,
     PROFILE,
+    PROFILE_FIELDS,
     PROFILE_TABLE,
     SCORE,
     TEXT,
@@ -42,24 +41,16 @@ from activation.segments.fields import (
     FieldCatalog,
     SegmentField,
 )
-from warehouse.segment_config import RelativeDate, SegmentConfig, SegmentGroup, SegmentRule
+from warehouse.segment_config import RelativeDate, SegmentConfig, SegmentGroup, SegmentRule, shown
 
 DIALECT = "duckdb"
-MEMBERSHIP_TABLE = "segments.membership"
-_SQL_DIR = Path(warehouse.__file__).parent / "sql" / "segments"
 # Values are bound as named placeholders while the tree is built, then numbered by where they
 # appear in the generated text and turned into `?`: the parameter order can never drift from the SQL.
 _PLACEHOLDER = re.compile(r"\$v(\d+)\b")
 # Stands in the tree for a condition written as SQL text elsewhere (consent), spliced in at render.
 _SPLICE = "kindred_spliced_condition"
-
-ALIASES = {PROFILE: "profile", FEATURE: "feature", SCORE: "score", OFFER: "offer"}
-# origin -> (common table expression name, SQL file, the table it reads)
-_SOURCES = {
-    FEATURE: ("latest_features", "latest_features", FEATURES_TABLE),
-    SCORE: ("latest_scores", "latest_scores", PREDICTIONS_TABLE),
-    OFFER: ("best_offers", "best_offers", OFFERS_TABLE),
-}
+# How a list (the sources a profile came from) is written where only text fits (CSV).
+LIST_SEPARATOR = "; "
 _COMPARISONS = {"=": exp.EQ, "!=": exp.NEQ, "<": exp.LT, "<=": exp.LTE, ">": exp.GT, ">=": exp.GTE}
 _ALL_KINDS = (NUMBER, TEXT, BOOLEAN, TIMESTAMP, TEXT_LIST, "other")
 # Which kinds of field each operator applies to.
@@ -102,6 +93,8 @@ class CompiledSegment:
         sql: one line of SQL with `?` placeholders.
         params: the values, in placeholder order.
         fields: the fields the query reads, in first-use order.
+        tree: the sqlglot syntax tree (values as named placeholders), for `pretty_sql`.
+        spliced: the SQL text of a condition built elsewhere (consent), if any.
     """
 
     segment: str
@@ -129,7 +122,7 @@ def compile_segment(segment: SegmentConfig, catalog: FieldCatalog) -> CompiledSe
 
     Raises:
         SegmentError: an unknown field, an operator the field's kind does not support, a value of
-            the wrong type, a `between` whose low end is above its high end, or no profiles table.
+            the wrong type, a `between` whose low end is above its high end, or no fields table.
 
     Example:
         >>> compiled = compile_segment(config.segments[0], load_catalog(con))
@@ -138,12 +131,15 @@ def compile_segment(segment: SegmentConfig, catalog: FieldCatalog) -> CompiledSe
     builder = _Builder(segment.name, catalog)
     condition = builder.condition(segment.where)
     query = builder.select([("profile_id", builder.column("profile_id"))], members=False)
-    query = query.where(condition, copy=False)
-    return builder.render(query)
+    return builder.render(query.where(condition, copy=False))
 
 
 def compile_export(
-    segment: SegmentConfig, catalog: FieldCatalog, *, consent: tuple[str, list] | None = None
+    segment: SegmentConfig,
+    catalog: FieldCatalog,
+    *,
+    consent: tuple[str, list] | None = None,
+    lists_as_text: bool = False,
 ) -> CompiledSegment:
     """The query of an export: the segment's current members (`segments.membership`) with its columns.
 
@@ -152,15 +148,21 @@ def compile_export(
         catalog: the fields of the warehouse as it stands.
         consent: a condition on `member.profile_id` with its parameters (as
             `privacy.consent.permitted_condition` makes it); members it rejects are left out.
+        lists_as_text: write list fields as their items joined by `LIST_SEPARATOR` (for CSV).
 
     Returns:
         The compiled query, one row per permitted member, ordered by profile id.
 
     Raises:
-        SegmentError: a column that is not a field, or no profiles table.
+        SegmentError: a column that is not a field, or no fields table.
     """
     builder = _Builder(segment.name, catalog)
-    columns = [(name, builder.column(name, role="column")) for name in segment.columns]
+    columns = []
+    for name in segment.columns:
+        column = builder.column(name, role="column")
+        if lists_as_text and builder.used[name].kind == TEXT_LIST:
+            column = exp.ArrayToString(this=column, expression=exp.Literal.string(LIST_SEPARATOR))
+        columns.append((name, column))
     condition = exp.EQ(
         this=exp.column("segment", "member", quoted=True), expression=builder.value(segment.name)
     )
@@ -182,26 +184,17 @@ def describe_fields(catalog: FieldCatalog) -> list[tuple[str, str, str]]:
     return [(f.name, f.kind, where[f.origin]) for f in catalog.fields.values()]
 
 
-@cache
-def _source_sql(name: str) -> exp.Query:
-    tree = sqlglot.parse_one((_SQL_DIR / f"{name}.sql").read_text(encoding="utf-8"), dialect=DIALECT)
-    # The files' comments explain them to a reader of the file; in a compiled query they are noise.
-    for node in tree.walk():
-        node.comments = None
-    return tree
-
-
 class _Builder:
-    """Builds one query for one segment: the fields it touches decide which sources it joins."""
+    """Builds one query over `segments.profile_fields` for one segment."""
 
     def __init__(self, segment: str, catalog: FieldCatalog) -> None:
         self.segment = segment
         self.catalog = catalog
         self.values: list[object] = []
         self.used: dict[str, SegmentField] = {}
-        if PROFILE_TABLE not in catalog.tables:
+        if PROFILE_FIELDS not in catalog.tables:
             raise SegmentError(
-                f"segment '{segment}': {PROFILE_TABLE} does not exist yet; run `kindred run` first"
+                f"segment '{segment}': {PROFILE_FIELDS} does not exist yet; run `kindred run` first"
             )
 
     # --- fields and values ------------------------------------------------------------------
@@ -220,8 +213,7 @@ class _Builder:
         return found
 
     def column(self, name: str, role: str = "field") -> exp.Column:
-        field = self.field(name, role)
-        return exp.column(field.name, ALIASES[field.origin], quoted=True)
+        return exp.column(self.field(name, role).name, "profile", quoted=True)
 
     def value(self, value: object) -> exp.Placeholder:
         self.values.append(value)
@@ -234,7 +226,9 @@ class _Builder:
             if kind != TIMESTAMP:
                 raise self.fail(field.name, f"is {_article(kind)}; {{days_ago: N}} applies to dates only")
             return self.catalog.as_of - timedelta(days=value.days_ago)
-        wrong = self.fail(field.name, f"is {_article(kind)}, but the value {value!r} is {_describe(value)}")
+        wrong = self.fail(
+            field.name, f"is {_article(kind)}, but the value {shown(value)} is {_describe(value)}"
+        )
         if kind == NUMBER:
             if isinstance(value, bool) or not isinstance(value, int | float):
                 raise wrong
@@ -244,7 +238,8 @@ class _Builder:
                 if isinstance(value, int | float | date) and not isinstance(value, bool):
                     raise self.fail(
                         field.name,
-                        f"is text, but the value {value!r} is {_describe(value)}; quote it in kindred.yaml: '{value}'",
+                        f"is text, but the value {shown(value)} is {_describe(value)}; "
+                        f"quote it in kindred.yaml: '{value}'",
                     )
                 raise wrong
             return value
@@ -262,7 +257,8 @@ class _Builder:
                 value = datetime.fromisoformat(value.strip())
             except ValueError:
                 raise self.fail(
-                    field.name, f"is a date, but {value!r} is not a date like 2026-06-30 or {{days_ago: 30}}"
+                    field.name,
+                    f"is a date, but {shown(value)} is not a date like 2026-06-30 or {{days_ago: 30}}",
                 ) from None
         if isinstance(value, datetime):
             return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
@@ -287,7 +283,7 @@ class _Builder:
             raise self.fail(
                 field.name, f"is {_article(field.kind)}: operator '{rule.op}' applies to {applies}"
             )
-        column = exp.column(field.name, ALIASES[field.origin], quoted=True)
+        column = exp.column(field.name, "profile", quoted=True)
         op = rule.op
         if op in ("is null", "is not null"):
             test = exp.Is(this=column, expression=exp.null())
@@ -299,7 +295,9 @@ class _Builder:
         if op == "between":
             low, high = (self.typed(field, v) for v in rule.value)
             if low > high:
-                raise self.fail(field.name, f"between: the low end {low!r} is above the high end {high!r}")
+                raise self.fail(
+                    field.name, f"between: the low end {shown(low)} is above the high end {shown(high)}"
+                )
             return exp.Between(this=column, low=self.value(low), high=self.value(high))
         if op == "contains":
             needle = self.value(self.typed(field, rule.value))
@@ -311,30 +309,19 @@ class _Builder:
 
     # --- the query --------------------------------------------------------------------------
     def select(self, columns: Sequence[tuple[str, exp.Expression]], *, members: bool) -> exp.Select:
-        """SELECT the columns FROM profiles (or a segment's members), joining only the sources used."""
-        profile = exp.table_("unified_profile", db="profiles", alias=ALIASES[PROFILE])
+        """SELECT the columns FROM the profile fields (joined to a segment's members for an export)."""
+        profile = exp.table_("profile_fields", db="segments", alias="profile")
         query = exp.select(*[exp.alias_(expression, name, quoted=True) for name, expression in columns])
         if members:
             query = query.from_(exp.table_("membership", db="segments", alias="member"), copy=False).join(
-                profile, on=_same_profile(ALIASES[PROFILE], "member"), join_type="inner", copy=False
+                profile, on=same_profile("profile", "member"), join_type="inner", copy=False
             )
         else:
             query = query.from_(profile, copy=False)
         return query
 
     def render(self, query: exp.Select, spliced: tuple[str, list] | None = None) -> CompiledSegment:
-        """Add the sources the fields need, then produce the SQL text and its ordered parameters."""
-        origins = {f.origin for f in self.used.values()}
-        for origin, (name, sql_file, table) in _SOURCES.items():
-            if origin not in origins:
-                continue
-            source = _source_sql(sql_file) if table in self.catalog.tables else self.empty(origin)
-            query = query.with_(name, as_=source.copy(), copy=False).join(
-                exp.table_(name, alias=ALIASES[origin]),
-                on=_same_profile(ALIASES[origin], ALIASES[PROFILE]),
-                join_type="left",
-                copy=False,
-            )
+        """The SQL text and its parameters in placeholder order."""
         sql, params = self.text(query.sql(dialect=DIALECT), spliced)
         return CompiledSegment(
             self.segment, sql, params, tuple(self.used), query, spliced[0] if spliced else None
@@ -353,18 +340,9 @@ class _Builder:
                 params += list(spliced[1])
         return "".join(texts), params
 
-    def empty(self, origin: str) -> exp.Select:
-        """A source with the right columns and no rows, for a table no run has written yet."""
-        columns = [exp.alias_(exp.cast(exp.null(), "VARCHAR"), "profile_id")]
-        columns += [
-            exp.alias_(exp.cast(exp.null(), f.sql_type), f.name)
-            for f in self.catalog.fields.values()
-            if f.origin == origin
-        ]
-        return exp.select(*columns).where(exp.false(), copy=False)
 
-
-def _same_profile(left: str, right: str) -> exp.Expression:
+def same_profile(left: str, right: str) -> exp.Expression:
+    """`left.profile_id = right.profile_id`, for joins."""
     return exp.EQ(
         this=exp.column("profile_id", left, quoted=True),
         expression=exp.column("profile_id", right, quoted=True),

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
 import duckdb
 import polars as pl
@@ -27,18 +28,19 @@ from privacy.consent import permitted_condition
 from warehouse.segment_config import SegmentConfig
 
 EXPORT_FORMATS = {".csv": "csv", ".parquet": "parquet"}
-# A list (the sources a profile came from) has no CSV form; it is written as its items joined by this.
-CSV_LIST_SEPARATOR = "; "
 
 
 @dataclass(frozen=True)
 class SegmentExport:
-    """A segment's exportable members and what was left out.
+    """A segment's exportable members: the query that reads them and what was left out.
 
     Attributes:
         segment: the segment's name.
-        frame: one row per permitted member, the segment's columns in order.
+        format: `csv` or `parquet` (lists are joined into text for CSV).
+        sql: the export query, `?` placeholders.
+        params: its parameters.
         members: members of the segment (last run).
+        exported: members the export holds: those consent permits.
         left_out_for_consent: members left out because consent for the purpose and channel is missing.
         evaluated_at: when the last run evaluated the segment (UTC).
         as_of: the as-of date of that evaluation.
@@ -46,8 +48,11 @@ class SegmentExport:
     """
 
     segment: str
-    frame: pl.DataFrame
+    format: str
+    sql: str
+    params: list
     members: int
+    exported: int
     left_out_for_consent: int
     evaluated_at: datetime
     as_of: datetime | None
@@ -58,20 +63,23 @@ def export_segment(
     con: duckdb.DuckDBPyConnection,
     segment: SegmentConfig,
     *,
+    fmt: str = "parquet",
     opt_in_required: bool = False,
     catalog: FieldCatalog | None = None,
 ) -> SegmentExport:
-    """The segment's current members with its export columns, leaving out those consent excludes.
+    """Prepare the export of a segment's current members with its columns, consent applied.
 
     Args:
         con: warehouse connection (read-only is enough).
         segment: the definition from kindred.yaml (its columns, purpose and channel are used).
+        fmt: `parquet` or `csv`.
         opt_in_required: only members with a recorded opt-in for the purpose (and channel) are
             exported; by default everyone is, unless they opted out.
         catalog: the fields of the warehouse; read from it when None.
 
     Returns:
-        The export, ordered by profile id.
+        The export, with its counts; `write_export` or `read_export` fetch its rows, ordered by
+        profile id.
 
     Raises:
         SegmentError: the segment has not been built by a run yet, or a column is not a field.
@@ -89,8 +97,7 @@ def export_segment(
         channel=segment.channel,
         opt_in_required=opt_in_required,
     )
-    compiled = compile_export(segment, catalog, consent=consent)
-    frame = con.sql(compiled.sql, params=compiled.params).pl()
+    compiled = compile_export(segment, catalog, consent=consent, lists_as_text=fmt == "csv")
     condition, params = consent
     members, excluded = con.sql(
         "SELECT count(*), count(*) FILTER (WHERE NOT (" + condition + ")) "
@@ -99,13 +106,47 @@ def export_segment(
     ).fetchall()[0]
     return SegmentExport(
         segment=segment.name,
-        frame=frame,
+        format=fmt,
+        sql=compiled.sql,
+        params=compiled.params,
         members=members,
+        # Every member has a row in segments.profile_fields: both come from the same run's profiles
+        # (the membership check guards it), so the export holds all members consent permits.
+        exported=members - excluded,
         left_out_for_consent=excluded,
         evaluated_at=evaluation["evaluated_at"],
         as_of=evaluation["as_of"],
         definition_changed=evaluation["definition_hash"] != definition_hash(segment),
     )
+
+
+def write_export(con: duckdb.DuckDBPyConnection, export: SegmentExport, path: Path) -> None:
+    """Write an export's rows to `path` in its format, streamed by DuckDB (no copy in Python).
+
+    Args:
+        con: the connection `export_segment` used.
+        export: what `export_segment` returned.
+        path: the file to write (replaced if it exists); callers wanting an atomic write pass a
+            temporary path and rename it.
+    """
+    rows = con.sql(export.sql, params=export.params)
+    if export.format == "csv":
+        rows.write_csv(str(path), header=True)
+    else:
+        rows.write_parquet(str(path))
+
+
+def read_export(con: duckdb.DuckDBPyConnection, export: SegmentExport) -> pl.DataFrame:
+    """An export's rows as a polars frame.
+
+    Args:
+        con: the connection `export_segment` used.
+        export: what `export_segment` returned.
+
+    Returns:
+        One row per exported member, the segment's columns in order.
+    """
+    return con.sql(export.sql, params=export.params).pl()
 
 
 def export_format(path_suffix: str) -> str:
@@ -124,21 +165,3 @@ def export_format(path_suffix: str) -> str:
     if fmt is None:
         raise ValueError("the file name must end in .csv or .parquet")
     return fmt
-
-
-def for_format(frame: pl.DataFrame, fmt: str) -> pl.DataFrame:
-    """The frame as the format can hold it: lists joined into text for CSV, unchanged for Parquet.
-
-    Args:
-        frame: an export's frame.
-        fmt: `csv` or `parquet`.
-
-    Returns:
-        The frame to write.
-    """
-    if fmt != "csv":
-        return frame
-    lists = [name for name, dtype in frame.schema.items() if isinstance(dtype, pl.List)]
-    return frame.with_columns(
-        pl.col(name).cast(pl.List(pl.String)).list.join(CSV_LIST_SEPARATOR) for name in lists
-    )

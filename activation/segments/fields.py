@@ -11,6 +11,11 @@ A segment field is one of:
 Names are unique: a profile column wins over a score or the offer, which win over a feature of the
 same name. Fields are discovered from `information_schema`, so a column added upstream is a field
 on the next run without a code change, and a name that is not there is refused.
+
+Each run gathers every field into one table, `segments.profile_fields` (one row per profile), so
+that every segment and every export reads one table instead of re-aggregating scores and offers:
+`source_catalog` describes the fields of the upstream tables (what that table is built from),
+`load_catalog` the fields of the table as the last run built it (what segments compile against).
 """
 
 from __future__ import annotations
@@ -28,8 +33,11 @@ PROFILE_TABLE = "profiles.unified_profile"
 FEATURES_TABLE = "features.profile_features"
 PREDICTIONS_TABLE = "scores.predictions"
 OFFERS_TABLE = "scores.offers"
+# Every field, one row per profile, as of the last run: what segments and exports read.
+PROFILE_FIELDS = "segments.profile_fields"
 # The models of `scores.predictions` a segment can name; each gives `<model>` and `<model>_1_99`.
 SCORE_MODELS = ("lead_score", "churn_risk")
+SCORE_FIELDS = tuple(name for model in SCORE_MODELS for name in (model, f"{model}_1_99"))
 BEST_OFFER = "best_offer"
 # Columns of the features table that describe the row rather than the person.
 _FEATURE_BOOKKEEPING = ("profile_id", "as_of")
@@ -70,7 +78,7 @@ class FieldCatalog:
     Attributes:
         fields: name -> field.
         as_of: the run's as-of (midnight, UTC): `{days_ago: N}` is N days before it.
-        tables: the upstream tables that exist (a missing scores table reads as no scores).
+        tables: the tables that exist among the upstream ones and `segments.profile_fields`.
     """
 
     fields: dict[str, SegmentField]
@@ -109,25 +117,17 @@ def field_kind(sql_type: str) -> str:
     return OTHER
 
 
-def load_catalog(con: duckdb.DuckDBPyConnection, *, as_of: date | datetime | None = None) -> FieldCatalog:
-    """Read the fields segments can use from the warehouse as it stands.
+def source_catalog(con: duckdb.DuckDBPyConnection) -> FieldCatalog:
+    """The fields of the upstream tables: what `segments.profile_fields` is built from.
 
     Args:
         con: warehouse connection (read-only is enough).
-        as_of: the run's as-of date; None takes the newest `as_of` of `features.profile_features`
-            (the last run's), else today.
 
     Returns:
         The catalog. Profile fields are empty when `profiles.unified_profile` does not exist yet;
         scores and `best_offer` are always fields (empty until a model has run).
-
-    Example:
-        >>> catalog = load_catalog(con)
-        >>> catalog.get("churn_risk").kind
-        'number'
     """
     columns = _columns(con)
-    tables = frozenset(columns)
     fields: dict[str, SegmentField] = {}
     for name, sql_type in columns.get(PROFILE_TABLE, []):
         fields[name] = SegmentField(name, field_kind(sql_type), PROFILE, sql_type)
@@ -145,17 +145,47 @@ def load_catalog(con: duckdb.DuckDBPyConnection, *, as_of: date | datetime | Non
         fields[name] = SegmentField(name, field_kind(sql_type), FEATURE, sql_type)
     if hidden:
         log.info("features %s share a name with a profile column or score; segments see the latter", hidden)
-    has_as_of = any(name == "as_of" for name, _ in columns.get(FEATURES_TABLE, []))
-    return FieldCatalog(fields=fields, as_of=_anchor(con, as_of, has_as_of), tables=tables)
+    return FieldCatalog(fields=fields, as_of=_anchor(con, None, columns), tables=frozenset(columns))
+
+
+def load_catalog(con: duckdb.DuckDBPyConnection, *, as_of: date | datetime | None = None) -> FieldCatalog:
+    """The fields segments can use: the columns of `segments.profile_fields` as the last run built it.
+
+    Args:
+        con: warehouse connection (read-only is enough).
+        as_of: the run's as-of date; None takes the newest `as_of` of `features.profile_features`
+            (the last run's), else today.
+
+    Returns:
+        The catalog; without fields (and without `segments.profile_fields` in `tables`) before
+        the first run has built the table.
+
+    Example:
+        >>> catalog = load_catalog(con)
+        >>> catalog.get("churn_risk").kind
+        'number'
+    """
+    columns = _columns(con)
+    profile_columns = {name for name, _ in columns.get(PROFILE_TABLE, [])}
+    fields = {}
+    for name, sql_type in columns.get(PROFILE_FIELDS, []):
+        if name in SCORE_FIELDS:
+            origin = SCORE
+        elif name == BEST_OFFER:
+            origin = OFFER
+        else:
+            origin = PROFILE if name in profile_columns else FEATURE
+        fields[name] = SegmentField(name, field_kind(sql_type), origin, sql_type)
+    return FieldCatalog(fields=fields, as_of=_anchor(con, as_of, columns), tables=frozenset(columns))
 
 
 def _columns(con: duckdb.DuckDBPyConnection) -> dict[str, list[tuple[str, str]]]:
     """`schema.table` -> its (column, type) pairs, in order, for the tables segments read (one query)."""
     rows = con.sql(
         "SELECT table_schema || '.' || table_name, column_name, data_type FROM information_schema.columns "
-        "WHERE table_schema || '.' || table_name IN (?, ?, ?, ?) "
+        "WHERE table_schema || '.' || table_name IN (?, ?, ?, ?, ?) "
         "ORDER BY table_schema, table_name, ordinal_position",
-        params=[PROFILE_TABLE, FEATURES_TABLE, PREDICTIONS_TABLE, OFFERS_TABLE],
+        params=[PROFILE_TABLE, FEATURES_TABLE, PREDICTIONS_TABLE, OFFERS_TABLE, PROFILE_FIELDS],
     ).fetchall()
     columns: dict[str, list[tuple[str, str]]] = {}
     for table, column, sql_type in rows:
@@ -163,8 +193,10 @@ def _columns(con: duckdb.DuckDBPyConnection) -> dict[str, list[tuple[str, str]]]
     return columns
 
 
-def _anchor(con: duckdb.DuckDBPyConnection, as_of: date | datetime | None, has_as_of: bool) -> datetime:
-    if as_of is None and has_as_of:
+def _anchor(
+    con: duckdb.DuckDBPyConnection, as_of: date | datetime | None, columns: dict[str, list[tuple[str, str]]]
+) -> datetime:
+    if as_of is None and any(name == "as_of" for name, _ in columns.get(FEATURES_TABLE, [])):
         as_of = con.sql("SELECT max(as_of) FROM features.profile_features").fetchall()[0][0]
     if as_of is None:
         as_of = date.today()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import typer
@@ -27,13 +29,20 @@ def fail(message: str) -> None:
     raise typer.Exit(code=1)
 
 
-def write_atomically(frame, out: Path) -> None:
-    """Write to a temporary file beside `out`, then rename: a failure leaves no half file."""
+@contextmanager
+def atomic_file(out: Path) -> Iterator[Path]:
+    """A temporary path beside `out` to write; renamed to `out` when the block succeeds, removed if not."""
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile(dir=out.parent, suffix=out.suffix, delete=False) as handle:
         temporary = Path(handle.name)
     try:
-        frame.write_parquet(temporary) if out.suffix.lower() == ".parquet" else frame.write_csv(temporary)
+        yield temporary
         temporary.replace(out)
     finally:
         temporary.unlink(missing_ok=True)
+
+
+def write_atomically(frame, out: Path) -> None:
+    """Write to a temporary file beside `out`, then rename: a failure leaves no half file."""
+    with atomic_file(out) as temporary:
+        frame.write_parquet(temporary) if out.suffix.lower() == ".parquet" else frame.write_csv(temporary)

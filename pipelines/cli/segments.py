@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from pipelines.cli.app import app, console, err, fail, write_atomically
+from pipelines.cli.app import app, atomic_file, console, err, fail
 
 segments = typer.Typer(
     no_args_is_help=True,
@@ -119,6 +119,8 @@ def fields(config: ConfigOption = Path("kindred.yaml")) -> None:
     _load(config)
     with _reading(required=True) as con:
         catalog = load_catalog(con)
+    if not catalog.fields:
+        fail("the segment fields are not built yet (segments.profile_fields): run `kindred run` first")
     table = Table(
         title=f"segment fields ({{days_ago: N}} counts back from {_when(catalog.as_of)})",
         title_justify="left",
@@ -138,8 +140,10 @@ def export(
     config: ConfigOption = Path("kindred.yaml"),
 ) -> None:
     """Write a segment's members (as of the last run) to CSV or Parquet, consent applied."""
+    import duckdb
+
     from activation.segments import SegmentError
-    from activation.segments.export import export_format, export_segment, for_format
+    from activation.segments.export import export_format, export_segment, write_export
 
     if out.is_dir():
         fail(f"--out {out}: is a folder; give a file name ending in .csv or .parquet")
@@ -150,22 +154,23 @@ def export(
     segment = _segment(_load(config), name, config)
     with _reading(required=True) as con:
         try:
-            result = export_segment(con, segment)
+            result = export_segment(con, segment, fmt=fmt)
         except SegmentError as error:
             fail(str(error))
-    if result.definition_changed:
-        err.print(
-            f"warning: segment '{name}' changed in {config} since the last run ({_when(result.evaluated_at)} UTC); "
-            "this export holds the members that run found. `kindred run` applies the change.",
-            markup=False,
-        )
-    try:
-        write_atomically(for_format(result.frame, fmt), out)
-    except OSError as error:
-        fail(f"--out {out}: cannot write the file: {error.strerror or error}")
+        if result.definition_changed:
+            err.print(
+                f"warning: segment '{name}' changed in {config} since the last run ({_when(result.evaluated_at)} UTC); "
+                "this export holds the members that run found. `kindred run` applies the change.",
+                markup=False,
+            )
+        try:
+            with atomic_file(out) as temporary:
+                write_export(con, result, temporary)
+        except (OSError, duckdb.IOException) as error:
+            fail(f"--out {out}: cannot write the file: {getattr(error, 'strerror', None) or error}")
     how = f"{segment.purpose} over {segment.channel}" if segment.channel else segment.purpose
     console.print(
-        f"wrote {result.frame.height:,} people of segment '{name}' to {out} ({fmt}, {len(segment.columns)} columns); "
+        f"wrote {result.exported:,} people of segment '{name}' to {out} ({fmt}, {len(segment.columns)} columns); "
         f"{result.left_out_for_consent:,} of {result.members:,} members left out for consent ({how})",
         markup=False,
         highlight=False,
@@ -209,6 +214,8 @@ def _reading(*, required: bool) -> Iterator:
         fail(f"cannot open {path} for reading, is a `kindred run` writing it? ({error})")
     try:
         con.execute("SET TimeZone = 'UTC'")
+        # DuckDB draws a progress bar on long queries; the command prints its own summary.
+        con.execute("SET enable_progress_bar = false")
         yield con
     finally:
         con.close()

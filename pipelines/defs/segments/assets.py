@@ -1,13 +1,15 @@
 """Profiles, features and scores -> `segments.membership`: one asset per segment in kindred.yaml.
 
-Each `segments/<name>` asset evaluates its segment and records entries and exits in one
-transaction; `segments/membership` runs after them all and retires segments taken out of
-kindred.yaml (their members exit).
+`segments/profile_fields` gathers every field into one row per profile; each `segments/<name>`
+asset then evaluates its segment against it and records entries and exits in one transaction;
+`segments/membership` runs after them all and retires segments taken out of kindred.yaml (their
+members exit).
 """
 
 import dagster as dg
 
 from activation.segments.membership import refresh_segment, retire_removed_segments, size_trend
+from activation.segments.profile_fields import build_profile_fields
 from pipelines.resources import KindredResource, default_config_path
 from warehouse.config import ConfigError, KindredConfig, load_config
 from warehouse.connection import row_count
@@ -20,6 +22,22 @@ UPSTREAM = [
     ["scores", "churn_risk"],
     ["scores", "next_best_offer"],
 ]
+PROFILE_FIELDS = ["segments", "profile_fields"]
+
+
+@dg.asset(
+    key=PROFILE_FIELDS,
+    description="Every field a segment can use, gathered for each profile: the golden record, the newest "
+    "features, each model's latest score and the best offer. One row per profile.",
+    deps=UPSTREAM,
+    kinds={"duckdb"},
+    pool="duckdb",
+)
+def profile_fields(kindred: KindredResource) -> dg.MaterializeResult:
+    with kindred.connect() as con:
+        rows = build_profile_fields(con)
+        fields = len(con.sql("DESCRIBE segments.profile_fields").fetchall())
+    return dg.MaterializeResult(metadata={"dagster/row_count": rows, "fields": fields})
 
 
 def segment_named(config: KindredConfig, name: str) -> SegmentConfig:
@@ -38,7 +56,7 @@ def segment_asset(segment: SegmentConfig) -> dg.AssetsDefinition:
         description=(segment.description or f"The members of segment '{segment.name}'.")
         + f" Purpose {segment.purpose}. Rows of segments.membership with segment = '{segment.name}': "
         "one per member; entries and exits in segments.membership_history.",
-        deps=UPSTREAM,
+        deps=[PROFILE_FIELDS],
         kinds={"duckdb"},
         pool="duckdb",
         tags={"purpose": segment.purpose},
@@ -80,7 +98,7 @@ def membership_asset(names: list[str]) -> dg.AssetsDefinition:
         key=["segments", "membership"],
         description="Current members of every segment in kindred.yaml: one row per (segment, profile_id), "
         "with when they entered. Segments taken out of kindred.yaml are emptied here (their members exit).",
-        deps=[["segments", name] for name in names] or UPSTREAM,
+        deps=[["segments", name] for name in names] or [PROFILE_FIELDS],
         kinds={"duckdb"},
         pool="duckdb",
     )
@@ -107,5 +125,9 @@ def defs() -> dg.Definitions:
     """One asset per segment of the run's kindred.yaml (`$KINDRED_CONFIG`, else ./kindred.yaml)."""
     segments = load_config(default_config_path()).segments
     return dg.Definitions(
-        assets=[*(segment_asset(s) for s in segments), membership_asset([s.name for s in segments])]
+        assets=[
+            profile_fields,
+            *(segment_asset(s) for s in segments),
+            membership_asset([s.name for s in segments]),
+        ]
     )

@@ -23,6 +23,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from activation.segments import build_profile_fields
 from warehouse.config import KindredConfig, load_config
 from warehouse.connection import connect
 
@@ -69,7 +70,7 @@ CONSENT = [
 
 
 def build_warehouse(con: duckdb.DuckDBPyConnection, *, consent: bool = True) -> None:
-    """Write the tiny warehouse's tables into `con`."""
+    """Write the tiny warehouse's tables into `con`, and `segments.profile_fields` as a run builds it."""
     con.execute("""
         CREATE TABLE profiles.unified_profile (
             profile_id VARCHAR, first_name VARCHAR, email VARCHAR, country VARCHAR,
@@ -116,6 +117,7 @@ def build_warehouse(con: duckdb.DuckDBPyConnection, *, consent: bool = True) -> 
                 record_id VARCHAR, recorded_at TIMESTAMP)
         """)
         con.executemany("INSERT INTO profiles.consent VALUES (?, ?, ?, ?, ?, ?, ?)", CONSENT)
+    build_profile_fields(con)
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from pipelines.defs.segments.assets import membership_asset, segment_asset
+from pipelines.defs.segments.assets import membership_asset, profile_fields, segment_asset
 from pipelines.defs.segments.checks import one_row_per_member
 from pipelines.resources import KindredResource
 from tests.activation.segments.conftest import build_warehouse, write_config
@@ -30,7 +30,12 @@ def materialise(config_path: Path) -> dg.ExecuteInProcessResult:
     config = load_config(config_path)
     names = [s.name for s in config.segments]
     result = dg.materialize(
-        [*(segment_asset(s) for s in config.segments), membership_asset(names), one_row_per_member],
+        [
+            profile_fields,
+            *(segment_asset(s) for s in config.segments),
+            membership_asset(names),
+            one_row_per_member,
+        ],
         resources={"kindred": KindredResource(config_path=str(config_path), as_of="2026-06-01")},
     )
     assert result.success
@@ -55,6 +60,7 @@ def project(tmp_path, kindred_home):
 def test_one_asset_per_segment_with_sizes_and_changes(project):
     first_run = materialise(project)
     first = metadata(first_run)
+    assert first["segments/profile_fields"]["dagster/row_count"] == 5
     assert first["segments/at_risk"]["dagster/row_count"] == 3
     assert first["segments/at_risk"]["entered"] == 3 and first["segments/at_risk"]["exited"] == 0
     assert first["segments/lapsed"]["dagster/row_count"] == 1
@@ -99,7 +105,7 @@ def test_a_bad_definition_fails_its_asset_with_the_segment_and_field(project, tm
     bad = write_config(tmp_path / "bad", SEGMENTS.replace("field: churn_risk", "field: churn"))
     config = load_config(bad)
     result = dg.materialize(
-        [segment_asset(config.segments[0])],
+        [profile_fields, segment_asset(config.segments[0])],
         resources={"kindred": KindredResource(config_path=str(bad))},
         raise_on_error=False,
     )
@@ -115,18 +121,21 @@ def test_the_demo_config_defines_its_segments(monkeypatch):
 
     assets = {a.key.to_user_string(): a for a in defs().assets}
     assert set(assets) == {
+        "segments/profile_fields",
         "segments/at_risk_spenders",
         "segments/hot_leads",
         "segments/lapsed_web_visitors",
         "segments/membership",
     }
-    parents = {k.to_user_string() for k in assets["segments/hot_leads"].dependency_keys}
-    assert parents == {
+    assert {k.to_user_string() for k in assets["segments/profile_fields"].dependency_keys} == {
         "profiles/unified_profile",
         "features/profile_features",
         "scores/lead_score",
         "scores/churn_risk",
         "scores/next_best_offer",
+    }
+    assert {k.to_user_string() for k in assets["segments/hot_leads"].dependency_keys} == {
+        "segments/profile_fields"
     }
     assert {k.to_user_string() for k in assets["segments/membership"].dependency_keys} == {
         "segments/at_risk_spenders",

@@ -67,7 +67,8 @@ def test_show_prints_the_definition_size_and_sql_with_parameters(built):
     assert "at_risk: Likely to churn" in out and "purpose: marketing; channel: email" in out
     assert "field: churn_risk" in out and "op: '>='" in out
     assert "size: 2 members at the last run" in out and "data as of 2026-06-01" in out
-    assert '"score"."churn_risk" >= ?' in out and '"profile"."country" IN (?, ?, ?)' in out
+    assert "FROM segments.profile_fields AS profile" in out
+    assert '"profile"."churn_risk" >= ? AND "profile"."country" IN (?, ?, ?)' in out
     assert "parameters: [0.5, 'US', 'Canada', \"O'Hara; --\"]" in out
     code, out, _ = kindred("segments", "show", "seen", "--config", str(built))
     assert "parameters: ['2026-04-02 00:00:00']" in out
@@ -81,7 +82,7 @@ def test_fields_lists_what_segments_can_use(built):
     assert "between" in rows["churn_risk"] and "contains" in rows["sources"]
 
 
-def test_export_csv_and_parquet(built, tmp_path):
+def test_export_csv_and_parquet(built, tmp_path, kindred_home):
     out = tmp_path / "exports" / "at_risk.csv"
     code, stdout, _ = kindred("segments", "export", "at_risk", "--out", str(out), "--config", str(built))
     assert code == 0, stdout
@@ -91,10 +92,16 @@ def test_export_csv_and_parquet(built, tmp_path):
     frame = pl.read_csv(out)
     assert frame.columns == ["profile_id", "first_name", "churn_risk", "sources"]
     assert frame.rows() == [("p4", "Robert'); DROP TABLE profiles.unified_profile; --", 0.55, "web_events")]
+    # A file name full of quotes and SQL is only a file name.
+    odd = tmp_path / "it's; DROP TABLE profiles.unified_profile; -- é.csv"
+    code, stdout, _ = kindred("segments", "export", "at_risk", "--out", str(odd), "--config", str(built))
+    assert code == 0 and pl.read_csv(odd).rows() == frame.rows()
     parquet = tmp_path / "seen.parquet"
     code, stdout, _ = kindred("segments", "export", "seen", "--out", str(parquet), "--config", str(built))
     assert code == 0 and pl.read_parquet(parquet)["profile_id"].to_list() == ["p1", "p4"]
     assert list(out.parent.iterdir()) == [out]  # no temporary file left behind
+    with connect(kindred_home / "warehouse.duckdb") as con:
+        assert con.sql("SELECT count(*) FROM profiles.unified_profile").fetchall() == [(5,)]
 
 
 @pytest.mark.parametrize(
@@ -187,3 +194,18 @@ def test_the_cli_only_reads_the_warehouse(built, tmp_path, kindred_home):
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_show_and_fields_before_the_first_run_with_segments(tmp_path, kindred_home):
+    """A warehouse built before segments existed: no fields table yet, a clear message."""
+    config = write_config(tmp_path / "project", SEGMENTS)
+    kindred_home.mkdir(parents=True, exist_ok=True)
+    with connect(kindred_home / "warehouse.duckdb") as con:
+        con.execute("CREATE TABLE profiles.unified_profile (profile_id VARCHAR)")
+    code, out, err = kindred("segments", "show", "at_risk", "--config", str(config))
+    assert code == 1 and "segment 'at_risk': segments.profile_fields does not exist yet" in err
+    assert "field: churn_risk" in out  # the definition is still shown
+    code, _, err = kindred("segments", "fields", "--config", str(config))
+    assert code == 1 and "the segment fields are not built yet" in err
+    code, out, _ = kindred("segments", "list", "--config", str(config))
+    assert code == 0 and out.count("not built yet") == 3

@@ -4,7 +4,7 @@ from datetime import date, datetime
 
 import pytest
 
-from activation.segments import SegmentError, compile_segment, load_catalog
+from activation.segments import SegmentError, build_profile_fields, compile_segment, load_catalog
 from activation.segments.fields import FEATURE, OFFER, PROFILE, SCORE, field_kind
 from tests.activation.segments.conftest import AS_OF
 from warehouse.connection import connect
@@ -114,9 +114,9 @@ def test_values_are_parameters_and_the_sql_names_only_known_columns(con):
     assert compiled.sql.count("?") == 3
     assert "Canada" not in compiled.sql and "0.5" not in compiled.sql
     assert set(compiled.fields) == {"profile_id", "country", "churn_risk"}
-    # Only the sources a definition uses are joined.
-    assert "latest_scores" in compiled.sql and "latest_features" not in compiled.sql
-    assert "best_offers" not in compiled.sql
+    # One table, the run's profile fields; nothing else is read.
+    assert "FROM segments.profile_fields AS profile WHERE" in compiled.sql
+    assert "scores." not in compiled.sql and "JOIN" not in compiled.sql
 
 
 def test_the_catalog_holds_profile_columns_features_scores_and_the_offer(con):
@@ -140,18 +140,36 @@ def test_scores_and_offers_before_any_model_ran():
     with connect(":memory:") as con:
         con.execute("CREATE TABLE profiles.unified_profile (profile_id VARCHAR, country VARCHAR)")
         con.execute("INSERT INTO profiles.unified_profile VALUES ('p1', 'US')")
+        assert build_profile_fields(con) == 1
         assert members(con, rule("churn_risk", "is null")) == {"p1"}
         assert members(con, rule("best_offer", "=", "Books")) == set()
         with pytest.raises(SegmentError, match="field 'revenue_365d': unknown field"):
             members(con, rule("revenue_365d", ">", 1))
 
 
-def test_no_profiles_yet():
-    with (
-        connect(":memory:") as con,
-        pytest.raises(SegmentError, match=r"segment 'test': profiles.unified_profile does not exist yet"),
-    ):
-        members(con, rule("country", "=", "US"))
+def test_no_profiles_or_no_profile_fields_yet():
+    with connect(":memory:") as con:
+        with pytest.raises(SegmentError, match=r"profiles.unified_profile does not exist yet"):
+            build_profile_fields(con)
+        with pytest.raises(SegmentError, match=r"segment 'test': segments.profile_fields does not exist yet"):
+            members(con, rule("country", "=", "US"))
+
+
+def test_profile_fields_hold_one_row_per_profile_with_every_field(con):
+    fields = con.sql("SELECT * FROM segments.profile_fields ORDER BY profile_id").pl()
+    assert fields["profile_id"].to_list() == ["p1", "p2", "p3", "p4", "p5"]
+    assert fields.columns[:3] == ["profile_id", "first_name", "email"]
+    assert {
+        "lead_score",
+        "lead_score_1_99",
+        "churn_risk",
+        "churn_risk_1_99",
+        "best_offer",
+        "revenue_365d",
+    } <= set(fields.columns)
+    assert "as_of" not in fields.columns
+    assert fields.row(0, named=True)["churn_risk_1_99"] == 80
+    assert fields.row(2, named=True)["lead_score"] == 0.07
 
 
 @pytest.mark.parametrize(

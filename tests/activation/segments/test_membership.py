@@ -5,7 +5,7 @@ from datetime import datetime
 import duckdb
 import pytest
 
-from activation.segments import SegmentError, load_catalog
+from activation.segments import SegmentError, build_profile_fields, load_catalog
 from activation.segments.membership import (
     definition_hash,
     latest_evaluations,
@@ -54,10 +54,12 @@ def history(con) -> list[tuple]:
 
 
 def set_churn(con, profile: str, score: float) -> None:
+    """A new score, and the profile fields rebuilt as the next run would."""
     con.execute(
         "UPDATE scores.predictions SET score = ? WHERE profile_id = ? AND model = 'churn_risk' AND as_of = ?",
         [score, profile, AS_OF],
     )
+    build_profile_fields(con)
 
 
 def test_first_refresh_everyone_enters(warehouse):
@@ -151,8 +153,8 @@ def test_a_definition_that_does_not_fit_writes_nothing(warehouse):
     with pytest.raises(SegmentError, match="segment 'bad', field 'churn_risk'"):
         refresh_segment(warehouse, bad)
     assert warehouse.sql(
-        "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'segments'"
-    ).fetchall() == [(0,)]
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'segments'"
+    ).fetchall() == [("profile_fields",)]
 
 
 def test_the_definition_hash_follows_the_where_only():
