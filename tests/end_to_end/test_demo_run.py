@@ -184,3 +184,32 @@ def test_backfill_restages_days_in_one_dagster_run(demo_run):
     refused = kindred(demo_run.folder, demo_run.home, "backfill", "--from", "June", "--to", "2026-06-03")
     assert refused.returncode != 0
     assert "--from and --to must be dates" in refused.output
+
+
+def test_demo_segments_are_built_and_export_with_consent(demo_run, tmp_path):
+    latest = dict(
+        demo_run.sql(
+            "SELECT segment, size FROM segments.evaluations "
+            "QUALIFY row_number() OVER (PARTITION BY segment ORDER BY evaluated_at DESC) = 1"
+        )
+    )
+    assert set(latest) == {"at_risk_spenders", "hot_leads", "lapsed_web_visitors"}
+    members = dict(demo_run.sql("SELECT segment, count(*) FROM segments.membership GROUP BY segment"))
+    assert {s: members.get(s, 0) for s in latest} == latest
+    # The history accounts for every current member: entries minus exits.
+    net = dict(
+        demo_run.sql(
+            "SELECT segment, count(*) FILTER (WHERE change = 'entered') - count(*) FILTER (WHERE change = 'exited') "
+            "FROM segments.membership_history GROUP BY segment"
+        )
+    )
+    assert {s: net.get(s, 0) for s in latest} == latest
+    largest = max(latest, key=latest.get)
+    assert latest[largest] > 0
+    out = tmp_path / f"{largest}.csv"
+    export = kindred(demo_run.folder, demo_run.home, "segments", "export", largest, "--out", str(out))
+    assert export.returncode == 0, export.output
+    frame = pl.read_csv(out, infer_schema=False)
+    assert frame.columns[0] == "profile_id" and frame.height <= latest[largest]
+    assert f"wrote {frame.height:,} people of segment '{largest}'" in export.output
+    assert f"of {latest[largest]:,} members left out for consent" in export.output
