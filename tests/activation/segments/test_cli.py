@@ -1,8 +1,10 @@
 """`kindred segments list | show | fields | export` on a warehouse a run has built."""
 
+import shutil
 import subprocess
 import sys
 from datetime import datetime
+from pathlib import Path
 
 import polars as pl
 import pytest
@@ -31,16 +33,24 @@ segments:
 """
 
 
-@pytest.fixture
-def built(tmp_path, kindred_home):
-    """A config and a warehouse in KINDRED_HOME where a run has built `at_risk` and `seen`."""
-    config = write_config(tmp_path / "project", SEGMENTS)
-    kindred_home.mkdir(parents=True, exist_ok=True)
-    with connect(kindred_home / "warehouse.duckdb") as con:
+@pytest.fixture(scope="module")
+def template(tmp_path_factory) -> Path:
+    """A warehouse file where a run has built `at_risk` and `seen`, built once for the module."""
+    folder = tmp_path_factory.mktemp("template")
+    config = write_config(folder, SEGMENTS)
+    with connect(folder / "warehouse.duckdb") as con:
         build_warehouse(con)
         for segment in load_config(config).segments[:2]:
             refresh_segment(con, segment, now=datetime(2026, 6, 1, 6, 30))
-    return config
+    return folder / "warehouse.duckdb"
+
+
+@pytest.fixture
+def built(template, tmp_path, kindred_home):
+    """A config, and a copy of the built warehouse in this test's KINDRED_HOME."""
+    kindred_home.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(template, kindred_home / "warehouse.duckdb")
+    return write_config(tmp_path / "project", SEGMENTS)
 
 
 def kindred(*args: str):
