@@ -250,6 +250,23 @@ class KindredConfig(_Strict):
         return segments
 
     @model_validator(mode="after")
+    def _segments_use_consent_words(self) -> KindredConfig:
+        # A segment exported under a misspelt channel or purpose would match no opt-out at all.
+        for n, segment in enumerate(self.segments):
+            at = f"segments[{n}] ('{segment.name}')"
+            if segment.purpose not in self.consent.purposes:
+                raise ValueError(
+                    f"{at}.purpose: {segment.purpose!r} is not a consent purpose; known: "
+                    f"{', '.join(self.consent.purposes)} (add a new one to consent.purposes)"
+                )
+            if segment.channel is not None and segment.channel not in self.consent.channels:
+                raise ValueError(
+                    f"{at}.channel: {segment.channel!r} is not a consent channel; known: "
+                    f"{', '.join(self.consent.channels)} (add a new one to consent.channels)"
+                )
+        return self
+
+    @model_validator(mode="after")
     def _consent_names_sources(self) -> KindredConfig:
         kinds = {s.name: s.kind for s in self.sources}
         named = [(f"fields ({f.column})", f.sources, "people") for f in self.consent.fields]

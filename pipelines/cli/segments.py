@@ -80,11 +80,16 @@ def show(
     from activation.segments import SegmentError, compile_segment, load_catalog
     from activation.segments.membership import definition_hash, latest_evaluations, size_trend
 
-    segment = _segment(_load(config), name, config)
+    loaded = _load(config)
+    segment = _segment(loaded, name, config)
     document = {"where": segment.where.document(), "columns": segment.columns}
     console.print(f"[bold]{segment.name}[/]: {segment.description}", highlight=False)
+    opt_in = (
+        "; consent: opt-in required" if loaded.consent.opt_in_needed(segment.purpose, segment.channel) else ""
+    )
     console.print(
         f"purpose: {segment.purpose}; channel: {segment.channel or 'none (only opt-outs of every channel apply)'}"
+        + opt_in
     )
     console.print(
         yaml.safe_dump(document, sort_keys=False, allow_unicode=True).rstrip(), markup=False, highlight=False
@@ -151,10 +156,12 @@ def export(
         fmt = export_format(out.suffix)
     except ValueError as error:
         fail(f"--out {out}: {error}")
-    segment = _segment(_load(config), name, config)
+    loaded = _load(config)
+    segment = _segment(loaded, name, config)
+    opt_in = loaded.consent.opt_in_needed(segment.purpose, segment.channel)
     with _reading(required=True) as con:
         try:
-            result = export_segment(con, segment, fmt=fmt)
+            result = export_segment(con, segment, fmt=fmt, opt_in_required=opt_in)
         except SegmentError as error:
             fail(str(error))
         if result.definition_changed:
@@ -169,6 +176,7 @@ def export(
         except (OSError, duckdb.IOException) as error:
             fail(f"--out {out}: cannot write the file: {getattr(error, 'strerror', None) or error}")
     how = f"{segment.purpose} over {segment.channel}" if segment.channel else segment.purpose
+    how += ", opt-in required" if opt_in else ""
     console.print(
         f"wrote {result.exported:,} people of segment '{name}' to {out} ({fmt}, {len(segment.columns)} columns); "
         f"{result.left_out_for_consent:,} of {result.members:,} members left out for consent ({how})",

@@ -219,3 +219,21 @@ def test_show_and_fields_before_the_first_run_with_segments(tmp_path, kindred_ho
     assert code == 1 and "the segment fields are not built yet" in err
     code, out, _ = kindred("segments", "list", "--config", str(config))
     assert code == 0 and out.count("not built yet") == 3
+
+
+def test_an_opt_in_regime_exports_only_recorded_opt_ins(built, tmp_path):
+    """consent.opt_in_required in kindred.yaml applies to the segment's purpose and channel."""
+    regime = tmp_path / "regime" / "kindred.yaml"
+    regime.parent.mkdir()
+    regime.write_text(built.read_text() + "consent: {opt_in_required: {marketing: [email]}}\n")
+    code, out, _ = kindred("segments", "show", "at_risk", "--config", str(regime))
+    assert code == 0 and "channel: email; consent: opt-in required" in out
+    out_file = tmp_path / "a.csv"
+    code, out, _ = kindred("segments", "export", "at_risk", "--out", str(out_file), "--config", str(regime))
+    assert code == 0
+    # Nobody among the members recorded an opt-in to email marketing.
+    assert (
+        "wrote 0 people" in out
+        and "2 of 2 members left out for consent (marketing over email, opt-in required)" in out
+    )
+    assert out_file.read_text() == "profile_id,first_name,churn_risk,sources\n"

@@ -173,3 +173,21 @@ def test_segment_names_are_unique(tmp_path):
     text = "segments:\n" + "  - {name: s, purpose: marketing, where: {field: x, op: is null}}\n" * 2
     with pytest.raises(ConfigError, match="segment names must be unique; repeated: s"):
         segments_config(tmp_path, text)
+
+
+def test_purpose_and_channel_are_words_of_the_consent_vocabulary(tmp_path):
+    segment = "segments:\n  - {{name: s, purpose: {purpose}, channel: {channel}, where: {{field: x, op: is null}}}}\n"
+    with pytest.raises(
+        ConfigError, match=r"segments\[0\] \('s'\)\.channel: 'e_mail' is not a consent channel; known: email"
+    ):
+        segments_config(tmp_path, segment.format(purpose="marketing", channel="e_mail"))
+    with pytest.raises(
+        ConfigError, match=r"\('s'\)\.purpose: 'marketting' is not a consent purpose; known: marketing"
+    ):
+        segments_config(tmp_path, segment.format(purpose="marketting", channel="email"))
+    # A channel the consent section adds is a channel segments can use.
+    config = segments_config(
+        tmp_path,
+        "consent: {channels: [email, whatsapp]}\n" + segment.format(purpose="marketing", channel="whatsapp"),
+    )
+    assert config.segments[0].channel == "whatsapp"
