@@ -23,6 +23,7 @@ import duckdb
 import polars as pl
 
 from activation.grounding_consent import consent_permissions, offered
+from activation.grounding_hash import document_text_and_hash
 from activation.masking import TextScrubber, mask_name, mask_phone
 from activation.reasons import factor_reasons
 from activation.record_scores import utc_naive
@@ -42,6 +43,9 @@ GROUNDING_SCHEMA: dict[str, pl.DataType] = {
     "generated_at": pl.Datetime("us"),
     # Not in the original contract: the people source of the record (see crm.record_scores).
     "source": pl.String(),
+    # The document's content without its build stamp (activation.grounding_hash): CRM syncs send
+    # a document again only when this changes.
+    "content_hash": pl.String(),
 }
 OFFER_LIMIT = 3
 SUBJECT_CHARS = 200
@@ -53,7 +57,7 @@ _PART_RECORDS = 50_000
 _BATCH_ROWS = 5_000
 _GROUNDING_DDL = (
     "crm_object VARCHAR, crm_record_id VARCHAR, profile_id VARCHAR, context VARCHAR, masked BOOLEAN, "
-    "generated_at TIMESTAMP, source VARCHAR"
+    "generated_at TIMESTAMP, source VARCHAR, content_hash VARCHAR"
 )
 _CHANNEL_WORDS = (
     ("email", ("email", "mail", "newsletter")),
@@ -230,10 +234,12 @@ def _documents(
         context = build_context(
             row, generated_at=generated_at, phone_region=phone_region, consent=consent.get(row["profile_id"])
         )
+        text, content_hash = document_text_and_hash(context)
         out["crm_object"].append(row["crm_object"])
         out["crm_record_id"].append(row["crm_record_id"])
         out["profile_id"].append(row["profile_id"])
-        out["context"].append(json.dumps(context, ensure_ascii=False, separators=(",", ":")))
+        out["context"].append(text)
+        out["content_hash"].append(content_hash)
         out["masked"].append(True)
         out["generated_at"].append(generated_at)
         out["source"].append(row["source"])
