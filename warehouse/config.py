@@ -220,6 +220,63 @@ class IngestionConfig(_Strict):
     partition_start: date = date(2020, 1, 1)
 
 
+class CrmSnapshotsConfig(_Strict):
+    """Per-run Parquet snapshots of the `crm` tables under `KINDRED_HOME/exports/crm/`."""
+
+    # The newest `keep` snapshots stay, older ones are removed; 0 writes none.
+    keep: int = Field(default=7, ge=0, le=10_000)
+
+
+class CrmSyncConfig(_Strict):
+    """Where `kindred crm sync` (and the pipeline's sync asset) mirrors the `crm` tables."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    # postgresql://user@host:port/dbname, never with a password: that comes from PGPASSWORD,
+    # ~/.pgpass or PGPASSFILE. No target: the pipeline skips the sync.
+    target: str | None = None
+    mirror_schema: str = Field(default="kindred", alias="schema", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
+    segments: bool = False
+    # Names this Kindred's rows in the mirror: a sync deletes only rows written under its owner.
+    owner: str = Field(default="kindred", pattern=r"^[A-Za-z0-9_.:-]{1,100}$")
+    snapshots: CrmSnapshotsConfig = Field(default_factory=CrmSnapshotsConfig)
+
+    @field_validator("target")
+    @classmethod
+    def _no_password(cls, target: str | None) -> str | None:
+        return None if target is None else postgres_url(target)
+
+
+def postgres_url(url: str) -> str:
+    """Check a PostgreSQL target URL: `postgresql://user@host:port/dbname`, without a password.
+
+    Args:
+        url: the URL as written in kindred.yaml or on the command line.
+
+    Returns:
+        The URL, unchanged.
+
+    Raises:
+        ValueError: not a postgresql:// URL, or it holds a password. The message never repeats the
+            URL, which may contain one.
+    """
+    from psycopg import ProgrammingError
+    from psycopg.conninfo import conninfo_to_dict
+
+    if not url.startswith(("postgresql://", "postgres://")):
+        raise ValueError("the target must be a URL like postgresql://user@host:5432/dbname")
+    try:
+        parts = conninfo_to_dict(url)
+    except ProgrammingError:
+        raise ValueError("the target is not a valid URL like postgresql://user@host:5432/dbname") from None
+    if "password" in parts:
+        raise ValueError(
+            "the target URL contains a password: secrets never live in kindred.yaml or on the command line; "
+            "remove it from the URL and give it in PGPASSWORD (or ~/.pgpass, PGPASSFILE)"
+        )
+    return url
+
+
 class KindredConfig(_Strict):
     """The whole of kindred.yaml, with `base_dir` (the file's folder) for relative paths."""
 
@@ -229,6 +286,7 @@ class KindredConfig(_Strict):
     ingestion: IngestionConfig = Field(default_factory=IngestionConfig)
     consent: ConsentConfig = Field(default_factory=ConsentConfig)
     segments: list[SegmentConfig] = Field(default_factory=list)
+    crm_sync: CrmSyncConfig = Field(default_factory=CrmSyncConfig)
     base_dir: Path = Path(".")
 
     @field_validator("sources")
@@ -377,6 +435,7 @@ def required_columns(source: SourceConfig) -> dict[str, str]:
 __all__ = [
     "ConfigError",
     "ConsentConfig",
+    "CrmSyncConfig",
     "IngestionConfig",
     "KindredConfig",
     "SegmentConfig",
