@@ -150,8 +150,15 @@ def sync_crm(
             mirror = Mirror(connection, schema, owner)
             mirror.lock()
             mirror.prepare([t for t in tables if table_exists(con, t.warehouse_table)])
+            states: list[tuple[MirrorTable, SyncState]] = []
             for table in tables:
-                done.append(_sync_table(con, mirror, table, now=started, dry_run=dry_run, full=full))
+                outcome, state = _sync_table(con, mirror, table, now=started, dry_run=dry_run, full=full)
+                done.append(outcome)
+                if state is not None and not dry_run:
+                    states.append((table, state))
+            # Cursors and fingerprints last, in the same transaction as the rows they describe.
+            for table, state in states:
+                mirror.save_state(table, state, now=started)
     except CrmSyncError as error:
         failure = redact(str(error))
     except psycopg.Error as error:
@@ -179,7 +186,8 @@ def _sync_table(
     now: datetime,
     dry_run: bool,
     full: bool,
-) -> TableSync:
+) -> tuple[TableSync, SyncState | None]:
+    """Bring one mirror table up to date; returns what was done and the state to record (None: keep)."""
     started = time.monotonic()
     rows = WarehouseRows(con, table)
     try:
@@ -195,20 +203,18 @@ def _sync_table(
         position = rows.feed_position(state.cursor if state else None)
         if state and state.cursor and position.has_cursor and not full:
             if not position.changed_keys:
-                return TableSync(table.name, table.warehouse_table, "unchanged")
+                return TableSync(table.name, table.warehouse_table, "unchanged"), None
             method = "change feed"
             fingerprint = None
             sending, gone = rows.plan_from_feed(state.cursor)
         else:
             fingerprint = None if table.change_feed else rows.fingerprint()
             if state and fingerprint and state.fingerprint == fingerprint and not full:
-                return TableSync(table.name, table.warehouse_table, "unchanged")
+                return TableSync(table.name, table.warehouse_table, "unchanged"), None
             method = "full comparison" if full else "compared with mirror"
             sending, gone = rows.plan_from_mirror(mirror.owned_rows(table), everything=full)
         deleted = mirror.delete(table, record_batches(gone), dry_run=dry_run)
         inserted, updated = mirror.upsert(table, record_batches(rows.batches()), now=now, dry_run=dry_run)
-        if not dry_run:
-            mirror.save_state(table, SyncState(cursor=position.latest, fingerprint=fingerprint), now=now)
         log.info(
             "%s -> %s.%s (%s): %d sent, %d inserted, %d updated, %d deleted in %.1f s",
             table.warehouse_table,
@@ -221,7 +227,8 @@ def _sync_table(
             deleted,
             time.monotonic() - started,
         )
-        return TableSync(table.name, table.warehouse_table, method, inserted, updated, deleted)
+        outcome = TableSync(table.name, table.warehouse_table, method, inserted, updated, deleted)
+        return outcome, SyncState(cursor=position.latest, fingerprint=fingerprint)
     finally:
         rows.close()
 
