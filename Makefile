@@ -10,7 +10,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 DEMO := data/demo
 
-.PHONY: install run test test-fast bench ui mlflow-ui lint demo-data clean
+.PHONY: install postgresql run test test-fast bench ui mlflow-ui lint demo-data clean
 
 $(UV):
 	python3 -m pip install --quiet --user uv || python3 -m pip install --quiet uv
@@ -22,6 +22,13 @@ $(VENV)/.synced: uv.lock pyproject.toml | $(UV)
 
 install: $(VENV)/.synced
 
+# Tests and the CRM sync benchmark start their own PostgreSQL server from Debian's binaries; the
+# package starts no cluster of its own.
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+postgresql:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \
+	  { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq postgresql; }
+
 $(DEMO)/ground_truth/records.csv: | install
 	$(BIN)/kindred demo-data --out $(DEMO)
 
@@ -30,13 +37,13 @@ demo-data: $(DEMO)/ground_truth/records.csv
 run: install demo-data
 	$(BIN)/kindred run --config kindred.yaml
 
-test: install
+test: install postgresql
 	$(BIN)/python -m pytest -n 2 --durations=15
 
-test-fast: install
+test-fast: install postgresql
 	$(BIN)/python -m pytest -n 2 -m "not slow"
 
-bench: install
+bench: install postgresql
 	$(BIN)/python -m benchmarks.run_all
 
 ui: install
