@@ -2,8 +2,9 @@
 
 Everything here runs inside the one transaction a sync opens, so a failed or killed sync leaves
 the mirror exactly as it was. Rows travel by COPY into temporary tables, then one
-`INSERT ... ON CONFLICT DO UPDATE` (or `DELETE ... USING`) applies them. A row is rewritten only
-when a value differs, and only rows this sync's owner wrote are ever deleted.
+`INSERT ... ON CONFLICT DO UPDATE` (a plain `INSERT` when none of the keys is there yet) or
+`DELETE ... USING` applies them. A row is rewritten only when a value differs, and only rows this
+sync's owner wrote are deleted.
 """
 
 from __future__ import annotations
@@ -77,6 +78,9 @@ class Mirror:
         self.connection.execute(
             "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [f"kindred crm sync {self.schema}"]
         )
+        # Staged rows are joined with the mirror by hash: with the default 4 MB a million keys
+        # spill to disk and sort instead. For this transaction only.
+        self.connection.execute("SET LOCAL work_mem = '128MB'")
 
     def prepare(self, tables: Iterable[MirrorTable]) -> list[str]:
         """Create the schema and the tables that are missing; check those that exist.
@@ -273,9 +277,12 @@ class Mirror:
         """
         stage = sql.Identifier(f"kindred_stage_{table.name}")
         columns = [*table.columns, DIGEST_COLUMN]
+        # JSON arrives as text and is parsed once, on its way into the mirror.
+        staged_types = {
+            c: "text" if kind == "jsonb" else kind for c, kind in {**table.columns, **BOOKKEEPING}.items()
+        }
         definitions = sql.SQL(", ").join(
-            sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL({**table.columns, **BOOKKEEPING}[c]))
-            for c in columns
+            sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL(staged_types[c])) for c in columns
         )
         self.connection.execute(
             sql.SQL("CREATE TEMP TABLE {} ({}) ON COMMIT DROP").format(stage, definitions)
@@ -291,9 +298,7 @@ class Mirror:
         values = [*table.columns, OWNER_COLUMN]
         differs = sql.SQL("({}) IS DISTINCT FROM ({})").format(
             sql.SQL(", ").join(sql.SQL("m.{}").format(sql.Identifier(c)) for c in values),
-            sql.SQL(", ").join(
-                [sql.SQL("s.{}").format(sql.Identifier(c)) for c in table.columns] + [sql.Literal(self.owner)]
-            ),
+            sql.SQL(", ").join([self._staged(table, c) for c in table.columns] + [sql.Literal(self.owner)]),
         )
         first_key = sql.Identifier(table.key[0])
         if dry_run:
@@ -308,31 +313,44 @@ class Mirror:
             sql.SQL("SELECT count(*) FROM {} AS s JOIN {} AS m ON {}").format(stage, target, on_key)
         ).fetchone()
         written = [*table.columns, OWNER_COLUMN, DIGEST_COLUMN, SYNCED_AT_COLUMN]
-        result = self.connection.execute(
-            sql.SQL(
-                "INSERT INTO {target} AS m ({written}) SELECT {data}, %s, {digest}, %s FROM {stage} "
-                "ON CONFLICT ({key}) DO UPDATE SET {assign} WHERE {differs}"
-            ).format(
-                target=target,
-                written=sql.SQL(", ").join(map(sql.Identifier, written)),
-                data=sql.SQL(", ").join(map(sql.Identifier, table.columns)),
-                digest=sql.Identifier(DIGEST_COLUMN),
-                stage=stage,
-                key=sql.SQL(", ").join(map(sql.Identifier, table.key)),
-                assign=sql.SQL(", ").join(
-                    sql.SQL("{c} = EXCLUDED.{c}").format(c=sql.Identifier(c))
-                    for c in written
-                    if c not in table.key
-                ),
-                differs=sql.SQL("({}) IS DISTINCT FROM ({})").format(
-                    sql.SQL(", ").join(sql.SQL("m.{}").format(sql.Identifier(c)) for c in values),
-                    sql.SQL(", ").join(sql.SQL("EXCLUDED.{}").format(sql.Identifier(c)) for c in values),
-                ),
-            ),
-            [self.owner, now],
+        insert = sql.SQL(
+            "INSERT INTO {target} AS m ({written}) SELECT {data}, %s, s.{digest}, %s FROM {stage} AS s"
+        ).format(
+            target=target,
+            written=sql.SQL(", ").join(map(sql.Identifier, written)),
+            data=sql.SQL(", ").join(self._staged(table, c) for c in table.columns),
+            digest=sql.Identifier(DIGEST_COLUMN),
+            stage=stage,
         )
+        if not existing:
+            # Only new keys (a first sync): a plain INSERT costs half of one prepared for conflicts.
+            # Syncs into a schema take turns; another writer adding one of these keys meanwhile
+            # fails the sync, and the next one takes the row over.
+            self.connection.execute(insert, [self.owner, now])
+            return staged, 0
+        upsert = sql.SQL("{insert} ON CONFLICT ({key}) DO UPDATE SET {assign} WHERE {differs}").format(
+            insert=insert,
+            key=sql.SQL(", ").join(map(sql.Identifier, table.key)),
+            assign=sql.SQL(", ").join(
+                sql.SQL("{c} = EXCLUDED.{c}").format(c=sql.Identifier(c))
+                for c in written
+                if c not in table.key
+            ),
+            differs=sql.SQL("({}) IS DISTINCT FROM ({})").format(
+                sql.SQL(", ").join(sql.SQL("m.{}").format(sql.Identifier(c)) for c in values),
+                sql.SQL(", ").join(sql.SQL("EXCLUDED.{}").format(sql.Identifier(c)) for c in values),
+            ),
+        )
+        # The row count covers inserted and updated rows; keys that existed cannot have been inserted.
+        written_rows = self.connection.execute(upsert, [self.owner, now]).rowcount
         inserted = staged - existing
-        return inserted, result.rowcount - inserted
+        return inserted, written_rows - inserted
+
+    @staticmethod
+    def _staged(table: MirrorTable, column: str) -> sql.Composable:
+        """A staged column as the mirror holds it (JSON text parsed into jsonb)."""
+        value = sql.SQL("s.{}").format(sql.Identifier(column))
+        return sql.SQL("{}::jsonb").format(value) if table.columns[column] == "jsonb" else value
 
     def delete(self, table: MirrorTable, batches: Iterable[pa.RecordBatch], *, dry_run: bool) -> int:
         """Delete the owner's rows with these keys (rows of other writers stay); with `dry_run`, count them.

@@ -49,6 +49,7 @@ class TableSync:
             `unchanged` (nothing to send), `skipped` or `failed`.
         inserted, updated, deleted: row counts.
         note: why a table was skipped, or the error.
+        seconds: how long the table took.
     """
 
     mirror_table: str
@@ -58,6 +59,7 @@ class TableSync:
     updated: int = 0
     deleted: int = 0
     note: str | None = None
+    seconds: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -161,6 +163,11 @@ def sync_crm(
                 mirror.save_state(table, state, now=started)
     except CrmSyncError as error:
         failure = redact(str(error))
+    except psycopg.errors.UniqueViolation as error:
+        failure = redact(
+            f"{target.display()}: another writer added a row under a key this sync was adding "
+            f"({one_line(error)}); nothing was written: run the sync again"
+        )
     except psycopg.Error as error:
         failure = redact(f"{target.display()}: {one_line(error)}")
     except duckdb.Error as error:
@@ -193,12 +200,8 @@ def _sync_table(
     try:
         if not rows.exists:
             # Absent is not empty: a table not built yet must not empty its mirror.
-            return TableSync(
-                table.name,
-                table.warehouse_table,
-                "skipped",
-                note=f"{table.warehouse_table} does not exist yet",
-            )
+            note = f"{table.warehouse_table} does not exist yet"
+            return TableSync(table.name, table.warehouse_table, "skipped", note=note), None
         state = mirror.state(table)
         position = rows.feed_position(state.cursor if state else None)
         if state and state.cursor and position.has_cursor and not full:
@@ -215,6 +218,7 @@ def _sync_table(
             sending, gone = rows.plan_from_mirror(mirror.owned_rows(table), everything=full)
         deleted = mirror.delete(table, record_batches(gone), dry_run=dry_run)
         inserted, updated = mirror.upsert(table, record_batches(rows.batches()), now=now, dry_run=dry_run)
+        seconds = time.monotonic() - started
         log.info(
             "%s -> %s.%s (%s): %d sent, %d inserted, %d updated, %d deleted in %.1f s",
             table.warehouse_table,
@@ -225,9 +229,11 @@ def _sync_table(
             inserted,
             updated,
             deleted,
-            time.monotonic() - started,
+            seconds,
         )
-        outcome = TableSync(table.name, table.warehouse_table, method, inserted, updated, deleted)
+        outcome = TableSync(
+            table.name, table.warehouse_table, method, inserted, updated, deleted, seconds=seconds
+        )
         return outcome, SyncState(cursor=position.latest, fingerprint=fingerprint)
     finally:
         rows.close()

@@ -6,6 +6,7 @@ The URL never holds a password. libpq finds it itself, in `PGPASSWORD`, `~/.pgpa
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from urllib.parse import quote
 
@@ -14,6 +15,8 @@ from psycopg.conninfo import conninfo_to_dict
 
 from activation.crm_sync.errors import CrmSyncError, redact
 from warehouse.config import postgres_url
+
+log = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT_SECONDS = 10
 APPLICATION_NAME = "kindred crm sync"
@@ -80,6 +83,11 @@ class SyncTarget:
             raise CrmSyncError(redact(f"cannot connect to {self.display()}: {one_line(error)}")) from None
         # The warehouse's timestamps are naive UTC; sent as such, they must be read as UTC.
         connection.execute("SET TIME ZONE 'UTC'")
+        try:
+            # LZ4 compresses the large JSON documents several times faster than the default pglz.
+            connection.execute("SET default_toast_compression = 'lz4'")
+        except psycopg.Error:
+            log.debug("the server has no LZ4 compression; large values are compressed with pglz")
         return connection
 
 

@@ -108,8 +108,8 @@ def _print(result) -> None:
     else:
         title = "dry run: would write to" if result.dry_run else "synced to"
     table = Table(title=f"{title} {result.target} schema {result.schema}", title_justify="left")
-    for column in ("table", "from", "how", "inserted", "updated", "deleted"):
-        table.add_column(column, justify="right" if column in ("inserted", "updated", "deleted") else "left")
+    for column in ("table", "from", "how", "inserted", "updated", "deleted", "seconds"):
+        table.add_column(column, justify="left" if column in ("table", "from", "how") else "right")
     for row in result.tables:
         how = row.method if row.method != "skipped" else f"skipped: {row.note}"
         table.add_row(
@@ -119,6 +119,7 @@ def _print(result) -> None:
             f"{row.inserted:,}",
             f"{row.updated:,}",
             f"{row.deleted:,}",
+            f"{row.seconds:.1f}",
         )
     console.print(table)
     seconds = (result.finished_at - result.started_at).total_seconds()
