@@ -7,6 +7,7 @@ import sys
 
 from benchmarks import (
     consent_read,
+    crm_sync,
     identity_accuracy,
     identity_scale,
     ingest_throughput,
@@ -48,6 +49,7 @@ SECTIONS = {
     "Ingestion throughput": lambda: ingest_throughput.section(ingest_throughput.run()),
     consent_read.SECTION: lambda: consent_read.section(consent_read.run()),
     segment_export.SECTION: lambda: segment_export.section(segment_export.run()),
+    crm_sync.SECTION: lambda: crm_sync.section(crm_sync.run()),
 }
 
 
