@@ -151,10 +151,12 @@ def sync_crm(
         with target.connect() as connection, connection.transaction(force_rollback=dry_run):
             mirror = Mirror(connection, schema, owner)
             mirror.lock()
-            mirror.prepare([t for t in tables if table_exists(con, t.warehouse_table)])
+            created = mirror.prepare([t for t in tables if table_exists(con, t.warehouse_table)])
             states: list[tuple[MirrorTable, SyncState]] = []
             for table in tables:
-                outcome, state = _sync_table(con, mirror, table, now=started, dry_run=dry_run, full=full)
+                outcome, state = _sync_table(
+                    con, mirror, table, now=started, dry_run=dry_run, full=full, created=table.name in created
+                )
                 done.append(outcome)
                 if state is not None and not dry_run:
                     states.append((table, state))
@@ -193,8 +195,13 @@ def _sync_table(
     now: datetime,
     dry_run: bool,
     full: bool,
+    created: bool,
 ) -> tuple[TableSync, SyncState | None]:
-    """Bring one mirror table up to date; returns what was done and the state to record (None: keep)."""
+    """Bring one mirror table up to date; returns what was done and the state to record (None: keep).
+
+    `created`: the mirror table was (re)created by this sync, so what the state says was sent to
+    it before is gone with the old table.
+    """
     started = time.monotonic()
     rows = WarehouseRows(con, table)
     try:
@@ -202,14 +209,14 @@ def _sync_table(
             # Absent is not empty: a table not built yet must not empty its mirror.
             note = f"{table.warehouse_table} does not exist yet"
             return TableSync(table.name, table.warehouse_table, "skipped", note=note), None
-        state = mirror.state(table)
+        state = None if created else mirror.state(table)
         position = rows.feed_position(state.cursor if state else None)
         if state and state.cursor and position.has_cursor and not full:
             if not position.changed_keys:
                 return TableSync(table.name, table.warehouse_table, "unchanged"), None
             method = "change feed"
             fingerprint = None
-            sending, gone = rows.plan_from_feed(state.cursor)
+            sending, gone = rows.plan_from_feed(state.cursor, position.latest)
         else:
             fingerprint = None if table.change_feed else rows.fingerprint()
             if state and fingerprint and state.fingerprint == fingerprint and not full:

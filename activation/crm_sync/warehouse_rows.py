@@ -115,15 +115,19 @@ class WarehouseRows:
             [cursor],
         ).fetchall()[0]
         changed = self._changed_keys_sql()
-        (changed_keys,) = self.con.execute(f"SELECT count(*) FROM ({changed})", [cursor]).fetchall()[0]
+        (changed_keys,) = self.con.execute(f"SELECT count(*) FROM ({changed})", [cursor, latest]).fetchall()[
+            0
+        ]
         return FeedPosition(latest=latest, has_cursor=at_cursor > 0, changed_keys=changed_keys)
 
     def _changed_keys_sql(self) -> str:
+        """Keys logged after the cursor (first parameter) up to the position read (second)."""
         keys = self._keys()
         assert self.table.change_feed is not None
         return (
             f"SELECT DISTINCT {keys} FROM {quote_table(self.table.change_feed)} "
-            f"WHERE changed_at > ? AND {' AND '.join(f'{k} IS NOT NULL' for k in self._quoted_keys())}"
+            f"WHERE changed_at > ? AND changed_at <= ? "
+            f"AND {' AND '.join(f'{k} IS NOT NULL' for k in self._quoted_keys())}"
         )
 
     def _keys(self, alias: str = "") -> str:
@@ -136,8 +140,8 @@ class WarehouseRows:
     def _on(self, left: str, right: str) -> str:
         return " AND ".join(f"{left}.{k} = {right}.{k}" for k in self._quoted_keys())
 
-    def plan_from_feed(self, cursor: datetime) -> tuple[int, duckdb.DuckDBPyRelation]:
-        """Rows to send and keys to delete for what the change feed logged after `cursor`.
+    def plan_from_feed(self, cursor: datetime, latest: datetime) -> tuple[int, duckdb.DuckDBPyRelation]:
+        """Rows to send and keys to delete for what the change feed logged after `cursor`, up to `latest`.
 
         A changed key still in the table is sent with its current values; a changed key no longer
         in the table (a `delete` in the feed) is to be deleted.
@@ -146,7 +150,9 @@ class WarehouseRows:
             The number of rows to send (their keys staged for `batches`) and the keys to delete.
         """
         changed = "_crm_sync_changed"
-        self.con.execute(f"CREATE OR REPLACE TEMP TABLE {changed} AS {self._changed_keys_sql()}", [cursor])
+        self.con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {changed} AS {self._changed_keys_sql()}", [cursor, latest]
+        )
         self.con.execute(
             f"CREATE OR REPLACE TEMP TABLE {self.keys_table} AS "
             f"SELECT {self._keys('r')} FROM {self.view} AS r SEMI JOIN {changed} AS c ON {self._on('r', 'c')}"

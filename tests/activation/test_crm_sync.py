@@ -198,6 +198,18 @@ def test_full_repairs_rows_changed_or_removed_behind_the_syncs_back(con, target)
     assert_mirror_equals_warehouse(con, target)
 
 
+def test_a_mirror_table_dropped_by_hand_is_recreated_whole(con, target):
+    sync_crm(con, target.url)
+    target.query("DROP TABLE kindred.record_scores")
+    next_run(con)
+
+    result = sync_crm(con, target.url)
+
+    # Every record, not only those the feed logged since the cursor (L1 and L4).
+    assert counts(result)["record_scores"] == ("compared with mirror", 4, 0, 0)
+    assert_mirror_equals_warehouse(con, target)
+
+
 def test_a_pruned_or_replaced_feed_falls_back_to_comparing_with_the_mirror(con, target):
     sync_crm(con, target.url)
     next_run(con)
