@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import glob
 import os
+import shlex
 import shutil
 import socket
 import subprocess
@@ -112,22 +113,46 @@ class PostgresServer:
             log = (self.folder / "server.log").read_text(errors="replace")[-2000:]
             self.stop()
             raise RuntimeError(f"{error}\n{log}") from None
+        self._watchdog = self._watch()
         return self
+
+    def _watch(self) -> subprocess.Popen:
+        """A small process that stops the server if this one dies without calling `stop()`.
+
+        A test run or benchmark that is killed (SIGKILL, a CI timeout) would otherwise leave a
+        server running and its folder behind.
+        """
+        stop = " ".join(
+            self._command("pg_ctl", "-D", str(self.folder / "data"), "-m", "immediate", "-w", "stop")
+        )
+        script = (
+            f"while kill -0 {os.getpid()} 2>/dev/null; do sleep 1; done; "
+            f"{stop} >/dev/null 2>&1; rm -rf {shlex.quote(str(self.folder))}"
+        )
+        return subprocess.Popen(["sh", "-c", script], start_new_session=True, stdout=subprocess.DEVNULL)
 
     def stop(self) -> None:
         """Stop the server (immediately: nothing in a test cluster needs a clean shutdown) and delete it."""
         if self.folder is None:
             return
+        watchdog = getattr(self, "_watchdog", None)
+        if watchdog is not None:
+            watchdog.kill()
+            watchdog.wait()
         if (self.folder / "data" / "postmaster.pid").exists():
             with contextlib.suppress(RuntimeError):
                 self._run("pg_ctl", "-D", str(self.folder / "data"), "-m", "immediate", "-w", "stop")
         shutil.rmtree(self.folder, ignore_errors=True)
         self.folder = None
 
-    def _run(self, program: str, *arguments: str) -> None:
+    def _command(self, program: str, *arguments: str) -> list[str]:
         command = [str(self._bin / program), *arguments]
         if os.geteuid() == 0:
             command = ["runuser", "-u", "postgres", "--", *command]
+        return command
+
+    def _run(self, program: str, *arguments: str) -> None:
+        command = self._command(program, *arguments)
         done = subprocess.run(command, capture_output=True, text=True, cwd=self.folder)
         if done.returncode != 0:
             raise RuntimeError(
