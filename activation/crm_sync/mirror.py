@@ -1,10 +1,9 @@
 """The PostgreSQL side of a CRM sync: the mirror tables, their bookkeeping, and bulk writes.
 
 Everything here runs inside the one transaction a sync opens, so a failed or killed sync leaves
-the mirror exactly as it was. Rows travel by COPY into temporary tables, then one
-`INSERT ... ON CONFLICT DO UPDATE` (a plain `INSERT` when none of the keys is there yet) or
-`DELETE ... USING` applies them. A row is rewritten only when a value differs, and only rows this
-sync's owner wrote are deleted.
+the mirror exactly as it was. Rows travel by COPY into temporary tables; an `UPDATE ... FROM` of
+the keys the mirror has, an `INSERT` of those it lacks and a `DELETE ... USING` apply them. A row
+is rewritten only when a value differs, and only rows this sync's owner wrote are deleted.
 """
 
 from __future__ import annotations
@@ -20,7 +19,7 @@ import psycopg
 import pyarrow as pa
 from psycopg import sql
 
-from activation.crm_sync.errors import CrmSyncError
+from activation.crm_sync.mirror_tables import prepare_tables
 from activation.crm_sync.tables import (
     BOOKKEEPING,
     DIGEST_COLUMN,
@@ -32,14 +31,6 @@ from activation.crm_sync.tables import (
 
 log = logging.getLogger(__name__)
 
-_STATE_COLUMNS = {
-    "owner": "text",
-    "mirror_table": "text",
-    "feed_cursor": "timestamp with time zone",
-    "fingerprint": "text",
-    "synced_at": "timestamp with time zone",
-}
-_STATE_KEY = ("owner", "mirror_table")
 _CSV_DATETIME = "%Y-%m-%d %H:%M:%S%.f"
 
 
@@ -83,137 +74,12 @@ class Mirror:
         self.connection.execute("SET LOCAL work_mem = '128MB'")
 
     def prepare(self, tables: Iterable[MirrorTable]) -> list[str]:
-        """Create the schema and the tables that are missing; check those that exist.
+        """Create the schema and the tables that are missing; check those that exist (see `mirror_tables`).
 
         Returns:
             The tables created.
-
-        Raises:
-            CrmSyncError: no permission to create or write them, or an existing table's columns or
-                primary key differ from what the sync writes.
         """
-        created = []
-        if not self._schema_exists():
-            self._create(
-                sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(self.schema)),
-                f"cannot create schema {self.schema}",
-                f"create it for this user (CREATE SCHEMA {self.schema} AUTHORIZATION <user>) or grant CREATE on the database",
-            )
-        specs = [
-            (
-                STATE_TABLE,
-                _STATE_COLUMNS,
-                _STATE_KEY,
-                "Kindred CRM sync: cursor and fingerprint per owner and table",
-            )
-        ]
-        specs += [
-            (
-                t.name,
-                {**t.columns, **BOOKKEEPING},
-                t.key,
-                f"Mirror of Kindred's {t.warehouse_table}, written by `kindred crm sync`; "
-                f"{OWNER_COLUMN} names the sync that wrote a row",
-            )
-            for t in tables
-        ]
-        for name, columns, key, comment in specs:
-            if self._table_exists(name):
-                self._check(name, columns, key)
-                continue
-            self._create(
-                self._create_table(name, columns, key, comment),
-                f"cannot create table {self.schema}.{name}",
-                f"grant CREATE on schema {self.schema} to this user, or create the table as docs/crm-sync.md shows",
-            )
-            created.append(name)
-        return created
-
-    def _schema_exists(self) -> bool:
-        row = self.connection.execute(
-            "SELECT 1 FROM pg_namespace WHERE nspname = %s", [self.schema]
-        ).fetchone()
-        return row is not None
-
-    def _table_exists(self, name: str) -> bool:
-        row = self.connection.execute(
-            "SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-            "WHERE n.nspname = %s AND c.relname = %s",
-            [self.schema, name],
-        ).fetchone()
-        return row is not None
-
-    def _create(self, statement: sql.Composable, what: str, fix: str) -> None:
-        try:
-            self.connection.execute(statement)
-        except psycopg.errors.InsufficientPrivilege as error:
-            raise CrmSyncError(
-                f"{what}: {error.diag.message_primary or 'permission denied'}; {fix}"
-            ) from None
-
-    def _create_table(
-        self, name: str, columns: dict[str, str], key: tuple[str, ...], comment: str
-    ) -> sql.Composed:
-        definitions = [
-            sql.SQL("{} {}{}").format(
-                sql.Identifier(column), sql.SQL(kind), sql.SQL(" NOT NULL" if column in key else "")
-            )
-            for column, kind in columns.items()
-        ]
-        definitions.append(sql.SQL("PRIMARY KEY ({})").format(sql.SQL(", ").join(map(sql.Identifier, key))))
-        return sql.SQL("CREATE TABLE {} ({}); COMMENT ON TABLE {} IS {}").format(
-            self._table(name), sql.SQL(", ").join(definitions), self._table(name), sql.Literal(comment)
-        )
-
-    def _check(self, name: str, columns: dict[str, str], key: tuple[str, ...]) -> None:
-        """Fail clearly when an existing table cannot take what the sync writes."""
-        where = f"{self.schema}.{name}"
-        qualified = sql.Identifier(self.schema, name).as_string(self.connection)
-        # has_table_privilege with a list is true when any one is held: ask for each.
-        kind, allowed = self.connection.execute(
-            "SELECT c.relkind::text, (SELECT bool_and(has_table_privilege(c.oid, p)) "
-            "FROM unnest(ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE']) AS p) "
-            "FROM pg_class c WHERE c.oid = %s::regclass",
-            [qualified],
-        ).fetchone()
-        if kind not in ("r", "p"):
-            raise CrmSyncError(f"{where} exists but is not a table; drop or rename it")
-        if not allowed:
-            raise CrmSyncError(
-                f"this user may not read and write {where}: grant SELECT, INSERT, UPDATE, DELETE on it"
-            )
-        present = {
-            row[0]: row[1:]
-            for row in self.connection.execute(
-                "SELECT column_name, data_type, is_nullable, column_default FROM information_schema.columns "
-                "WHERE table_schema = %s AND table_name = %s",
-                [self.schema, name],
-            ).fetchall()
-        }
-        problems = [f"column {c} is missing" for c in columns if c not in present]
-        problems += [
-            f"column {c} is {present[c][0]}, not {expected}"
-            for c, expected in columns.items()
-            if c in present and present[c][0] != expected
-        ]
-        problems += [
-            f"column {c} is NOT NULL without a default"
-            for c, (_, nullable, default) in present.items()
-            if c not in columns and nullable == "NO" and default is None
-        ]
-        primary = self.connection.execute(
-            "SELECT array_agg(a.attname::text ORDER BY a.attname) FROM pg_index i "
-            "JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) "
-            "WHERE i.indrelid = %s::regclass AND i.indisprimary",
-            [qualified],
-        ).fetchone()
-        if sorted(key) != sorted(primary[0] or []):
-            problems.append(f"its primary key is not ({', '.join(key)})")
-        if problems:
-            raise CrmSyncError(
-                f"mirror table {where} does not match what the sync writes: {'; '.join(problems)}. "
-                "Drop or rename it, or sync into another schema (--schema, crm_sync.schema)"
-            )
+        return prepare_tables(self.connection, self.schema, tables)
 
     def state(self, table: MirrorTable) -> SyncState | None:
         """The owner's last sync of `table`, or None if there was none."""
@@ -312,39 +178,53 @@ class Mirror:
         (existing,) = self.connection.execute(
             sql.SQL("SELECT count(*) FROM {} AS s JOIN {} AS m ON {}").format(stage, target, on_key)
         ).fetchone()
-        written = [*table.columns, OWNER_COLUMN, DIGEST_COLUMN, SYNCED_AT_COLUMN]
-        insert = sql.SQL(
-            "INSERT INTO {target} AS m ({written}) SELECT {data}, %s, s.{digest}, %s FROM {stage} AS s"
-        ).format(
-            target=target,
-            written=sql.SQL(", ").join(map(sql.Identifier, written)),
-            data=sql.SQL(", ").join(self._staged(table, c) for c in table.columns),
-            digest=sql.Identifier(DIGEST_COLUMN),
-            stage=stage,
-        )
-        if not existing:
-            # Only new keys (a first sync): a plain INSERT costs half of one prepared for conflicts.
-            # Syncs into a schema take turns; another writer adding one of these keys meanwhile
-            # fails the sync, and the next one takes the row over.
-            self.connection.execute(insert, [self.owner, now])
-            return staged, 0
-        upsert = sql.SQL("{insert} ON CONFLICT ({key}) DO UPDATE SET {assign} WHERE {differs}").format(
-            insert=insert,
-            key=sql.SQL(", ").join(map(sql.Identifier, table.key)),
-            assign=sql.SQL(", ").join(
-                sql.SQL("{c} = EXCLUDED.{c}").format(c=sql.Identifier(c))
-                for c in written
-                if c not in table.key
-            ),
-            differs=sql.SQL("({}) IS DISTINCT FROM ({})").format(
-                sql.SQL(", ").join(sql.SQL("m.{}").format(sql.Identifier(c)) for c in values),
-                sql.SQL(", ").join(sql.SQL("EXCLUDED.{}").format(sql.Identifier(c)) for c in values),
-            ),
-        )
-        # The row count covers inserted and updated rows; keys that existed cannot have been inserted.
-        written_rows = self.connection.execute(upsert, [self.owner, now]).rowcount
-        inserted = staged - existing
-        return inserted, written_rows - inserted
+        # Keys the mirror has: one UPDATE joined by hash, rewriting only rows that differ. Measured
+        # on a million changed rows, it takes 0.8x the time of INSERT ... ON CONFLICT DO UPDATE,
+        # which probes the key index row by row (and with the tables' fillfactor, 0.5x).
+        updated = 0
+        if existing:
+            updated = self.connection.execute(
+                sql.SQL(
+                    "UPDATE {target} AS m SET ({columns}, {owner}, {digest}, {synced}) = ({data}, %s, s.{digest}, %s) "
+                    "FROM {stage} AS s WHERE {on} AND {differs}"
+                ).format(
+                    target=target,
+                    columns=sql.SQL(", ").join(map(sql.Identifier, table.columns)),
+                    owner=sql.Identifier(OWNER_COLUMN),
+                    digest=sql.Identifier(DIGEST_COLUMN),
+                    synced=sql.Identifier(SYNCED_AT_COLUMN),
+                    data=sql.SQL(", ").join(self._staged(table, c) for c in table.columns),
+                    stage=stage,
+                    on=on_key,
+                    differs=differs,
+                ),
+                [self.owner, now],
+            ).rowcount
+        # Keys it lacks: a plain INSERT, which costs half of one prepared for conflicts. Syncs into
+        # a schema take turns; another writer adding one of these keys meanwhile fails the sync,
+        # and the next one takes the row over.
+        inserted = 0
+        if existing < staged:
+            written = [*table.columns, OWNER_COLUMN, DIGEST_COLUMN, SYNCED_AT_COLUMN]
+            only_new = (
+                sql.SQL(" WHERE NOT EXISTS (SELECT FROM {} AS m WHERE {})").format(target, on_key)
+                if existing
+                else sql.SQL("")
+            )
+            inserted = self.connection.execute(
+                sql.SQL(
+                    "INSERT INTO {target} ({written}) SELECT {data}, %s, s.{digest}, %s FROM {stage} AS s{only_new}"
+                ).format(
+                    target=target,
+                    written=sql.SQL(", ").join(map(sql.Identifier, written)),
+                    data=sql.SQL(", ").join(self._staged(table, c) for c in table.columns),
+                    digest=sql.Identifier(DIGEST_COLUMN),
+                    stage=stage,
+                    only_new=only_new,
+                ),
+                [self.owner, now],
+            ).rowcount
+        return inserted, updated
 
     @staticmethod
     def _staged(table: MirrorTable, column: str) -> sql.Composable:

