@@ -3,6 +3,8 @@ kindred.yaml names a target, skipped with a reason when not) and the per-run Par
 
 from __future__ import annotations
 
+import shutil
+
 import dagster as dg
 import duckdb
 import pytest
@@ -14,10 +16,17 @@ from tests.activation.crm_mirror import PASSWORD, assert_mirror_equals_warehouse
 _SOURCES = "sources:\n  - {name: crm, kind: people, path: people.csv}\n"
 
 
+@pytest.fixture(scope="module")
+def built_warehouse(tmp_path_factory):
+    path = tmp_path_factory.mktemp("crm_assets") / "warehouse.duckdb"
+    crm_warehouse(path)
+    return path
+
+
 @pytest.fixture
-def home(kindred_home, monkeypatch):
+def home(kindred_home, monkeypatch, built_warehouse):
     kindred_home.mkdir(parents=True)
-    crm_warehouse(kindred_home / "warehouse.duckdb")
+    shutil.copyfile(built_warehouse, kindred_home / "warehouse.duckdb")
     monkeypatch.setenv("PGPASSWORD", PASSWORD)
     return kindred_home
 

@@ -10,15 +10,22 @@ import polars as pl
 import pytest
 
 from activation.snapshots import list_snapshots, write_crm_snapshot
-from tests.activation.crm_mirror import crm_warehouse
+from tests.activation.crm_mirror import copy_in_memory, crm_warehouse
 from warehouse.connection import read_table
 
 MOMENT = datetime(2026, 6, 30, 12, 0, 0)
 
 
+@pytest.fixture(scope="module")
+def built_warehouse(tmp_path_factory):
+    path = tmp_path_factory.mktemp("crm_snapshots") / "warehouse.duckdb"
+    crm_warehouse(path)
+    return path
+
+
 @pytest.fixture
-def con():
-    connection = crm_warehouse()
+def con(built_warehouse):
+    connection = copy_in_memory(built_warehouse)
     yield connection
     connection.close()
 

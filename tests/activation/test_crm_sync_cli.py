@@ -4,6 +4,7 @@ of everything shown or stored, and errors on the command line."""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -30,10 +31,17 @@ from warehouse.connection import open_warehouse
 OTHER_SECRET = "Another-Secret-9xq"
 
 
+@pytest.fixture(scope="module")
+def built_warehouse(tmp_path_factory):
+    path = tmp_path_factory.mktemp("crm_cli") / "warehouse.duckdb"
+    crm_warehouse(path)
+    return path
+
+
 @pytest.fixture
-def home(kindred_home):
+def home(kindred_home, built_warehouse):
     kindred_home.mkdir(parents=True)
-    crm_warehouse(kindred_home / "warehouse.duckdb")
+    shutil.copyfile(built_warehouse, kindred_home / "warehouse.duckdb")
     return kindred_home
 
 
