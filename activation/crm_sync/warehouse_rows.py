@@ -176,7 +176,8 @@ class WarehouseRows:
             The number of rows to send (their keys staged for `batches`) and the keys to delete.
         """
         self.con.register(self.mirror_view, mirror.to_arrow())
-        if everything:
+        if everything or not mirror.height:
+            # Nothing to compare digests with: skip computing them here (they are sent anyway).
             chosen = f"SELECT {self._keys()} FROM {self.view}"
         else:
             chosen = (
