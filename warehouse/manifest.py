@@ -24,8 +24,11 @@ MANIFEST = "raw._manifest"
 MANIFEST_COLUMNS = (
     "source VARCHAR, file VARCHAR, version INTEGER, status VARCHAR, format VARCHAR, size BIGINT, "
     "modified_at TIMESTAMP, content_hash VARCHAR, rows BIGINT, problem_rows BIGINT, columns VARCHAR[], "
-    "duplicate_of VARCHAR, ingested_at TIMESTAMP, replaced_at TIMESTAMP"
+    "duplicate_of VARCHAR, ingested_at TIMESTAMP, replaced_at TIMESTAMP, erased_rows BIGINT, raw_generation INTEGER"
 )
+# `erased_rows`: rows of the version removed since it was loaded (an erasure request), so the
+# ledger still balances: rows - erased_rows = rows in raw. `raw_generation`: how many times the
+# version's parts were rewritten (each rewrite goes to a new folder, see warehouse.raw_store).
 # `content_hash`: the BLAKE3 of the file's bytes, hex. BLAKE3 rather than SHA-256: as strong, and
 # three times cheaper, which matters because files are hashed while the load uses both cores.
 # status: loaded (its rows are in raw), replaced (an older version), duplicate (same bytes as
@@ -46,6 +49,8 @@ class ManifestEntry:
     rows: int
     columns: tuple[str, ...]
     ingested_at: datetime
+    erased_rows: int = 0
+    generation: int = 0
 
 
 @dataclass
@@ -77,6 +82,10 @@ def ensure_manifest(con: duckdb.DuckDBPyConnection) -> None:
         # touched since is read and reloaded once. Each step can be repeated if a run dies.
         con.execute(f"ALTER TABLE {MANIFEST} ADD COLUMN IF NOT EXISTS content_hash VARCHAR")
         con.execute(f"ALTER TABLE {MANIFEST} DROP COLUMN sha256")
+    for column, sql_type in (("erased_rows", "BIGINT"), ("raw_generation", "INTEGER")):
+        if column not in columns:
+            # A manifest from before erasure: nothing was erased, every version is generation 0.
+            con.execute(f"ALTER TABLE {MANIFEST} ADD COLUMN IF NOT EXISTS {column} {sql_type}")
 
 
 def loaded_files(con: duckdb.DuckDBPyConnection, source: str) -> dict[str, ManifestEntry]:
@@ -91,12 +100,14 @@ def loaded_files(con: duckdb.DuckDBPyConnection, source: str) -> dict[str, Manif
     """
     ensure_manifest(con)
     rows = con.execute(
-        f"SELECT file, version, format, size, modified_at, content_hash, rows, columns, ingested_at FROM {MANIFEST} "
+        f"SELECT file, version, format, size, modified_at, content_hash, rows, columns, ingested_at, "
+        f"coalesce(erased_rows, 0), coalesce(raw_generation, 0) FROM {MANIFEST} "
         "WHERE source = ? AND status = ? ORDER BY file",
         [source, LOADED],
     ).fetchall()
     return {
-        r[0]: ManifestEntry(r[0], r[1], r[2], r[3], r[4], r[5], r[6], tuple(r[7] or ()), r[8]) for r in rows
+        r[0]: ManifestEntry(r[0], r[1], r[2], r[3], r[4], r[5], r[6], tuple(r[7] or ()), r[8], r[9], r[10])
+        for r in rows
     }
 
 
@@ -260,6 +271,20 @@ def mark_unloaded(con: duckdb.DuckDBPyConnection, source: str, file: str, at: da
     con.execute(
         f"UPDATE {MANIFEST} SET status = ?, replaced_at = ? WHERE source = ? AND file = ? AND status = ?",
         [UNLOADED, at, source, file, LOADED],
+    )
+
+
+def record_rewrite(
+    con: duckdb.DuckDBPyConnection, source: str, file: str, generation: int, erased_rows: int
+) -> None:
+    """Record that a loaded version's parts were rewritten as `generation`, `erased_rows` fewer rows.
+
+    Call it in the transaction that points `raw.<source>` at the new parts (warehouse.raw_store).
+    """
+    con.execute(
+        f"UPDATE {MANIFEST} SET raw_generation = ?, erased_rows = coalesce(erased_rows, 0) + ? "
+        "WHERE source = ? AND file = ? AND status = ?",
+        [generation, erased_rows, source, file, LOADED],
     )
 
 

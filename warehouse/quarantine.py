@@ -13,8 +13,8 @@ def account_rows(con: duckdb.DuckDBPyConnection, config: KindredConfig, kind: st
     """The row ledger of every source of one kind.
 
     Three counts must agree: the rows the manifest says the loaded files hold (counted as they
-    were read), the rows in `raw.<source>`, and its rows in `staging.<kind>` plus
-    `quarantine.<source>`.
+    were read) less the rows erased on request since (privacy.erasure), the rows in
+    `raw.<source>`, and its rows in `staging.<kind>` plus `quarantine.<source>`.
 
     Args:
         con: warehouse connection after staging.
@@ -22,13 +22,14 @@ def account_rows(con: duckdb.DuckDBPyConnection, config: KindredConfig, kind: st
         kind: people, events, orders or cases.
 
     Returns:
-        One dict per source: `source, files, file_rows, raw, staged, quarantined, balanced`.
+        One dict per source: `source, files, file_rows, erased, raw, staged, quarantined, balanced`.
     """
     ensure_manifest(con)
     ledger = []
     for source in config.sources_of(kind):
-        files, file_rows = con.execute(
-            f"SELECT count(*), coalesce(sum(rows), 0) FROM {MANIFEST} WHERE source = ? AND status = ?",
+        files, file_rows, erased = con.execute(
+            f"SELECT count(*), coalesce(sum(rows), 0), coalesce(sum(erased_rows), 0) FROM {MANIFEST} "
+            "WHERE source = ? AND status = ?",
             [source.name, LOADED],
         ).fetchall()[0]
         raw = row_count(con, f"raw.{source.name}")
@@ -43,10 +44,11 @@ def account_rows(con: duckdb.DuckDBPyConnection, config: KindredConfig, kind: st
                 "source": source.name,
                 "files": files,
                 "file_rows": int(file_rows),
+                "erased": int(erased),
                 "raw": raw,
                 "staged": staged,
                 "quarantined": quarantined,
-                "balanced": file_rows == raw == staged + quarantined,
+                "balanced": file_rows - erased == raw == staged + quarantined,
             }
         )
     return ledger

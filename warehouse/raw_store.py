@@ -11,6 +11,12 @@ the manifest records as loaded. The view is replaced in the same transaction as 
 a reader sees the old set of files or the new one, never part of a load. Folders no loaded
 version points to (a run killed before its commit, a replaced or unloaded version) are deleted
 by `remove_unreferenced`, before each ingest and after it commits or rolls back.
+
+Rows leave a loaded version only by an erasure request (privacy.erasure) or a suppressed
+identifier arriving again (privacy.suppression): `rewrite_version` writes the version's parts
+again, without those rows or with them blanked, into the folder of the version's next generation
+(`<version>-g<n>`); the caller's transaction records the generation in the manifest and points
+the view at it, and the old folder, no longer referenced, is deleted like any other.
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ import blake3
 import duckdb
 
 from warehouse.connection import quote_table
-from warehouse.manifest import loaded_files
+from warehouse.manifest import ManifestEntry, loaded_files
 
 log = logging.getLogger(__name__)
 
@@ -79,14 +85,16 @@ def _database_file(con: duckdb.DuckDBPyConnection) -> str | None:
     ).fetchall()[0][0]
 
 
-def version_folder(con: duckdb.DuckDBPyConnection, source: str, file: str, ingested_at: datetime) -> Path:
+def version_folder(
+    con: duckdb.DuckDBPyConnection, source: str, file: str, ingested_at: datetime, generation: int = 0
+) -> Path:
     """The folder of one file version's parts (`ingested_at` and the path tell versions apart)."""
-    return _version_folder(raw_root(con), source, file, ingested_at)
+    return _version_folder(raw_root(con), source, file, ingested_at, generation)
 
 
-def _version_folder(root: Path, source: str, file: str, ingested_at: datetime) -> Path:
+def _version_folder(root: Path, source: str, file: str, ingested_at: datetime, generation: int = 0) -> Path:
     name = f"{ingested_at:%Y%m%dT%H%M%S%f}-{blake3.blake3(file.encode()).hexdigest()[:16]}"
-    return root / source / name
+    return root / source / (f"{name}-g{generation}" if generation else name)
 
 
 def replace_view(con: duckdb.DuckDBPyConnection, source: str) -> None:
@@ -99,7 +107,7 @@ def replace_view(con: duckdb.DuckDBPyConnection, source: str) -> None:
     parts: list[str] = []
     for file, entry in loaded_files(con, source).items():
         ingested_at = entry.ingested_at
-        folder = _version_folder(root, source, file, ingested_at)
+        folder = _version_folder(root, source, file, ingested_at, entry.generation)
         found = sorted(folder.glob("part-*.parquet"))
         if not found:
             raise RawFilesMissing(
@@ -160,7 +168,10 @@ def remove_unreferenced(con: duckdb.DuckDBPyConnection) -> int:
     removed = 0
     for source_folder in (p for p in root.iterdir() if p.is_dir()):
         source = source_folder.name
-        keep = {_version_folder(root, source, f, e.ingested_at) for f, e in loaded_files(con, source).items()}
+        keep = {
+            _version_folder(root, source, f, e.ingested_at, e.generation)
+            for f, e in loaded_files(con, source).items()
+        }
         for folder in (p for p in source_folder.iterdir() if p.is_dir()):
             if folder not in keep:
                 shutil.rmtree(folder, ignore_errors=True)
@@ -168,6 +179,90 @@ def remove_unreferenced(con: duckdb.DuckDBPyConnection) -> int:
     if removed:
         log.info("raw store: removed %d folders of versions no longer loaded", removed)
     return removed
+
+
+def rewrite_version(
+    con: duckdb.DuckDBPyConnection,
+    source: str,
+    entry: ManifestEntry,
+    rows: str,
+    *,
+    tombstone: str | None = None,
+) -> int:
+    """Write a loaded version's parts again as its next generation, without some of its rows.
+
+    The new folder is not referenced until the caller's transaction calls
+    `warehouse.manifest.record_rewrite` with `entry.generation + 1` and `replace_view`; a run
+    killed before that commit leaves it unreferenced, and `remove_unreferenced` deletes it.
+
+    Args:
+        con: warehouse connection.
+        source: the source name.
+        entry: the loaded version (from `loaded_files`).
+        rows: a table (usually temporary) with columns `source, _file, _ingested_at, _row_number`
+            listing the rows to take out; rows of other versions in it are ignored. A name the
+            caller chose, never user input.
+        tombstone: None to leave the rows out; otherwise the rows stay, every column but the
+            lineage blanked and `_error` set to this text, so staging quarantines them with it.
+
+    Returns:
+        How many of the version's rows were left out or blanked.
+    """
+    root = raw_root(con)
+    current = _version_folder(root, source, entry.file, entry.ingested_at, entry.generation)
+    parts = sorted(current.glob("part-*.parquet"))
+    if not parts:
+        raise RawFilesMissing(f"raw.{source}: the parts of {entry.file} are missing from {current}")
+    target = _version_folder(root, source, entry.file, entry.ingested_at, entry.generation + 1)
+    shutil.rmtree(target, ignore_errors=True)
+    target.mkdir(parents=True)
+    files = ", ".join(sql_literal(p) for p in parts)
+    stored = f"read_parquet([{files}], union_by_name = true)"
+    # The version's rows to take out, by line number: the values are bound as parameters.
+    chosen = (
+        f"SELECT DISTINCT _row_number FROM {rows} WHERE source = $source AND _file = $file "
+        "AND _ingested_at = $ingested_at"
+    )
+    params = {"source": source, "file": entry.file, "ingested_at": entry.ingested_at}
+    (affected,) = con.execute(
+        f"SELECT count(*) FROM {stored} WHERE _row_number IN ({chosen})", params
+    ).fetchall()[0]
+    if tombstone is None:
+        select = f"SELECT * FROM {stored} WHERE _row_number NOT IN ({chosen})"
+    else:
+        names = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {stored}").fetchall()]
+        kept = {"source", "_file", "_row_number", "_ingested_at"}
+        columns = [
+            _quoted(name)
+            if name in kept
+            else (
+                f"CASE WHEN _hit THEN $tombstone ELSE {_quoted(name)} END AS {_quoted(name)}"
+                if name == "_error"
+                else f"CASE WHEN _hit THEN NULL ELSE {_quoted(name)} END AS {_quoted(name)}"
+            )
+            for name in names
+        ]
+        select = (
+            f"SELECT {', '.join(columns)} FROM (SELECT *, _row_number IN ({chosen}) AS _hit FROM {stored})"
+        )
+        params["tombstone"] = tombstone
+    con.execute(
+        f"COPY ({select}) TO {sql_literal(target / 'part-0.parquet')} "
+        "(FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1)",
+        params,
+    )
+    log.info(
+        "raw.%s: rewrote %s without %d rows (generation %d)",
+        source,
+        entry.file,
+        affected,
+        entry.generation + 1,
+    )
+    return affected
+
+
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
 
 
 def sql_literal(path: Path | str) -> str:

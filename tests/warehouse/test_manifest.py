@@ -120,6 +120,7 @@ def test_a_changed_file_loads_as_a_new_version_replacing_its_rows(web):
         "source": "web",
         "files": 1,
         "file_rows": 3,
+        "erased": 0,
         "raw": 3,
         "staged": 2,
         "quarantined": 1,
