@@ -20,6 +20,9 @@ inserted data makes DuckDB rewrite it at commit; both cost more than the scratch
 
 Identifiers in the generated SQL are raw column names read from the database (quoted); every
 value (JSON paths, constants, formats, namespaces) is a `$n` parameter.
+
+Rows carrying an identifier of an erased person (privacy.suppression) are set aside from each
+batch before anything else and quarantined as "erased on request" without their content.
 """
 
 from __future__ import annotations
@@ -32,6 +35,12 @@ from datetime import date
 
 import duckdb
 
+from privacy.suppression_check import (
+    ERASED_ON_REQUEST,
+    finish_set_aside,
+    quarantine_set_aside,
+    set_aside_suppressed,
+)
 from warehouse.canonical import (
     EVENT_TIME,
     KINDS,
@@ -130,10 +139,13 @@ def build_staging(
     with transaction(con):
         for kind in kinds:
             scratch = quote_table(f"staging._{kind}_next")
+            erased = set_aside_suppressed(con, scratch, [s.name for s in config.sources_of(kind)])
             repeats = _find_repeats(con, kind, scratch)
             for source in config.sources_of(kind):
                 _create_quarantine(con, source)
                 _quarantine_from(con, scratch, source, with_repeats=bool(repeats))
+                if erased:
+                    quarantine_set_aside(con, source.name)
             con.execute(f"DELETE FROM {scratch} WHERE _reason IS NOT NULL")
             if repeats:
                 _delete_repeats(con, scratch)
@@ -144,6 +156,7 @@ def build_staging(
             result.staged[kind] = row_count(con, f"staging.{kind}")
             for source in config.sources_of(kind):
                 result.quarantined[source.name] = row_count(con, f"quarantine.{source.name}")
+    finish_set_aside(con)
     log.info("staged %s; quarantined %s", result.staged, result.quarantined)
     return result
 
@@ -212,6 +225,7 @@ def stage_window(
             if not table_exists(con, f"staging.{kind}"):
                 _create_kind_table(con, kind)
             time_column = EVENT_TIME[kind]
+            erased = set_aside_suppressed(con, scratch, [s.name for s in config.sources_of(kind)])
             for source in config.sources_of(kind):
                 quarantine = quote_table(f"quarantine.{source.name}")
                 if source.name in whole or not table_exists(con, f"quarantine.{source.name}"):
@@ -229,6 +243,8 @@ def stage_window(
                         [source.name],
                     )
                 result.quarantined[source.name] = _quarantine_from(con, scratch, source)
+                if erased:
+                    result.quarantined[source.name] += quarantine_set_aside(con, source.name)
             columns = ", ".join(staging_columns(kind))
             con.execute(f"INSERT INTO {staging} SELECT {columns} FROM {scratch} WHERE _reason IS NULL")
             con.execute(f"DROP TABLE {scratch}")
@@ -238,6 +254,7 @@ def stage_window(
             result.staged[kind] = con.execute(
                 f"SELECT count(*) FROM {staging} WHERE {time_column} >= ? AND {time_column} < ?", [start, end]
             ).fetchall()[0][0]
+    finish_set_aside(con)
     log.info("window %s..%s: staged %s; quarantined %s", start, end, result.staged, result.quarantined)
     return result
 
@@ -786,4 +803,9 @@ def _raw_content_of(con: duckdb.DuckDBPyConnection, source: SourceConfig) -> str
     lineage = {*LINEAGE, *READ_COLUMNS}
     body = [c for c in _raw_columns(con, source) if c not in lineage]
     pairs = ", ".join(f"{_ident(_file_column(c))} := r.{_ident(c)}" for c in body) or "empty := NULL"
-    return f"coalesce(r._raw, to_json(struct_pack({pairs}))::VARCHAR)"
+    # A row blanked because it carried an erased person's identifier keeps no content at all.
+    erased = "'" + ERASED_ON_REQUEST.replace("'", "''") + "'"
+    return (
+        f"CASE WHEN r._error = {erased} THEN NULL "
+        f"ELSE coalesce(r._raw, to_json(struct_pack({pairs}))::VARCHAR) END"
+    )
