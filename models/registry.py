@@ -138,7 +138,7 @@ def log_version(
             pipeline,
             name=ARTIFACT_NAME,
             signature=signature,
-            input_example=input_example,
+            input_example=example_without_customers(input_example),
             pyfunc_predict_fn="predict_proba",
             pip_requirements=[f"{p}=={package_version(p)}" for p in ("scikit-learn", "lightgbm", "skops")],
             skops_trusted_types=SKOPS_TRUSTED_TYPES,
@@ -155,6 +155,21 @@ def log_version(
     version = str(created.version)
     log.info("logged %s version %s in %.2f s", name, version, time.perf_counter() - started)
     return version
+
+
+def example_without_customers(example: pd.DataFrame) -> pd.DataFrame:
+    """The input example MLflow stores: the columns and types of `example`, one row, no values.
+
+    MLflow keeps the example as an artifact for as long as the model version exists; a real
+    customer's feature row there would outlive that customer's erasure (`kindred forget`).
+
+    Args:
+        example: a few real input rows.
+
+    Returns:
+        One row of missing values with the same columns and dtypes.
+    """
+    return example.iloc[:0].reindex([0])
 
 
 def champion(name: str) -> RegisteredVersion | None:
