@@ -353,3 +353,32 @@ def read_receipts_of(world: World):
 def plan_erasure_found(world: World) -> bool:
     with open_warehouse(world.database) as con:
         return plan_erasure(con, world.config, "email", EMAIL).person.found
+
+
+def test_the_command_shows_a_masked_plan_asks_and_prints_the_receipt(world):
+    from typer.testing import CliRunner
+
+    from pipelines.cli import app
+
+    runner = CliRunner()
+    config = str(world.landing / "kindred.yaml")
+    both = runner.invoke(app, ["forget", "--email", EMAIL, "--phone", "4155550134", "--config", config])
+    assert both.exit_code == 1 and "exactly one of" in both.output
+    unknown = runner.invoke(app, ["forget", "--email", "nobody@nowhere.test", "--yes", "--config", config])
+    assert unknown.exit_code == 1 and "no record carries this email" in unknown.output
+    unasked = runner.invoke(app, ["forget", "--email", EMAIL, "--config", config])
+    assert unasked.exit_code == 1 and "pass --yes" in unasked.output
+    assert world.sql("SELECT count(*) FROM staging.people WHERE record_id = ?", [CONTACT])[0][0] == 1
+    done = runner.invoke(
+        app, ["forget", "--email", EMAIL, "--yes", "--reason", "ticket 7", "--config", config]
+    )
+    assert done.exit_code == 0, done.output
+    assert "z***@example.org" in done.output and "Z******** Q***********" in done.output
+    assert "erasure receipt er-" in done.output and "finished" in done.output
+    assert not [n for n in NEEDLES if n.lower() in done.output.lower()]
+    listed = runner.invoke(app, ["erasure", "receipts"])
+    assert listed.exit_code == 0 and "ticket 7" in listed.output
+    check = runner.invoke(app, ["erasure", "check", *NEEDLES])
+    assert check.exit_code == 0 and f"none of the {len(NEEDLES)} text(s)" in check.output
+    found = runner.invoke(app, ["erasure", "check", BOB_EMAIL])
+    assert found.exit_code == 1 and "text 1 found" in found.output
