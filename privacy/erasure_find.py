@@ -118,14 +118,8 @@ def find_person(
         person.written_phones[text] = phone
         _seed_by_contact(con, person, "phone", phone)
     elif identified_by == "profile":
-        if table_exists(con, RECORD_XREF):
-            person.profiles |= _column(
-                con, f"SELECT DISTINCT profile_id FROM {RECORD_XREF} WHERE profile_id = ?", [text]
-            )
-        if table_exists(con, "profiles.unified_profile"):
-            person.profiles |= _column(
-                con, "SELECT profile_id FROM profiles.unified_profile WHERE profile_id = ?", [text]
-            )
+        for table in (RECORD_XREF, "profiles.unified_profile"):
+            person.profiles |= _profiles_from(con, table, "profile_id = ?", [text])
     else:
         crm_object, sep, crm_record_id = text.partition(":")
         if not sep or not crm_object.strip() or not crm_record_id.strip():
@@ -149,25 +143,29 @@ def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: list) -> set[tuple]:
     return {tuple(r) for r in con.execute(sql, params).fetchall() if None not in r}
 
 
+def _profiles_from(con: duckdb.DuckDBPyConnection, table: str, where: str, params: list) -> set[str]:
+    """The distinct `profile_id`s of a table's rows meeting a condition (none if it does not exist)."""
+    if not table_exists(con, table):
+        return set()
+    return _column(con, f"SELECT DISTINCT profile_id FROM {table} WHERE {where}", params)
+
+
+def _records_from(
+    con: duckdb.DuckDBPyConnection, table: str, where: str, params: list
+) -> set[tuple[str, str]]:
+    """The distinct `(source, record_id)`s of a table's rows meeting a condition."""
+    if not table_exists(con, table):
+        return set()
+    return _rows(con, f"SELECT DISTINCT source, record_id FROM {table} WHERE {where}", params)
+
+
 def _seed_by_contact(con: duckdb.DuckDBPyConnection, person: Person, kind: str, value: str) -> None:
     """Profiles whose contact points hold the value, and records whose attributes carry it."""
-    if table_exists(con, "profiles.contact_points"):
-        person.profiles |= _column(
-            con,
-            "SELECT DISTINCT profile_id FROM profiles.contact_points WHERE kind = ? AND value = ?",
-            [kind, value],
-        )
-    if table_exists(con, "identity.person_records"):
-        person.records |= _rows(
-            con,
-            f"SELECT DISTINCT source, record_id FROM identity.person_records WHERE {kind}_norm = ?",
-            [value],
-        )
-    if kind == "email" and table_exists(con, RECORD_XREF):
+    person.profiles |= _profiles_from(con, "profiles.contact_points", "kind = ? AND value = ?", [kind, value])
+    person.records |= _records_from(con, "identity.person_records", f"{kind}_norm = ?", [value])
+    if kind == "email":
         # An email platform keys people by their address.
-        person.records |= _rows(
-            con, f"SELECT DISTINCT source, record_id FROM {RECORD_XREF} WHERE lower(record_id) = ?", [value]
-        )
+        person.records |= _records_from(con, RECORD_XREF, "lower(record_id) = ?", [value])
     if not table_exists(con, RECORD_XREF):
         # Staging only: the records whose rows carry the identifier are the person's.
         normalise = normalise_email if kind == "email" else normalise_phone
@@ -178,18 +176,9 @@ def _seed_by_contact(con: duckdb.DuckDBPyConnection, person: Person, kind: str, 
 
 
 def _seed_by_crm(con: duckdb.DuckDBPyConnection, person: Person, crm_object: str, crm_record_id: str) -> None:
-    if table_exists(con, "crm.record_scores"):
-        person.profiles |= _column(
-            con,
-            "SELECT DISTINCT profile_id FROM crm.record_scores WHERE crm_object = ? AND crm_record_id = ?",
-            [crm_object, crm_record_id],
-        )
-    if table_exists(con, "staging.people"):
-        person.records |= _rows(
-            con,
-            "SELECT DISTINCT source, record_id FROM staging.people WHERE crm_object = ? AND record_id = ?",
-            [crm_object, crm_record_id],
-        )
+    key = [crm_object, crm_record_id]
+    person.profiles |= _profiles_from(con, "crm.record_scores", "crm_object = ? AND crm_record_id = ?", key)
+    person.records |= _records_from(con, "staging.people", "crm_object = ? AND record_id = ?", key)
 
 
 def _expand(con: duckdb.DuckDBPyConnection, person: Person, phone_region: str) -> None:

@@ -131,13 +131,19 @@ def set_aside_suppressed(con: duckdb.DuckDBPyConnection, table: str, sources: It
     )
     names = sorted(sources)
     con.execute(f"DELETE FROM {SET_ASIDE} WHERE list_contains(?, source)", [names])
-    con.execute(
-        f"INSERT INTO {SET_ASIDE} SELECT t.source, t._file, t._row_number, t._ingested_at FROM {table} t "
-        f"WHERE list_contains(?, t.source) AND ({_row_matches(columns)})",
-        [names],
-    )
+    (keys,) = con.execute("SELECT count(*) FROM _kindred_suppressed_keys").fetchall()[0]
+    if keys:
+        con.execute(
+            f"INSERT INTO {SET_ASIDE} SELECT t.source, t._file, t._row_number, t._ingested_at FROM {table} t "
+            f"WHERE list_contains(?, t.source) AND ({_row_matches(columns)})",
+            [names],
+        )
     con.execute("DROP TABLE _kindred_suppressed_keys")
-    if {"_reason", "id_namespace"} <= columns:
+    rejected = (
+        "_reason" in columns
+        and con.execute(f"SELECT EXISTS (SELECT 1 FROM {table} WHERE _reason IS NOT NULL)").fetchall()[0][0]
+    )
+    if rejected and "id_namespace" in columns:
         for source in names:
             _set_aside_unreadable(con, table, source, salt)
     (found,) = con.execute(
