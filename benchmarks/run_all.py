@@ -13,6 +13,7 @@ from benchmarks import (
     ingest_throughput,
     models_public,
     segment_export,
+    suppression_staging,
 )
 from benchmarks.report import write_section
 
@@ -50,6 +51,7 @@ SECTIONS = {
     consent_read.SECTION: lambda: consent_read.section(consent_read.run()),
     segment_export.SECTION: lambda: segment_export.section(segment_export.run()),
     crm_sync.SECTION: lambda: crm_sync.section(crm_sync.run()),
+    suppression_staging.SECTION: lambda: suppression_staging.section(suppression_staging.run()),
 }
 
 
