@@ -6,8 +6,8 @@ An erasure runs in four steps, each safe to interrupt:
    identifiers, and the rows each table, raw source and export file would lose. Nothing is
    written; a caller shows this and asks for confirmation.
 2. Prepare: the raw store's affected file versions are written again without the rows, as new
-   generations nobody references yet; export files under `KINDRED_HOME/exports` are rewritten
-   (each atomically).
+   generations nobody references yet; the Parquet and CSV files elsewhere under `KINDRED_HOME`
+   (the per-run exports under `exports/`) are rewritten, each atomically.
 3. Commit, in one DuckDB transaction: the manifest records the new generations and the erased
    row counts, `raw.<source>` views point at them, every table loses the person's rows, each
    change feed gets a `delete` row per CRM record (keys only) after its older rows of that record
@@ -161,7 +161,7 @@ def plan_erasure(
     """
     region = config.identity.default_phone_region
     person = find_person(con, identified_by, value, phone_region=region)
-    scope = find_scope(con, person, config, kindred_home() / "exports")
+    scope = find_scope(con, person, config, kindred_home())
     request = Identifiers()
     if identified_by == "email":
         request.add("email", email_key(person.requested))

@@ -128,9 +128,8 @@ def remove_stale(home: Path, database: Path) -> None:
     fresh = compaction_file(database)
     for stale in (fresh, fresh.with_name(fresh.name + ".wal")):
         stale.unlink(missing_ok=True)
-    exports = home / "exports"
-    if exports.is_dir():
-        for stale in exports.rglob(f".*{TEMPORARY_SUFFIX}"):
+    for stale in home.rglob(f".*{TEMPORARY_SUFFIX}"):
+        if stale.is_file():
             stale.unlink(missing_ok=True)
 
 

@@ -32,6 +32,7 @@ from warehouse.config import KindredConfig, SourceConfig
 from warehouse.connection import table_exists
 from warehouse.landing import LINEAGE, READ_COLUMNS
 from warehouse.manifest import ManifestEntry, loaded_files
+from warehouse.raw_store import raw_root
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +45,7 @@ class Scope:
     tables: dict[str, int] = field(default_factory=dict)  # schema.table -> rows
     raw: dict[str, int] = field(default_factory=dict)  # source -> raw rows
     versions: list[tuple[str, ManifestEntry]] = field(default_factory=list)  # raw versions to rewrite
-    exports: dict[Path, int] = field(default_factory=dict)  # export file -> rows
+    exports: dict[Path, int] = field(default_factory=dict)  # Parquet or CSV file under KINDRED_HOME -> rows
     feed_deletes: dict[str, int] = field(default_factory=dict)  # change feed -> delete rows to append
 
     @property
@@ -54,9 +55,9 @@ class Scope:
 
 
 def find_scope(
-    con: duckdb.DuckDBPyConnection, person: Person, config: KindredConfig, exports: Path | None = None
+    con: duckdb.DuckDBPyConnection, person: Person, config: KindredConfig, home: Path | None = None
 ) -> Scope:
-    """Count what erasing the person removes from every table, the raw store and the export files.
+    """Count what erasing the person removes from every table, the raw store and the files under home.
 
     Leaves the rows of staging, quarantine and raw to remove in the temporary table `_erase_rows`.
 
@@ -64,7 +65,8 @@ def find_scope(
         con: warehouse connection.
         person: from `privacy.erasure_find.find_person`.
         config: the loaded kindred.yaml (the sources and their id namespaces).
-        exports: the folder of per-run exports (`KINDRED_HOME/exports`), if any.
+        home: KINDRED_HOME: its Parquet and CSV files outside the raw store (the per-run exports
+            under `exports/`, and any other part's) are searched too.
 
     Returns:
         The scope; `empty` when the person left nothing anywhere.
@@ -102,15 +104,36 @@ def find_scope(
             )
         if table.is_change_feed:
             scope.feed_deletes[table.label] = len(feed_records(con, table))
-    if exports is not None and exports.is_dir():
-        for path in sorted(exports.rglob("*")):
-            if path.suffix.lower() in (".parquet", ".csv") and path.is_file():
-                condition = file_condition(con, path, scope.pattern is not None)
-                if condition:
-                    scope.exports[path] = _count(
-                        con, f"SELECT count(*) FROM {file_reader(path)} t WHERE {condition}", params
-                    )
+    for path in data_files(home, raw_root(con), _landing_files(con)) if home is not None else []:
+        condition = file_condition(con, path, scope.pattern is not None)
+        if condition:
+            scope.exports[path] = _count(
+                con, f"SELECT count(*) FROM {file_reader(path)} t WHERE {condition}", params
+            )
     return scope
+
+
+def data_files(home: Path, raw_store: Path, landing: set[str]) -> list[Path]:
+    """The Parquet and CSV files under KINDRED_HOME that may hold rows: all but the raw store's parts
+    (erased through the manifest), landing files kept there (Kindred never changes a source's
+    files) and temporary files (a leading dot)."""
+    if not home.is_dir():
+        return []
+    return [
+        path
+        for path in sorted(home.rglob("*"))
+        if path.suffix.lower() in (".parquet", ".csv")
+        and path.is_file()
+        and not path.name.startswith(".")
+        and not path.is_relative_to(raw_store)
+        and str(path.resolve()) not in landing
+    ]
+
+
+def _landing_files(con: duckdb.DuckDBPyConnection) -> set[str]:
+    if not table_exists(con, "raw._manifest"):
+        return set()
+    return {r[0] for r in con.execute("SELECT DISTINCT file FROM raw._manifest").fetchall()}
 
 
 def _in_rows(alias: str) -> str:

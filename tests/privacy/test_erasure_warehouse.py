@@ -153,6 +153,8 @@ def test_forget_removes_her_from_every_layer_and_nothing_of_anyone_else(world):
         f"SELECT crm_record_id FROM read_parquet('{world.home}/exports/crm/*/record_scores.parquet')"
     ).fetchall()
     assert exported == [("003B",)]
+    segment = duckdb.sql(f"SELECT profile_id FROM read_csv('{world.home}/exports/segment.csv')").fetchall()
+    assert segment == [(bob,)]
     assert world.sql("PRAGMA database_size")[0][5] == 0  # free blocks: the file was written afresh
     assert not (world.home / "warehouse.duckdb.wal").exists()
 
