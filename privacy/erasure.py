@@ -107,10 +107,10 @@ class ForgetOutcome:
 
     receipt: Receipt | None = None
     plan: ErasurePlan | None = None
-    resumed: list[str] = field(
-        default_factory=list
-    )  # receipts of earlier, interrupted erasures finished first
-    already_erased: list[str] = field(default_factory=list)  # receipts that already suppress the identifier
+    # Receipts of earlier, interrupted erasures finished first.
+    resumed: list[str] = field(default_factory=list)
+    # Receipts whose suppression rows already hold the requested identifier.
+    already_erased: list[str] = field(default_factory=list)
     cancelled: bool = False
 
     @property
