@@ -139,10 +139,9 @@ def set_aside_suppressed(con: duckdb.DuckDBPyConnection, table: str, sources: It
             [names],
         )
     con.execute("DROP TABLE _kindred_suppressed_keys")
-    rejected = (
-        "_reason" in columns
-        and con.execute(f"SELECT EXISTS (SELECT 1 FROM {table} WHERE _reason IS NOT NULL)").fetchall()[0][0]
-    )
+    rejected = {"_reason", "record_id"} <= columns and con.execute(
+        f"SELECT EXISTS (SELECT 1 FROM {table} t WHERE {_unreadable('t')})"
+    ).fetchall()[0][0]
     if rejected and "id_namespace" in columns:
         for source in names:
             _set_aside_unreadable(con, table, source, salt)
@@ -163,11 +162,16 @@ def set_aside_suppressed(con: duckdb.DuckDBPyConnection, table: str, sources: It
     return found
 
 
+def _unreadable(alias: str) -> str:
+    """Rejected rows without a person key: nothing typed to check, so their raw text is searched."""
+    return f"{alias}._reason IS NOT NULL AND {alias}.record_id IS NULL"
+
+
 def _set_aside_unreadable(con: duckdb.DuckDBPyConnection, table: str, source: str, salt: str) -> None:
-    """Rejected rows may carry no typed identifier (a broken JSON line): their raw text is cut into
-    tokens (emails, digit runs that may be phones, id-like words, each id read in the source's
-    namespace), each hashed, and a row with a suppressed token is set aside too. Only the batch's
-    rejected rows are read back from raw (its parts are pruned by file), so this costs little."""
+    """Rejected rows without a person key (a broken JSON line) carry no typed identifier: their
+    raw text is cut into tokens (emails, digit runs that may be phones, id-like words, each id read
+    in the source's namespace), each hashed, and a row with a suppressed token is set aside too.
+    Only those rows are read back from raw (its parts are pruned by file), so this costs little."""
     if not table_exists(con, f"raw.{source}"):
         return
     tokens = [
@@ -186,8 +190,8 @@ def _set_aside_unreadable(con: duckdb.DuckDBPyConnection, table: str, source: st
           SELECT t.source, t._file, t._row_number, t._ingested_at, t.id_namespace,
                  coalesce(r._raw, CAST(r AS VARCHAR)) AS content
           FROM {table} t JOIN {quote_table(f"raw.{source}")} r ON r._file = t._file AND r._row_number = t._row_number
-          WHERE t.source = $source AND t._reason IS NOT NULL
-            AND r._file IN (SELECT DISTINCT _file FROM {table} WHERE source = $source AND _reason IS NOT NULL)
+          WHERE t.source = $source AND {_unreadable("t")}
+            AND r._file IN (SELECT DISTINCT u._file FROM {table} u WHERE u.source = $source AND {_unreadable("u")})
         )
         SELECT DISTINCT source, _file, _row_number, _ingested_at FROM ({pieces}) k
         WHERE sha256($salt || ':' || kind || ':' || key) IN (SELECT identifier_hash FROM {SUPPRESSION})
