@@ -254,3 +254,21 @@ def test_failed_uniqueness_checks_show_no_ids_in_dagster_metadata():
     unique = [f for f in report.failures if "unique" in f["expectation"]]
     assert unique and unique[0]["unexpected_count"] == 2
     assert "secret-id-1" not in str(report.results)
+
+
+def test_files_searched_under_home_leave_out_the_raw_store_landing_files_and_temporaries(tmp_path):
+    from privacy.erasure_scope import data_files
+
+    for name in ("exports/crm/1/record_scores.parquet", "exports/s.csv", "audit/log.parquet",
+                 "warehouse.raw/web/v1/part-0.parquet", "landing/orders.csv", "exports/.x.parquet.erasing",
+                 "exports/.hidden.csv", "mlflow.db"):  # fmt: skip
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("x")
+    found = data_files(
+        tmp_path, tmp_path / "warehouse.raw", {str((tmp_path / "landing/orders.csv").resolve())}
+    )
+    assert [str(p.relative_to(tmp_path)) for p in found] == [
+        "audit/log.parquet",
+        "exports/crm/1/record_scores.parquet",
+        "exports/s.csv",
+    ]
