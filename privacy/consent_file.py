@@ -26,6 +26,7 @@ import polars as pl
 from identity_resolution.normalise import email_series, phone_series
 from privacy.consent import ANY, OPTED_IN, OPTED_OUT
 from privacy.consent_sources import STATEMENTS
+from privacy.suppression_check import blank_suppressed
 from warehouse.config import ConfigError, KindredConfig
 from warehouse.connection import quote_table
 from warehouse.consent_config import ConsentFileConfig
@@ -149,6 +150,8 @@ def add_file_statements(
         con.execute("DROP TABLE _consent_file_checked")
     finally:
         con.unregister(view)
+    # The file is read whole on every build: a row of an erased person keeps no content here.
+    rejected = blank_suppressed(con, rejected, {s.namespace for s in config.sources})
     result.statements = result.rows - rejected.height
     if rejected.height:
         # Per kind of reason, values cut: "unknown status 'pending' (column Status)" -> "unknown status".

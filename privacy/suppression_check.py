@@ -19,6 +19,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 
 import duckdb
+import polars as pl
 
 from privacy.suppression import EXTENSION, SUPPRESSION, checked_salt, has_entries
 from warehouse.connection import quote_table, table_exists
@@ -167,38 +168,94 @@ def _unreadable(alias: str) -> str:
     return f"{alias}._reason IS NOT NULL AND {alias}.record_id IS NULL"
 
 
+_TOKENS = (
+    ("record", "id_namespace || ':' || token", "[A-Za-z0-9_.@+-]{3,}"),
+    ("email", "lower(token)", "[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\\.[A-Za-z0-9-]+)+"),
+    ("phone", _phone_sql("token"), "\\+?[0-9][0-9 ().-]{5,}[0-9]"),
+)
+
+
+def _suppressed_tokens(rows: str, columns: str) -> str:
+    """The `columns` of the rows (a relation with `id_namespace` and `content`) whose text holds a
+    suppressed identifier: emails, digit runs that may be phones, and id-like words read in the
+    row's namespace, each hashed with `$salt`."""
+    pieces = " UNION ALL ".join(
+        f"SELECT {columns}, '{kind}' AS kind, {expression} AS key "
+        f"FROM (SELECT *, unnest(regexp_extract_all(content, '{pattern}')) AS token FROM ({rows}))"
+        for kind, expression, pattern in _TOKENS
+    )
+    return (
+        f"SELECT DISTINCT {columns} FROM ({pieces}) "
+        f"WHERE sha256($salt || ':' || kind || ':' || key) IN (SELECT identifier_hash FROM {SUPPRESSION})"
+    )
+
+
 def _set_aside_unreadable(con: duckdb.DuckDBPyConnection, table: str, source: str, salt: str) -> None:
     """Rejected rows without a person key (a broken JSON line) carry no typed identifier: their
-    raw text is cut into tokens (emails, digit runs that may be phones, id-like words, each id read
-    in the source's namespace), each hashed, and a row with a suppressed token is set aside too.
+    raw text is searched for one (`_suppressed_tokens`), and a row holding one is set aside too.
     Only those rows are read back from raw (its parts are pruned by file), so this costs little."""
     if not table_exists(con, f"raw.{source}"):
         return
-    tokens = [
-        ("record", "id_namespace || ':' || token", "[A-Za-z0-9_.@+-]{3,}"),
-        ("email", "lower(token)", "[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\\.[A-Za-z0-9-]+)+"),
-        ("phone", _phone_sql("token"), "\\+?[0-9][0-9 ().-]{5,}[0-9]"),
-    ]
-    pieces = " UNION ALL ".join(
-        f"SELECT source, _file, _row_number, _ingested_at, '{kind}' AS kind, {key} AS key "
-        f"FROM (SELECT *, unnest(regexp_extract_all(content, '{pattern}')) AS token FROM rejected)"
-        for kind, key, pattern in tokens
-    )
+    rejected = f"""
+        SELECT t.source, t._file, t._row_number, t._ingested_at, t.id_namespace,
+               coalesce(r._raw, CAST(r AS VARCHAR)) AS content
+        FROM {table} t JOIN {quote_table(f"raw.{source}")} r ON r._file = t._file AND r._row_number = t._row_number
+        WHERE t.source = $source AND {_unreadable("t")}
+          AND r._file IN (SELECT DISTINCT u._file FROM {table} u WHERE u.source = $source AND {_unreadable("u")})"""
     con.execute(
         f"""INSERT INTO {SET_ASIDE}
-        WITH rejected AS (
-          SELECT t.source, t._file, t._row_number, t._ingested_at, t.id_namespace,
-                 coalesce(r._raw, CAST(r AS VARCHAR)) AS content
-          FROM {table} t JOIN {quote_table(f"raw.{source}")} r ON r._file = t._file AND r._row_number = t._row_number
-          WHERE t.source = $source AND {_unreadable("t")}
-            AND r._file IN (SELECT DISTINCT u._file FROM {table} u WHERE u.source = $source AND {_unreadable("u")})
-        )
-        SELECT DISTINCT source, _file, _row_number, _ingested_at FROM ({pieces}) k
-        WHERE sha256($salt || ':' || kind || ':' || key) IN (SELECT identifier_hash FROM {SUPPRESSION})
-          AND NOT EXISTS (SELECT 1 FROM {SET_ASIDE} e
+        SELECT * FROM ({_suppressed_tokens(rejected, "source, _file, _row_number, _ingested_at")}) k
+        WHERE NOT EXISTS (SELECT 1 FROM {SET_ASIDE} e
                           WHERE e.source = k.source AND e._file = k._file AND e._row_number = k._row_number)""",
         {"source": source, "salt": salt},
     )
+
+
+def blank_suppressed(
+    con: duckdb.DuckDBPyConnection, rejected: pl.DataFrame, namespaces: Iterable[str]
+) -> pl.DataFrame:
+    """Rejected rows read outside staging (a consent file's) that hold an erased person's identifier:
+    their reason becomes "erased on request" and their content goes.
+
+    Args:
+        con: warehouse connection.
+        rejected: rows with `reason` and `raw_content` (the quarantine's shape).
+        namespaces: the id namespaces a record id in the content may belong to.
+
+    Returns:
+        The rows, those of erased people blanked.
+    """
+    if rejected.height == 0 or not has_entries(con):
+        return rejected
+    salt = checked_salt(con)
+    indexed = rejected.with_row_index("_kindred_row")
+    view = "_kindred_rejected_rows"
+    con.register(view, indexed.select("_kindred_row", "raw_content").to_arrow())
+    try:
+        rows = (
+            f"SELECT _kindred_row, unnest($namespaces::VARCHAR[]) AS id_namespace, raw_content AS content FROM {view} "
+            "WHERE raw_content IS NOT NULL"
+        )
+        hits = {
+            r[0]
+            for r in con.execute(
+                _suppressed_tokens(rows, "_kindred_row"),
+                {"namespaces": sorted(namespaces) or [""], "salt": salt},
+            ).fetchall()
+        }
+    finally:
+        con.unregister(view)
+    if not hits:
+        return rejected
+    erased = pl.col("_kindred_row").is_in(list(hits))
+    log.warning("%d rejected rows carry identifiers of erased people: quarantined without content", len(hits))
+    return indexed.with_columns(
+        pl.when(erased).then(pl.lit(ERASED_ON_REQUEST)).otherwise(pl.col("reason")).alias("reason"),
+        pl.when(erased)
+        .then(pl.lit(None, dtype=pl.String))
+        .otherwise(pl.col("raw_content"))
+        .alias("raw_content"),
+    ).drop("_kindred_row")
 
 
 def _blank_raw_rows(con: duckdb.DuckDBPyConnection, source: str) -> None:

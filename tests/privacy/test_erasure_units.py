@@ -272,3 +272,29 @@ def test_files_searched_under_home_leave_out_the_raw_store_landing_files_and_tem
         "exports/crm/1/record_scores.parquet",
         "exports/s.csv",
     ]
+
+
+def test_rejected_rows_read_outside_staging_lose_their_content_when_they_name_an_erased_person(
+    kindred_home, monkeypatch
+):
+    import polars as pl
+
+    from privacy.suppression_check import ERASED_ON_REQUEST, blank_suppressed
+
+    monkeypatch.delenv(SALT_ENV, raising=False)
+    con = connect(":memory:")
+    rejected = pl.DataFrame(
+        {
+            "reason": ["unknown status 'maybe'", "unknown status 'maybe'", "no usable identifier"],
+            "raw_content": ['{"Email": "Gone@Example.org"}', '{"Email": "kept@example.org"}', '{"Id": "003A", "Source": "crm"}'],
+        }
+    )  # fmt: skip
+    assert blank_suppressed(con, rejected, ["crm"]).equals(rejected)  # nobody erased yet: untouched
+    salt = checked_salt(con, create=True)
+    ids = Identifiers()
+    ids.add("email", "gone@example.org")
+    ids.add("record", "crm:003A")
+    add_to_suppression(con, ids, "er-1", salt)
+    blanked = blank_suppressed(con, rejected, ["crm", "web"])
+    assert blanked["reason"].to_list() == [ERASED_ON_REQUEST, "unknown status 'maybe'", ERASED_ON_REQUEST]
+    assert blanked["raw_content"].to_list() == [None, '{"Email": "kept@example.org"}', None]
