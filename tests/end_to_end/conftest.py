@@ -34,9 +34,11 @@ class KindredRun:
             return con.sql(query, params=params).fetchall()
 
 
-def kindred(folder: Path, home: Path, *args: str, timeout: int = 600) -> KindredRun:
-    """Run the `kindred` CLI in `folder` with `KINDRED_HOME=home`."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("KINDRED_", "DAGSTER_"))}
+def kindred(
+    folder: Path, home: Path, *args: str, timeout: int = 600, env: dict[str, str] | None = None
+) -> KindredRun:
+    """Run the `kindred` CLI in `folder` with `KINDRED_HOME=home` (and `env` on top of ours)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("KINDRED_", "DAGSTER_"))} | (env or {})
     env["KINDRED_HOME"] = str(home)
     process = subprocess.run(
         [sys.executable, "-m", "pipelines.cli", *args],

@@ -1,6 +1,7 @@
 """The contract's test: a person in every layer of a real run, forgotten, leaves no trace under
-KINDRED_HOME (tables, Parquet, the DuckDB file's bytes, MLflow, Dagster's storage) and does not
-come back when the same landing files are loaded again.
+KINDRED_HOME (tables, Parquet, the DuckDB file's bytes, MLflow, Dagster's storage) nor in the
+PostgreSQL mirror after the next sync, and does not come back when the same landing files are
+loaded again.
 
 The demo company is generated (seeded); one person with records in most sources and no
 household is picked, and their last name is replaced in the landing files by "Quillfeather",
@@ -22,6 +23,7 @@ import polars as pl
 import pytest
 
 from privacy.erasure_files import search_home
+from tests.activation.crm_mirror import PASSWORD, Target, new_target
 from tests.end_to_end.conftest import KindredRun, demo_folder, kindred
 
 pytestmark = pytest.mark.slow
@@ -112,10 +114,24 @@ def reload_everything(run: KindredRun) -> None:
     )
 
 
+def mirror_hits(target: Target, needles: list[str]) -> list[tuple[str, str]]:
+    """(mirror table, needle) for every needle found in any row of any table of the mirror's schema."""
+    hits = []
+    for (table,) in target.query(
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'kindred'"
+    ):
+        text = "\n".join(row[0] for row in target.query(f'SELECT t::text FROM kindred."{table}" t')).lower()
+        hits += [(table, needle) for needle in needles if needle.lower() in text]
+    return hits
+
+
 @dataclass
 class Story:
     planted: Planted
     needles: list[str]
+    keys: list[str]  # her profile ids and CRM record ids
+    mirror_before: list
+    mirror_after: list
     layers: dict[str, int]  # her rows per layer after the first run
     before: list  # search hits after the first run
     mlflow_and_dagster_before: list
@@ -128,7 +144,7 @@ class Story:
 
 
 @pytest.fixture(scope="module")
-def story(tmp_path_factory) -> Story:
+def story(tmp_path_factory, postgres_server) -> Story:
     folder = demo_folder(tmp_path_factory.mktemp("forget"), people=150)
     planted = plant(folder / "data" / "demo")
     home = folder / "home"
@@ -144,6 +160,19 @@ def story(tmp_path_factory) -> Story:
         for table in ("profiles.unified_profile", "features.profile_features", "scores.predictions", "scores.offers",
                       "crm.record_scores", "crm.grounding", "crm.record_scores_changes")
     }  # fmt: skip
+    keys = [
+        key
+        for (profile_id,) in first.sql(
+            "SELECT DISTINCT profile_id FROM profiles.contact_points WHERE value = ?", [planted.email.lower()]
+        )
+        for key in [profile_id] + [row[0] for row in first.sql(
+            "SELECT crm_record_id FROM crm.record_scores WHERE profile_id = ?", [profile_id])]
+    ]  # fmt: skip
+    target = new_target(postgres_server)
+    sync = ("crm", "sync", "--target", target.url, "--segments")
+    synced = kindred(folder, home, *sync, env={"PGPASSWORD": PASSWORD})
+    assert synced.returncode == 0, synced.output
+    mirror_before = mirror_hits(target, needles + keys)
     before = search_home(home, needles)
     kept = [h for h in search_home(home, needles) if h.path.is_relative_to(home / "dagster")
             or h.path.name == "mlflow.db" or h.path.is_relative_to(home / "mlartifacts")]  # fmt: skip
@@ -151,6 +180,9 @@ def story(tmp_path_factory) -> Story:
         folder, home, "forget", "--email", planted.email.upper(), "--yes", "--reason", "ticket 981"
     )
     after_forget = search_home(home, needles)
+    synced = kindred(folder, home, *sync, env={"PGPASSWORD": PASSWORD})
+    assert synced.returncode == 0, synced.output
+    mirror_after = mirror_hits(target, needles + keys)
     with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
         cursor = con.execute("SELECT * FROM privacy.erasure_receipts")
         names = [d[0] for d in cursor.description]
@@ -160,6 +192,9 @@ def story(tmp_path_factory) -> Story:
     return Story(
         planted=planted,
         needles=needles,
+        keys=keys,
+        mirror_before=mirror_before,
+        mirror_after=mirror_after,
         layers=layers,
         before=before,
         mlflow_and_dagster_before=kept,
@@ -197,6 +232,11 @@ def test_forget_erases_her_without_printing_her_data(story):
 
 def test_nothing_of_her_is_left_anywhere_under_kindred_home(story):
     assert story.after_forget == []
+
+
+def test_the_next_sync_takes_her_out_of_the_postgresql_mirror(story):
+    assert {table for table, _ in story.mirror_before} >= {"record_scores", "grounding"}
+    assert story.mirror_after == []
 
 
 def test_the_receipt_counts_rows_and_holds_no_personal_data(story):
