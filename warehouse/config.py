@@ -275,6 +275,96 @@ def postgres_url(url: str) -> str:
             "remove it from the URL and give it in PGPASSWORD (or ~/.pgpass, PGPASSFILE)"
         )
     return url
+# What a field holds, for masking and for finding a person's values in free text (privacy:).
+PiiKind = Literal[
+    "email", "phone", "name", "address", "date_of_birth", "national_id", "identifier", "free_text", "none"
+]
+_PROMPT_NAME = r"^[a-z][a-z0-9_]{0,62}$"
+
+
+class PrivacyConfig(_Strict):
+    """Which fields hold personal data, and how free text is searched for it (`privacy:`)."""
+
+    # Canonical field (`email`) or source column (`crm_contacts.MobilePhone`) -> kind. Merged over
+    # the defaults of privacy.classification; `none` declares a field not personal.
+    pii_fields: dict[str, PiiKind] = Field(default_factory=dict)
+    # Regions whose national phone formats are searched for in free text, besides the identity
+    # section's default region (numbers written with a country code are found whatever the list).
+    phone_regions: list[str] = Field(
+        default_factory=lambda: ["US", "GB", "DE", "FR", "ES", "IT", "NL", "IN", "CA", "AU", "BR", "MX"]
+    )
+    # A finding scoring below this is ignored (Presidio's scores: 0.4 for a possible phone number,
+    # 1.0 for a Luhn-valid card).
+    detection_threshold: float = Field(default=0.4, gt=0, le=1)
+
+    @field_validator("pii_fields")
+    def _known_fields(cls, fields: dict[str, str]) -> dict[str, str]:
+        from warehouse.canonical import PERSON_ATTRIBUTES
+
+        known = set(PERSON_ATTRIBUTES).union(*(set(f) for f in KIND_FIELDS.values()))
+        for name in fields:
+            source, dot, column = name.partition(".")
+            if dot and source and column:
+                continue
+            if name not in known:
+                raise ValueError(
+                    f"'{name}' is neither a canonical field nor source.column (e.g. crm_contacts.MobilePhone); "
+                    f"canonical fields: {', '.join(sorted(known))}"
+                )
+        return fields
+
+    @field_validator("phone_regions")
+    def _regions(cls, regions: list[str]) -> list[str]:
+        import phonenumbers
+
+        unknown = [r for r in regions if r not in phonenumbers.SUPPORTED_REGIONS]
+        if unknown:
+            raise ValueError(
+                f"unknown phone region {', '.join(unknown)}: use ISO 3166 codes such as US, GB, DE"
+            )
+        return regions
+
+
+class LlmConfig(_Strict):
+    """The OpenAI-compatible endpoint prompts are sent to (`llm:`); its key comes from KINDRED_LLM_API_KEY."""
+
+    base_url: str = Field(pattern=r"^https?://[^\s/]+")
+    model: str = Field(min_length=1)
+    timeout_seconds: float = Field(default=60.0, gt=0, le=600)
+    max_tokens: int = Field(default=512, ge=1, le=32_768)
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    # Retries after a connection error, a timeout, HTTP 429 or 5xx (the openai client's own policy).
+    max_retries: int = Field(default=1, ge=0, le=5)
+    # True when the endpoint refuses calls without a key (hosted APIs): a missing key then fails
+    # before anything is sent. Local servers (Ollama, vLLM) usually need none.
+    api_key_required: bool = False
+
+
+class PromptConfig(_Strict):
+    """A prompt template (`prompts:`): Jinja2 over the grounding document of one CRM record."""
+
+    name: str = Field(pattern=_PROMPT_NAME)
+    description: str = ""
+    template: str = Field(min_length=1)
+    system: str | None = None
+    # Per-template model parameters; unset ones come from `llm:`.
+    model: str | None = None
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    max_tokens: int | None = Field(default=None, ge=1, le=32_768)
+    top_p: float | None = Field(default=None, gt=0, le=1)
+
+    @field_validator("template", "system")
+    def _jinja_syntax(cls, text: str | None) -> str | None:
+        if text is None:
+            return text
+        from jinja2 import TemplateSyntaxError
+        from jinja2.sandbox import SandboxedEnvironment
+
+        try:
+            SandboxedEnvironment().parse(text)
+        except TemplateSyntaxError as error:
+            raise ValueError(f"not a valid Jinja2 template: {error.message} (line {error.lineno})") from None
+        return text
 
 
 class KindredConfig(_Strict):
@@ -287,6 +377,9 @@ class KindredConfig(_Strict):
     consent: ConsentConfig = Field(default_factory=ConsentConfig)
     segments: list[SegmentConfig] = Field(default_factory=list)
     crm_sync: CrmSyncConfig = Field(default_factory=CrmSyncConfig)
+    privacy: PrivacyConfig = Field(default_factory=PrivacyConfig)
+    llm: LlmConfig | None = None
+    prompts: list[PromptConfig] = Field(default_factory=list)
     base_dir: Path = Path(".")
 
     @field_validator("sources")
@@ -350,6 +443,27 @@ class KindredConfig(_Strict):
         """A configured path or glob, relative to the config file's folder unless absolute."""
         path = Path(pattern).expanduser()
         return path if path.is_absolute() else self.base_dir / path
+
+    @field_validator("prompts")
+    @classmethod
+    def _unique_prompts(cls, prompts: list[PromptConfig]) -> list[PromptConfig]:
+        names = [p.name for p in prompts]
+        duplicated = sorted({n for n in names if names.count(n) > 1})
+        if duplicated:
+            raise ValueError(f"prompt names must be unique; repeated: {', '.join(duplicated)}")
+        return prompts
+
+    @model_validator(mode="after")
+    def _pii_sources_exist(self) -> KindredConfig:
+        names = {s.name for s in self.sources}
+        for field in self.privacy.pii_fields:
+            source, dot, _ = field.partition(".")
+            if dot and source not in names:
+                raise ValueError(
+                    f"privacy.pii_fields: '{field}' names source '{source}', which kindred.yaml does not "
+                    f"define (sources: {', '.join(sorted(names))})"
+                )
+        return self
 
     def sources_of(self, kind: str) -> list[SourceConfig]:
         """The sources of one canonical kind, in config order."""
@@ -439,6 +553,10 @@ __all__ = [
     "IngestionConfig",
     "KindredConfig",
     "SegmentConfig",
+    "LlmConfig",
+    "PiiKind",
+    "PrivacyConfig",
+    "PromptConfig",
     "SourceConfig",
     "load_config",
     "required_columns",

@@ -133,8 +133,10 @@ def test_scrub_text_masks_known_emails_the_pattern_misses():
 
 
 def test_scrub_text_reduces_last_names_to_initials_as_whole_words():
-    scrubbed = scrub_text("Jane DOE (Doe family) met Mr Doerr", last_names=["Doe"])
-    assert scrubbed == "Jane D. (D. family) met Mr Doerr"
+    scrubbed = scrub_text("Jane DOE (Doe family) met the Doerr twins", last_names=["Doe"])
+    assert scrubbed == "Jane D. (D. family) met the Doerr twins"
+    # After a title, any name is a person's name, known or not: another person's becomes initials.
+    assert scrub_text("Jane DOE met Mr Doerr", last_names=["Doe"]) == "Jane D. met Mr D."
 
 
 def test_text_scrubber_matches_scrub_text():
