@@ -1,13 +1,20 @@
 """PII-safe grounding documents an LLM copilot reads before talking to or about a customer.
 
 `crm.grounding` holds one JSON document per CRM record: who the person is (first name, last
-initial, masked emails and phones, location, company, role, tenure), their current scores with
-reasons, their best offers, their recent orders, support cases and web/app/email activity, and
-activity counts. Every email and phone is masked and every free-text field is scrubbed (see
-`activation.masking`) before the document is written, so `masked` is always true.
+initial, masked emails and phones, location, company, role, tenure), their scores with reasons,
+their best offers, their recent orders, support cases and web/app/email activity, activity
+counts, and where each part came from (`provenance`; each listed item names its source and row).
+A document describes the person as of the run's cut-off (`as_of`): nothing that happened at or
+after it is shown, and scores and offers are those of the newest scoring run at or before it.
 
-The document also says what the person consents to, and leaves out the contact points of
-channels they opted out of entirely (`activation.grounding_consent`).
+Documents are built in clear (`activation.grounding_document.clear_document`) and masked by the
+trust layer (`privacy`) before anything is written: the stored document is display-masked, so
+`masked` is always true. The document also says what the person consents to, and leaves out the
+contact points of channels they opted out of entirely (`activation.grounding_consent`); those
+values are still known to the trust layer and masked wherever they appear.
+`record_grounding` builds one record's document on demand, clear, with
+the person's known values, for callers that mask it their own way (typed placeholders for an
+LLM prompt) or may see it in clear (a `pii_reader`).
 """
 
 from __future__ import annotations
@@ -15,23 +22,39 @@ from __future__ import annotations
 import json
 import logging
 import math
-from collections.abc import Iterable
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import date, datetime, time
 from typing import Any
 
 import duckdb
 import polars as pl
 
-from activation.grounding_consent import consent_permissions, offered
+from activation.grounding_consent import consent_permissions
+from activation.grounding_document import clear_document, event_channel
+from activation.grounding_fields import DOCUMENT_FIELDS, mask_document
 from activation.grounding_hash import document_text_and_hash
-from activation.masking import TextScrubber, mask_name, mask_phone
-from activation.reasons import factor_reasons
+from activation.known_pii import known_from_row, source_column_values
 from activation.record_scores import utc_naive
 from activation.warehouse_inputs import crm_sql, input_views
-from warehouse.config import ConsentConfig
+from privacy.classification import Classification
+from privacy.known import KnownPii
+from privacy.masking import DisplayStyle, Masker, default_detector
+from warehouse.config import KindredConfig
 from warehouse.connection import quote_table, table_exists
 
 log = logging.getLogger(__name__)
+
+__all__ = [
+    "DOCUMENT_FIELDS",
+    "GROUNDING",
+    "RecordGrounding",
+    "build_grounding",
+    "display_masker",
+    "event_channel",
+    "grounding_for",
+    "record_grounding",
+    "stored_as_of",
+]
 
 GROUNDING = "crm.grounding"
 GROUNDING_SCHEMA: dict[str, pl.DataType] = {
@@ -48,8 +71,6 @@ GROUNDING_SCHEMA: dict[str, pl.DataType] = {
     "content_hash": pl.String(),
 }
 OFFER_LIMIT = 3
-SUBJECT_CHARS = 200
-DESCRIPTION_CHARS = 300
 # Records per slice of build_grounding: bounds memory (a slice's activity and documents) while
 # keeping the number of scans of the activity tables small.
 _PART_RECORDS = 50_000
@@ -59,22 +80,40 @@ _GROUNDING_DDL = (
     "crm_object VARCHAR, crm_record_id VARCHAR, profile_id VARCHAR, context VARCHAR, masked BOOLEAN, "
     "generated_at TIMESTAMP, source VARCHAR, content_hash VARCHAR"
 )
-_CHANNEL_WORDS = (
-    ("email", ("email", "mail", "newsletter")),
-    ("app", ("app", "mobile", "ios", "android")),
-    ("web", ("web", "site", "shop", "store", "page")),
-)
+
+
+@dataclass
+class RecordGrounding:
+    """One CRM record's grounding document in clear, with what is known about the person.
+
+    Attributes:
+        crm_object: the CRM object (`Lead`, `Contact`, ...).
+        crm_record_id: the record's id in the CRM.
+        source: the people source of the record.
+        profile_id: the person's profile (None when the record is not linked yet).
+        document: the document with real values (never store or send it as it is).
+        known: the person's identifying values, for masking the document and anything made from it.
+        region: the region for phone numbers without a country code.
+    """
+
+    crm_object: str
+    crm_record_id: str
+    source: str
+    profile_id: str | None
+    document: dict
+    known: KnownPii
+    region: str = "US"
 
 
 def build_grounding(
     con: duckdb.DuckDBPyConnection,
     *,
-    now: datetime | None = None,
+    config: KindredConfig | None = None,
+    as_of: date | datetime | None = None,
+    generated_at: datetime | None = None,
     recent_limit: int = 10,
-    phone_region: str = "US",
-    consent: ConsentConfig | None = None,
 ) -> int:
-    """Rebuild `crm.grounding`: one masked JSON grounding document per CRM record.
+    """Rebuild `crm.grounding`: one display-masked JSON grounding document per CRM record.
 
     Documents are built for a slice of the records at a time and written in one transaction, so
     memory stays flat however many records there are and readers see the old table or the new
@@ -82,45 +121,90 @@ def build_grounding(
 
     Args:
         con: warehouse connection.
-        now: the moment the documents describe (UTC); activity after it is left out. Defaults to
-            the current time.
+        config: the loaded kindred.yaml (phone region, `privacy:` classification and detection);
+            None for the defaults.
+        as_of: the run's cut-off (a date means its midnight, UTC): activity at or after it is left
+            out. Defaults to the current time.
+        generated_at: when the documents are built; defaults to the current time.
         recent_limit: how many recent orders, cases and events each document lists.
-        phone_region: the region for phone numbers written without a country code
-            (`identity.default_phone_region` in kindred.yaml).
-        consent: the `consent:` settings (channels, opt-in regimes); None for the defaults.
 
     Returns:
         The number of rows written.
     """
     if recent_limit < 0:
         raise ValueError(f"recent_limit must be 0 or more, got {recent_limit}")
-    generated_at = utc_naive(now)
+    built = utc_naive(generated_at)
+    cut_off = _cut_off(as_of, built)
     target = quote_table(GROUNDING)
     written = 0
-    with input_views(con):
+    with input_views(con, as_of=cut_off):
         n_records = con.sql("SELECT count(*) FROM activation_crm_records").fetchall()[0][0]
         parts = max(1, math.ceil(n_records / _PART_RECORDS))
         con.execute("BEGIN TRANSACTION")
         try:
             con.execute(f"CREATE OR REPLACE TABLE {target} ({_GROUNDING_DDL})")
             for part in range(parts):
-                frame = _part_documents(
-                    con,
-                    generated_at=generated_at,
-                    recent_limit=recent_limit,
-                    phone_region=phone_region,
-                    part=(part, parts),
-                    only=(None, None, None),
-                    consent=consent,
+                records = _query(
+                    con, cut_off, recent_limit, part=(part, parts), only=(None, None, None), config=config
                 )
+                frame = _documents(records, as_of=cut_off, generated_at=built, config=config)
                 _insert(con, target, frame)
                 written += frame.height
             con.execute("COMMIT")
         except Exception:
             con.execute("ROLLBACK")
             raise
-    log.info("crm.grounding: %d documents (%d parts)", written, parts)
+    log.info("crm.grounding: %d documents as of %s (%d parts)", written, cut_off, parts)
     return written
+
+
+def record_grounding(
+    con: duckdb.DuckDBPyConnection,
+    crm_object: str,
+    crm_record_id: str,
+    *,
+    source: str | None = None,
+    config: KindredConfig | None = None,
+    as_of: date | datetime | None = None,
+    recent_limit: int = 10,
+) -> RecordGrounding:
+    """One CRM record's document built now from the warehouse, in clear, without writing anything.
+
+    Args:
+        con: warehouse connection (read-only is enough).
+        crm_object: the CRM object, e.g. `Lead` (exact case, as loaded).
+        crm_record_id: the record's id in the CRM.
+        source: the people source, needed only when two sources hold the same object and id.
+        config: the loaded kindred.yaml; None for the defaults.
+        as_of: the cut-off; defaults to the stored document's (`stored_as_of`), else now.
+        recent_limit: how many recent items per list.
+
+    Returns:
+        The clear document and the person's known values.
+
+    Raises:
+        LookupError: no such CRM record.
+        ValueError: the object and id match records of several sources and `source` is not given.
+    """
+    generated_at = utc_naive(None)
+    if as_of is None:
+        as_of = stored_as_of(con, crm_object, crm_record_id, source=source)
+    cut_off = _cut_off(as_of, generated_at)
+    with input_views(con, as_of=cut_off):
+        records = _query(
+            con, cut_off, recent_limit, part=(0, 1), only=(crm_object, crm_record_id, source), config=config
+        )
+    _check_one(records, crm_object, crm_record_id, source)
+    row, known = records[0]
+    return RecordGrounding(
+        crm_object=row["crm_object"],
+        crm_record_id=row["crm_record_id"],
+        source=row["source"],
+        profile_id=row["profile_id"],
+        document=clear_document(row, as_of=cut_off, generated_at=generated_at),
+        known=known,
+        region=_region(config),
+    )
 
 
 def grounding_for(
@@ -130,12 +214,11 @@ def grounding_for(
     *,
     source: str | None = None,
     fresh: bool = False,
-    now: datetime | None = None,
+    config: KindredConfig | None = None,
+    as_of: date | datetime | None = None,
     recent_limit: int = 10,
-    phone_region: str = "US",
-    consent: ConsentConfig | None = None,
 ) -> dict:
-    """The grounding document of one CRM record.
+    """The display-masked grounding document of one CRM record.
 
     By default it is read from `crm.grounding` (what the last pipeline run wrote); with
     `fresh=True` it is built now from the current warehouse tables, without writing anything.
@@ -146,10 +229,9 @@ def grounding_for(
         crm_record_id: the record's id in the CRM.
         source: the people source, needed only when two sources hold the same object and id.
         fresh: build the document now instead of reading the stored one.
-        now: with `fresh`, the moment the document describes; defaults to the current time.
+        config: with `fresh`, the loaded kindred.yaml; None for the defaults.
+        as_of: with `fresh`, the cut-off; defaults to the stored document's, else now.
         recent_limit: with `fresh`, how many recent items per list.
-        phone_region: with `fresh`, the region for phone numbers without a country code.
-        consent: with `fresh`, the `consent:` settings; None for the defaults.
 
     Returns:
         The document as a dict (the parsed `context`).
@@ -159,62 +241,113 @@ def grounding_for(
         ValueError: the object and id match records of several sources and `source` is not given.
     """
     if fresh:
-        with input_views(con):
-            frame = _part_documents(
-                con,
-                generated_at=utc_naive(now),
-                recent_limit=recent_limit,
-                phone_region=phone_region,
-                part=(0, 1),
-                only=(crm_object, crm_record_id, source),
-                consent=consent,
-            )
-        rows = frame.select("source", "context").rows()
-    else:
-        if not table_exists(con, GROUNDING):
-            raise LookupError(
-                f"{GROUNDING} has not been built yet: run the pipeline (`kindred run`) or ask for a fresh document"
-            )
-        rows = con.sql(
-            f"SELECT source, context FROM {quote_table(GROUNDING)} "
-            "WHERE crm_object = ? AND crm_record_id = ? AND (? IS NULL OR source = ?) ORDER BY source",
-            params=[crm_object, crm_record_id, source, source],
-        ).fetchall()
-    if not rows:
-        where = f" in source {source!r}" if source else ""
-        raise LookupError(f"no CRM record {crm_object} {crm_record_id!r}{where}")
-    if len(rows) > 1:
-        sources = ", ".join(str(r[0]) for r in rows)
-        raise ValueError(
-            f"CRM record {crm_object} {crm_record_id!r} exists in several sources ({sources}): pass source="
+        record = record_grounding(
+            con,
+            crm_object,
+            crm_record_id,
+            source=source,
+            config=config,
+            as_of=as_of,
+            recent_limit=recent_limit,
         )
+        masker = display_masker(record.known, config=config)
+        return mask_document(record.document, masker, _classification(config))
+    if not table_exists(con, GROUNDING):
+        raise LookupError(
+            f"{GROUNDING} has not been built yet: run the pipeline (`kindred run`) or ask for a fresh document"
+        )
+    rows = con.sql(
+        f"SELECT source, context FROM {quote_table(GROUNDING)} "
+        "WHERE crm_object = ? AND crm_record_id = ? AND (? IS NULL OR source = ?) ORDER BY source",
+        params=[crm_object, crm_record_id, source, source],
+    ).fetchall()
+    _check_one(rows, crm_object, crm_record_id, source)
     return json.loads(rows[0][1])
 
 
-def _part_documents(
+def stored_as_of(
+    con: duckdb.DuckDBPyConnection, crm_object: str, crm_record_id: str, *, source: str | None = None
+) -> datetime | None:
+    """The cut-off of a record's stored document (None when there is none), so that a document
+    built on demand describes the same moment as the one the last run wrote."""
+    if not table_exists(con, GROUNDING):
+        return None
+    rows = con.sql(
+        f"SELECT max(TRY_CAST(json_extract_string(context, '$.as_of') AS TIMESTAMP)) FROM {quote_table(GROUNDING)} "
+        "WHERE crm_object = ? AND crm_record_id = ? AND (? IS NULL OR source = ?)",
+        params=[crm_object, crm_record_id, source, source],
+    ).fetchall()
+    return rows[0][0] if rows else None
+
+
+def display_masker(known: KnownPii, *, config: KindredConfig | None = None) -> Masker:
+    """The masker of stored documents: display masking, the person's last names hidden from email domains."""
+    region = _region(config)
+    last_names = [n for n in known.of("name") if known.name_parts.get(n) == "last"]
+    return Masker(
+        DisplayStyle(region=region, private_words=last_names),
+        known=known,
+        detector=default_detector(config),
+        region=region,
+    )
+
+
+def _query(
     con: duckdb.DuckDBPyConnection,
-    *,
-    generated_at: datetime,
+    cut_off: datetime,
     recent_limit: int,
-    phone_region: str,
+    *,
     part: tuple[int, int],
     only: tuple[str | None, str | None, str | None],
-    consent: ConsentConfig | None,
-) -> pl.DataFrame:
-    """The documents of one slice of the CRM records (input views must exist)."""
+    config: KindredConfig | None,
+) -> list[tuple[dict[str, Any], KnownPii]]:
+    """Rows of one slice of the CRM records, each with the person's known values (input views must exist)."""
     index, count = part
-    params = [generated_at, recent_limit, OFFER_LIMIT, *only, count, index]
-    rows = con.sql(crm_sql("grounding"), params=params).to_arrow_table()
-    permissions = consent_permissions(con, rows.column("profile_id").to_pylist(), consent)
-    frames = [
-        _documents(
-            batch.to_pylist(), generated_at=generated_at, phone_region=phone_region, consent=permissions
-        )
-        for batch in rows.to_batches(max_chunksize=_BATCH_ROWS)
-    ]
-    if not frames:
-        return pl.DataFrame(schema=GROUNDING_SCHEMA)
-    return pl.concat(frames, how="vertical").sort(["crm_object", "crm_record_id", "source"], nulls_last=True)
+    params = [cut_off, recent_limit, OFFER_LIMIT, *only, count, index]
+    table = con.sql(crm_sql("grounding"), params=params).to_arrow_table()
+    classification = _classification(config)
+    extra = (
+        source_column_values(con, config, classification, table.column("profile_id").to_pylist())
+        if config is not None
+        else {}
+    )
+    permissions = consent_permissions(
+        con, table.column("profile_id").to_pylist(), config.consent if config else None
+    )
+    out = []
+    for batch in table.to_batches(max_chunksize=_BATCH_ROWS):
+        for row in batch.to_pylist():
+            known = known_from_row(row, classification)
+            if row["profile_id"] in extra:
+                known.merge(extra[row["profile_id"]])
+            row["consent"] = permissions.get(row["profile_id"])
+            out.append((row, known))
+    return out
+
+
+def _documents(
+    records: list[tuple[dict[str, Any], KnownPii]],
+    *,
+    as_of: datetime,
+    generated_at: datetime,
+    config: KindredConfig | None,
+) -> pl.DataFrame:
+    out: dict[str, list] = {name: [] for name in GROUNDING_SCHEMA}
+    classification = _classification(config)
+    for row, known in records:
+        document = clear_document(row, as_of=as_of, generated_at=generated_at)
+        context = mask_document(document, display_masker(known, config=config), classification)
+        out["crm_object"].append(row["crm_object"])
+        out["crm_record_id"].append(row["crm_record_id"])
+        out["profile_id"].append(row["profile_id"])
+        text, content_hash = document_text_and_hash(context)
+        out["context"].append(text)
+        out["content_hash"].append(content_hash)
+        out["masked"].append(True)
+        out["generated_at"].append(generated_at)
+        out["source"].append(row["source"])
+    frame = pl.DataFrame(out, schema=GROUNDING_SCHEMA)
+    return frame.sort(["crm_object", "crm_record_id", "source"], nulls_last=True)
 
 
 def _insert(con: duckdb.DuckDBPyConnection, target: str, frame: pl.DataFrame) -> None:
@@ -226,211 +359,28 @@ def _insert(con: duckdb.DuckDBPyConnection, target: str, frame: pl.DataFrame) ->
         con.unregister(view)
 
 
-def _documents(
-    rows: list[dict[str, Any]], *, generated_at: datetime, phone_region: str, consent: dict[str | None, dict]
-) -> pl.DataFrame:
-    out: dict[str, list] = {name: [] for name in GROUNDING_SCHEMA}
-    for row in rows:
-        context = build_context(
-            row, generated_at=generated_at, phone_region=phone_region, consent=consent.get(row["profile_id"])
+def _check_one(rows: list, crm_object: str, crm_record_id: str, source: str | None) -> None:
+    if not rows:
+        where = f" in source {source!r}" if source else ""
+        raise LookupError(f"no CRM record {crm_object} {crm_record_id!r}{where}")
+    if len(rows) > 1:
+        sources = ", ".join(str(r[0]["source"] if isinstance(r[0], dict) else r[0]) for r in rows)
+        raise ValueError(
+            f"CRM record {crm_object} {crm_record_id!r} exists in several sources ({sources}): pass source="
         )
-        text, content_hash = document_text_and_hash(context)
-        out["crm_object"].append(row["crm_object"])
-        out["crm_record_id"].append(row["crm_record_id"])
-        out["profile_id"].append(row["profile_id"])
-        out["context"].append(text)
-        out["content_hash"].append(content_hash)
-        out["masked"].append(True)
-        out["generated_at"].append(generated_at)
-        out["source"].append(row["source"])
-    return pl.DataFrame(out, schema=GROUNDING_SCHEMA)
 
 
-def build_context(
-    row: dict[str, Any], *, generated_at: datetime, phone_region: str = "US", consent: dict | None = None
-) -> dict:
-    """One record's grounding document from its row of `warehouse/sql/crm/grounding.sql`.
-
-    Args:
-        row: the query row (column name -> value).
-        generated_at: the moment the document describes.
-        phone_region: the region for phone numbers without a country code.
-        consent: the person's consent section (`consent_permissions`); None when unknown, in
-            which case the document has no `consent` key and withholds nothing.
-
-    Returns:
-        The document, keys in a fixed order, every email and phone masked, the contact points of
-        channels the person opted out of entirely left out.
-    """
-    emails = _present(row.get("contact_emails"), [row.get("profile_email"), row.get("record_email")])
-    phones = _present(row.get("contact_phones"), [row.get("profile_phone"), row.get("record_phone")])
-    last_names = _present([row.get("last_name"), row.get("record_last_name")], row.get("known_last_names"))
-    scrub = TextScrubber(
-        region=phone_region,
-        emails=[*emails, *(row.get("known_emails") or [])],
-        phones=[*phones, *(row.get("known_phones") or [])],
-        last_names=last_names,
-    )
-    document = {
-        "record": {
-            "crm_object": scrub.identifier(row["crm_object"]),
-            "source": row["source"],
-            "status": scrub(row.get("crm_status")),
-            "lead_source": scrub(row.get("crm_lead_source")),
-            "converted": row.get("crm_converted"),
-            "converted_at": row.get("crm_converted_at"),
-            "created_at": row.get("crm_created_at"),
-        },
-        "profile": {
-            "first_name": scrub(row.get("first_name")),
-            "last_name": mask_name(row.get("last_name")),
-            "emails": _distinct(scrub.mask_email(e) for e in offered(emails, "emails", consent)),
-            "phones": _distinct(
-                mask_phone(p, region=phone_region) for p in offered(phones, "phones", consent)
-            ),
-            "city": scrub(row.get("city")),
-            "country": scrub(row.get("country")),
-            "company": scrub(row.get("company")),
-            "job_title": scrub(row.get("job_title")),
-            "customer_since": row.get("first_order_at"),
-            "first_seen": row.get("first_seen"),
-            "last_seen": row.get("last_seen"),
-            "n_sources": row.get("n_sources"),
-        },
-        "consent": consent,
-        "scores": {
-            "lead_score": _score(row, "lead_score"),
-            "churn_risk": _score(row, "churn_risk"),
-        },
-        "next_best_offers": _offers(row, scrub),
-        "recent_activity": {
-            "orders": [_order(o, scrub) for o in row.get("recent_orders") or []],
-            "cases": [_case(c, scrub) for c in row.get("recent_cases") or []],
-            "events": [_event(e, scrub) for e in row.get("recent_events") or []],
-        },
-        "counts": {
-            "orders": row.get("n_orders") or 0,
-            "total_spent": _money(row.get("total_spent")),
-            "cases": row.get("n_cases") or 0,
-            "open_cases": row.get("n_open_cases") or 0,
-            "events": row.get("n_events") or 0,
-            "events_last_30_days": row.get("n_events_30d") or 0,
-        },
-        "generated_at": generated_at.replace(microsecond=0).isoformat() + "Z",
-    }
-    if consent is None:
-        del document["consent"]
-    return document
+def _cut_off(as_of: date | datetime | None, default: datetime) -> datetime:
+    if as_of is None:
+        return default
+    if isinstance(as_of, datetime):
+        return utc_naive(as_of)
+    return datetime.combine(as_of, time())
 
 
-def _score(row: dict[str, Any], model: str) -> dict | None:
-    if row.get(model) is None:
-        return None
-    return {
-        "score": round(row[model], 4),
-        "score_1_99": row.get(f"{model}_1_99"),
-        "reasons": factor_reasons(row.get(f"{model}_factors")),
-        "model_version": row.get(f"{model}_model_version"),
-        "as_of": row.get(f"{model}_as_of"),
-    }
+def _classification(config: KindredConfig | None) -> Classification:
+    return Classification.from_config(config.privacy if config else None)
 
 
-def _offers(row: dict[str, Any], scrub: TextScrubber) -> dict | None:
-    items = row.get("offers") or []
-    if not items:
-        return None
-    return {
-        "model_version": row.get("next_best_offer_model_version"),
-        "offers": [
-            {
-                "rank": item["rank"],
-                "offer": scrub.identifier(item["offer_id"]),
-                "score": None if item["score"] is None else round(item["score"], 4),
-            }
-            for item in items
-        ],
-    }
-
-
-def _order(item: dict[str, Any], scrub: TextScrubber) -> dict:
-    categories = [scrub.identifier(c) for c in item.get("categories") or [] if c is not None]
-    return {
-        "ordered_at": item.get("ordered_at"),
-        "order_id": scrub.identifier(item.get("order_id")),
-        "category": ", ".join(c for c in categories if c) or None,
-        "amount": _money(item.get("amount")),
-        "quantity": item.get("quantity"),
-    }
-
-
-def _case(item: dict[str, Any], scrub: TextScrubber) -> dict:
-    # Scrub before cutting: a cut through an address would hide it from the email pattern.
-    return {
-        "opened_at": item.get("opened_at"),
-        "closed_at": item.get("closed_at"),
-        "case_id": scrub.identifier(item.get("case_id")),
-        "status": scrub(item.get("status")),
-        "open": item.get("is_open"),
-        "subject": _cut(scrub(item.get("subject")), SUBJECT_CHARS),
-        "description": _cut(scrub(item.get("description")), DESCRIPTION_CHARS),
-    }
-
-
-def _event(item: dict[str, Any], scrub: TextScrubber) -> dict:
-    return {
-        "at": item.get("timestamp"),
-        "channel": event_channel(item.get("source"), item.get("type"), item.get("event")),
-        "type": item.get("type"),
-        "event": _cut(scrub(item.get("event")), SUBJECT_CHARS),
-    }
-
-
-def event_channel(source: str | None, event_type: str | None, event: str | None) -> str:
-    """Which channel an activity event belongs to: `web`, `app`, `email` or `other`.
-
-    Args:
-        source: the events source name from kindred.yaml (e.g. `web_events`, `mobile_app`).
-        event_type: the Segment call type (`track`, `page`, `screen`).
-        event: the event name (`Email Opened`, `Order Completed`, ...).
-
-    Returns:
-        `app` for screen calls, `email` for email events (Segment's email spec names them
-        `Email ...`), `web` for page calls, else the channel the source name suggests.
-    """
-    if event_type == "screen":
-        return "app"
-    if event and "email" in event.lower():
-        return "email"
-    if event_type == "page":
-        return "web"
-    name = (source or "").lower()
-    for channel, words in _CHANNEL_WORDS:
-        if any(word in name for word in words):
-            return channel
-    return "other"
-
-
-def _present(first: Iterable[Any] | None, then: Iterable[Any] | None) -> list[str]:
-    values: list[str] = []
-    for value in [*(first or []), *(then or [])]:
-        if isinstance(value, str) and value.strip() and value not in values:
-            values.append(value)
-    return values
-
-
-def _distinct(values: Iterable[str | None]) -> list[str]:
-    out: list[str] = []
-    for value in values:
-        if value and value not in out:
-            out.append(value)
-    return out
-
-
-def _cut(text: str | None, limit: int) -> str | None:
-    if text is None or len(text) <= limit:
-        return text
-    return text[: limit - 1].rstrip() + "…"
-
-
-def _money(value: float | None) -> float | None:
-    return None if value is None else round(value, 2)
+def _region(config: KindredConfig | None) -> str:
+    return config.identity.default_phone_region if config else "US"

@@ -12,21 +12,21 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 
 import duckdb
 
 import warehouse
+from warehouse.canonical import PERSON_ATTRIBUTES
 from warehouse.connection import quote_table, table_exists
 
 log = logging.getLogger(__name__)
 
-_PERSON = {
-    "first_name": "VARCHAR",
-    "last_name": "VARCHAR",
-    "email": "VARCHAR",
-    "phone": "VARCHAR",
-}
+# Every person attribute: grounding masks each of the person's values wherever it appears.
+_PERSON = {name: "VARCHAR" for name in PERSON_ATTRIBUTES}
+# Where a staged row came from, for a document's provenance.
+_LINEAGE = {"_file": "VARCHAR", "_row_number": "BIGINT"}
 
 INPUT_COLUMNS: dict[str, dict[str, str]] = {
     "staging.people": {
@@ -34,26 +34,18 @@ INPUT_COLUMNS: dict[str, dict[str, str]] = {
         "record_id": "VARCHAR",
         "crm_object": "VARCHAR",
         **_PERSON,
-        "city": "VARCHAR",
-        "country": "VARCHAR",
-        "company": "VARCHAR",
-        "job_title": "VARCHAR",
         "created_at": "TIMESTAMP",
         "updated_at": "TIMESTAMP",
         "status": "VARCHAR",
         "converted": "BOOLEAN",
         "converted_at": "TIMESTAMP",
         "lead_source": "VARCHAR",
-        "_row_number": "BIGINT",
+        **_LINEAGE,
     },
     "identity.record_xref": {"source": "VARCHAR", "record_id": "VARCHAR", "profile_id": "VARCHAR"},
     "profiles.unified_profile": {
         "profile_id": "VARCHAR",
         **_PERSON,
-        "city": "VARCHAR",
-        "country": "VARCHAR",
-        "company": "VARCHAR",
-        "job_title": "VARCHAR",
         "n_sources": "BIGINT",
         "first_seen": "TIMESTAMP",
         "last_seen": "TIMESTAMP",
@@ -92,6 +84,7 @@ INPUT_COLUMNS: dict[str, dict[str, str]] = {
         "event": "VARCHAR",
         "properties": "VARCHAR",
         **_PERSON,
+        **_LINEAGE,
     },
     "staging.orders": {
         "source": "VARCHAR",
@@ -103,6 +96,7 @@ INPUT_COLUMNS: dict[str, dict[str, str]] = {
         "product_id": "VARCHAR",
         "product_category": "VARCHAR",
         **_PERSON,
+        **_LINEAGE,
     },
     "staging.cases": {
         "source": "VARCHAR",
@@ -114,11 +108,15 @@ INPUT_COLUMNS: dict[str, dict[str, str]] = {
         "subject": "VARCHAR",
         "description": "VARCHAR",
         **_PERSON,
+        **_LINEAGE,
     },
 }
 
 # Views built on the input views, in dependency order (files in warehouse/sql/crm/views/).
-DERIVED_VIEWS = ("crm_records", "latest_predictions", "latest_offers")
+DERIVED_VIEWS = ("crm_records", "latest_predictions", "latest_offers", "known_pii")
+# Session variables the derived views read: the as-of cut-off (NULL: none) and the person attributes.
+AS_OF_VARIABLE = "activation_as_of"
+ATTRIBUTES_VARIABLE = "activation_person_attributes"
 
 _SQL_DIR = Path(warehouse.__file__).parent / "sql" / "crm"
 _NESTED_TYPES = ("STRUCT", "MAP", "UNION")
@@ -142,17 +140,22 @@ def crm_sql(name: str) -> str:
 
 
 @contextmanager
-def input_views(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+def input_views(con: duckdb.DuckDBPyConnection, *, as_of: datetime | None = None) -> Iterator[None]:
     """Expose every activation input as a fixed-shape temporary view for the duration of a block.
 
     Args:
         con: warehouse connection.
+        as_of: the run's cut-off: the latest predictions and offers are those of the newest
+            scoring run at or before it (None: the newest run of all).
 
     Yields:
         Nothing; the views `activation_<schema>_<table>`, `activation_crm_records`,
-        `activation_latest_predictions` and `activation_latest_offers` exist inside the block.
+        `activation_latest_predictions`, `activation_latest_offers` and `activation_known_pii`
+        exist inside the block.
     """
     created: list[str] = []
+    con.execute(f"SET VARIABLE {AS_OF_VARIABLE} = CAST(? AS TIMESTAMP)", [as_of])
+    con.execute(f"SET VARIABLE {ATTRIBUTES_VARIABLE} = ?", [list(PERSON_ATTRIBUTES)])
     try:
         for table, columns in INPUT_COLUMNS.items():
             view = input_view_name(table)
@@ -166,6 +169,8 @@ def input_views(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
     finally:
         for view in reversed(created):
             con.execute(f"DROP VIEW IF EXISTS {view}")
+        con.execute(f"RESET VARIABLE {AS_OF_VARIABLE}")
+        con.execute(f"RESET VARIABLE {ATTRIBUTES_VARIABLE}")
 
 
 def _input_select(con: duckdb.DuckDBPyConnection, table: str, columns: dict[str, str]) -> str:

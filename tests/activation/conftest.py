@@ -22,7 +22,18 @@ from warehouse.connection import connect, replace_table
 NOW = datetime(2024, 6, 30, 12, 0, 0)
 LATER = datetime(2024, 7, 1, 12, 0, 0)
 
-PERSON_COLUMNS = ("first_name", "last_name", "email", "phone", "city", "country", "company", "job_title")
+PERSON_COLUMNS = (
+    "first_name",
+    "last_name",
+    "email",
+    "phone",
+    "address_line1",
+    "postcode",
+    "city",
+    "country",
+    "company",
+    "job_title",
+)
 
 JANE_FACTORS = [
     {"feature": "email_opens_90d", "value": 7, "contribution": 0.41},
@@ -42,6 +53,14 @@ ADVERSARIAL_DESCRIPTION = (
 )
 
 
+# A closed case whose text holds what a regex scrubber let through: a card number with spaces, an
+# SSN in the form of a published sample, the person's street address, another person's name.
+HOSTILE_DESCRIPTION = (
+    "Card 4111 1111 1111 1111 was charged twice; SSN 123-45-6789 on file. Ship to 12 Main Street, "
+    "Austin, TX 78701. My neighbour Priya Natarajan can sign for it."
+)
+
+
 def _people_row(source: str, record_id: str, crm_object: str | None, **person: str | None) -> dict:
     row = {"source": source, "record_id": record_id, "id_namespace": source, "crm_object": crm_object}
     row.update({c: person.get(c) for c in PERSON_COLUMNS})
@@ -53,7 +72,8 @@ def _people_row(source: str, record_id: str, crm_object: str | None, **person: s
             "converted": None,
             "converted_at": None,
             "lead_source": person.get("lead_source"),
-            "_row_number": 1,
+            "_file": f"/landing/{source}/people.csv",
+            "_row_number": int(person.get("row", 1)),
         }
     )
     return row
@@ -69,6 +89,9 @@ def people_frame() -> pl.DataFrame:
             last_name="Doe",
             email="Jane.Doe@Example.com",
             phone="(415) 555-0101",
+            row="17",
+            address_line1="12 Main St",
+            postcode="78701",
             city="Austin",
             country="US",
             company="Acme",
@@ -126,6 +149,8 @@ def unified_profile_frame() -> pl.DataFrame:
             "full_name": ["Jane Doe", "John Smith", "Ana Lopez"],
             "email": ["jane.doe@example.com", "john.smith+work@mail.example.org", "ana@lopez.example"],
             "phone": ["+14155550101", "+442079460958", None],
+            "address_line1": ["12 Main St", "1 Kings Road", None],
+            "postcode": ["78701", "SW3 4NB", None],
             "city": ["Austin", "London", None],
             "country": ["US", "GB", None],
             "company": ["Acme", "Globex", None],
@@ -236,6 +261,8 @@ def events_frame() -> pl.DataFrame:
         "properties": [json.dumps(r[4]) for r in rows],
         "traits": [None] * n,
         **_staging_person(n),
+        "_file": [f"/landing/{r[0]}/2024-06.jsonl" for r in rows],
+        "_row_number": list(range(1, n + 1)),
     }
     # The identify call carries the person's traits, with a raw phone format.
     frame["email"][4] = "JANE.DOE@EXAMPLE.COM"
@@ -265,6 +292,8 @@ def orders_frame() -> pl.DataFrame:
             "product_id": ["SKU"] * n,
             "product_category": [r[6] for r in rows],
             **_staging_person(n, email="jdoe.shopper@example.net", phone="4155550101"),
+            "_file": ["/landing/shop/orders.csv"] * n,
+            "_row_number": [2, 3, 4, 5],
         }
     )
 
@@ -273,6 +302,14 @@ def cases_frame() -> pl.DataFrame:
     rows = [
         ("K1", datetime(2024, 6, 25, 10, 0), None, "Open", ADVERSARIAL_SUBJECT, ADVERSARIAL_DESCRIPTION),
         ("K2", datetime(2024, 2, 1, 10, 0), datetime(2024, 2, 3, 10, 0), "Closed", "Invoice copy", None),
+        (
+            "K3",
+            datetime(2023, 12, 1, 10, 0),
+            datetime(2023, 12, 4, 10, 0),
+            "Closed",
+            "Double charge",
+            HOSTILE_DESCRIPTION,
+        ),
     ]
     n = len(rows)
     return pl.DataFrame(
@@ -288,6 +325,8 @@ def cases_frame() -> pl.DataFrame:
             "subject": [r[4] for r in rows],
             "description": [r[5] for r in rows],
             **_staging_person(n, email="jane.d@work.example", phone="+1.415.555.0199", last_name="Doe"),
+            "_file": ["/landing/desk/cases.csv"] * n,
+            "_row_number": [8, 9, 10],
         },
         schema_overrides={"closed_at": pl.Datetime("us")},
     )

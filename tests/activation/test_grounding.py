@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import date, datetime
 
 import phonenumbers
 import polars as pl
 import pytest
 
 import activation.grounding as grounding_module
-from activation.grounding import GROUNDING, build_grounding, event_channel, grounding_for
+from activation.grounding import GROUNDING, build_grounding, event_channel, grounding_for, record_grounding
 from tests.activation.conftest import (
     ADVERSARIAL_DESCRIPTION,
     ADVERSARIAL_SUBJECT,
+    HOSTILE_DESCRIPTION,
     LATER,
     NOW,
     make_warehouse,
@@ -69,7 +71,7 @@ def _hidden_digits(phone: str) -> str:
 
 
 def test_one_masked_document_per_crm_record(con):
-    assert build_grounding(con, now=NOW) == 4
+    assert build_grounding(con, as_of=NOW, generated_at=NOW) == 4
     table = read_table(con, GROUNDING)
     assert table.columns[:6] == [
         "crm_object",
@@ -85,7 +87,7 @@ def test_one_masked_document_per_crm_record(con):
 
 
 def test_no_email_or_phone_of_anyone_appears_unmasked(con):
-    build_grounding(con, now=NOW)
+    build_grounding(con, as_of=NOW, generated_at=NOW)
     emails, phones = _known_pii(con)
     assert len(emails) >= 8 and len(phones) >= 8
     contexts = _contexts(con)
@@ -105,7 +107,7 @@ def test_no_email_or_phone_of_anyone_appears_unmasked(con):
 
 
 def test_last_names_are_reduced_to_initials(con):
-    build_grounding(con, now=NOW)
+    build_grounding(con, as_of=NOW, generated_at=NOW)
     for record_id, context in _contexts(con).items():
         text = json.dumps(context)
         for last_name in ("Doe", "Smith", "Lopez", "Person"):
@@ -117,7 +119,7 @@ def test_last_names_are_reduced_to_initials(con):
 
 
 def test_document_content_and_key_order(con):
-    build_grounding(con, now=NOW)
+    build_grounding(con, as_of=NOW, generated_at=NOW)
     jane = _contexts(con)["L1"]
     assert list(jane) == [
         "record",
@@ -127,6 +129,8 @@ def test_document_content_and_key_order(con):
         "next_best_offers",
         "recent_activity",
         "counts",
+        "provenance",
+        "as_of",
         "generated_at",
     ]
     profile = jane["profile"]
@@ -154,7 +158,9 @@ def test_document_content_and_key_order(con):
         "CTO",
     )
     assert profile["customer_since"] == "2023-03-04"
-    assert profile["n_sources"] == 6
+    # Seen in the staged rows before the cut-off: the CRM record's creation to the last case.
+    assert (profile["first_seen"], profile["last_seen"]) == ("2023-01-10", "2024-06-25")
+    assert profile["n_sources"] == 7
 
     lead = jane["scores"]["lead_score"]
     assert (lead["score"], lead["score_1_99"], lead["model_version"]) == (0.83, 83, "2")
@@ -170,6 +176,7 @@ def test_document_content_and_key_order(con):
     assert [(c["case_id"], c["status"], c["open"]) for c in activity["cases"]] == [
         ("K1", "Open", True),
         ("K2", "Closed", False),
+        ("K3", "Closed", False),
     ]
     # Identify calls are not activity, and nothing after `now` is seen.
     assert [(e["channel"], e["event"]) for e in activity["events"]] == [
@@ -182,16 +189,16 @@ def test_document_content_and_key_order(con):
     assert jane["counts"] == {
         "orders": 2,
         "total_spent": 135.49,
-        "cases": 2,
+        "cases": 3,
         "open_cases": 1,
         "events": 5,
         "events_last_30_days": 4,
     }
-    assert jane["generated_at"] == "2024-06-30T12:00:00Z"
+    assert (jane["as_of"], jane["generated_at"]) == ("2024-06-30T12:00:00Z", "2024-06-30T12:00:00Z")
 
 
 def test_contact_has_no_lead_score_and_unscored_records_have_nulls(con):
-    build_grounding(con, now=NOW)
+    build_grounding(con, as_of=NOW, generated_at=NOW)
     contexts = _contexts(con)
     assert contexts["C1"]["scores"]["lead_score"] is None
     assert contexts["C1"]["scores"]["churn_risk"]["reasons"] == ["Spent 1,234.50 in 365 days (-)"]
@@ -205,7 +212,7 @@ def test_contact_has_no_lead_score_and_unscored_records_have_nulls(con):
 
 
 def test_recent_limit_caps_lists_not_counts(con):
-    build_grounding(con, now=NOW, recent_limit=1)
+    build_grounding(con, as_of=NOW, generated_at=NOW, recent_limit=1)
     jane = _contexts(con)["L1"]
     assert [len(v) for v in jane["recent_activity"].values()] == [1, 1, 1]
     assert jane["recent_activity"]["orders"][0]["order_id"] == "O2"
@@ -213,9 +220,9 @@ def test_recent_limit_caps_lists_not_counts(con):
 
 
 def test_documents_are_deterministic(con):
-    build_grounding(con, now=NOW)
+    build_grounding(con, as_of=NOW, generated_at=NOW)
     first = read_table(con, GROUNDING)
-    build_grounding(con, now=NOW)
+    build_grounding(con, as_of=NOW, generated_at=NOW)
     assert read_table(con, GROUNDING).equals(first)
 
 
@@ -230,7 +237,7 @@ def test_missing_inputs_still_give_a_document_per_record():
             "profiles.contact_points",
         )
     )
-    assert build_grounding(con, now=NOW) == 4
+    assert build_grounding(con, as_of=NOW, generated_at=NOW) == 4
     jane = _contexts(con)["L1"]
     assert jane["scores"] == {"lead_score": None, "churn_risk": None}
     assert jane["counts"]["orders"] == 0
@@ -239,16 +246,19 @@ def test_missing_inputs_still_give_a_document_per_record():
 
 
 def test_grounding_for_reads_the_stored_document(con):
-    build_grounding(con, now=NOW)
+    build_grounding(con, as_of=NOW, generated_at=NOW)
     stored = _contexts(con)["L1"]
     assert grounding_for(con, "Lead", "L1") == stored
-    assert grounding_for(con, "Lead", "L1", fresh=True, now=NOW) == stored
+    fresh = grounding_for(con, "Lead", "L1", fresh=True)
+    # Built now, for the stored document's cut-off: the same document but for when it was made.
+    assert fresh["as_of"] == stored["as_of"]
+    assert {**fresh, "generated_at": None} == {**stored, "generated_at": None}
 
 
 def test_grounding_for_unknown_record_raises_lookup_error(con):
     with pytest.raises(LookupError, match="not been built"):
         grounding_for(con, "Lead", "L1")
-    build_grounding(con, now=NOW)
+    build_grounding(con, as_of=NOW, generated_at=NOW)
     with pytest.raises(LookupError, match="no CRM record Lead 'nope'"):
         grounding_for(con, "Lead", "nope")
     with pytest.raises(LookupError, match="no CRM record Contact 'L1'"):
@@ -262,7 +272,7 @@ def test_grounding_for_asks_for_a_source_when_ambiguous(con):
     people = read_table(con, "staging.people")
     twin = people.filter(pl.col("record_id") == "L1").with_columns(pl.lit("crm_eu").alias("source"))
     replace_table(con, "staging.people", pl.concat([people, twin]))
-    build_grounding(con, now=LATER)
+    build_grounding(con, as_of=LATER, generated_at=LATER)
     with pytest.raises(ValueError, match="several sources"):
         grounding_for(con, "Lead", "L1")
     assert grounding_for(con, "Lead", "L1", source="crm")["record"]["source"] == "crm"
@@ -291,19 +301,19 @@ def test_adversarial_texts_are_in_the_fixture():
 
 
 def test_building_in_parts_gives_the_same_documents(con, monkeypatch):
-    build_grounding(con, now=NOW)
+    build_grounding(con, as_of=NOW, generated_at=NOW)
     whole = read_table(con, GROUNDING).sort("crm_record_id")
     # One record per part: four slices, each its own query.
     monkeypatch.setattr(grounding_module, "_PART_RECORDS", 1)
-    assert build_grounding(con, now=NOW) == 4
+    assert build_grounding(con, as_of=NOW, generated_at=NOW) == 4
     assert read_table(con, GROUNDING).sort("crm_record_id").equals(whole)
 
 
 def test_a_failed_build_leaves_the_previous_table(con, monkeypatch):
-    build_grounding(con, now=NOW)
+    build_grounding(con, as_of=NOW, generated_at=NOW)
     before = read_table(con, GROUNDING)
     calls = {"n": 0}
-    real = grounding_module.build_context
+    real = grounding_module.clear_document
 
     def fail_on_third(row, **kwargs):
         calls["n"] += 1
@@ -312,9 +322,113 @@ def test_a_failed_build_leaves_the_previous_table(con, monkeypatch):
         return real(row, **kwargs)
 
     monkeypatch.setattr(grounding_module, "_PART_RECORDS", 1)
-    monkeypatch.setattr(grounding_module, "build_context", fail_on_third)
+    monkeypatch.setattr(grounding_module, "clear_document", fail_on_third)
     with pytest.raises(RuntimeError, match="boom"):
-        build_grounding(con, now=LATER)
+        build_grounding(con, as_of=LATER, generated_at=LATER)
     assert read_table(con, GROUNDING).equals(before)
     # The connection is usable afterwards (views dropped, no transaction left open).
     assert con.sql("SELECT count(*) FROM crm.grounding").fetchall() == [(4,)]
+
+
+def test_hostile_case_text_is_masked_in_every_kind(con):
+    build_grounding(con, as_of=NOW, generated_at=NOW)
+    text = json.dumps(_contexts(con))
+    for secret in ("4111 1111 1111 1111", "123-45-6789", "12 Main Street", "78701", "Priya", "Natarajan"):
+        assert secret not in text, secret
+    k3 = next(c for c in _contexts(con)["L1"]["recent_activity"]["cases"] if c["case_id"] == "K3")
+    assert k3["description"] == (
+        "Card ****-****-****-1111 was charged twice; SSN [SSN] on file. Ship to [ADDRESS], Austin, [ADDRESS]. "
+        "My neighbour P. N. can sign for it."
+    )
+    assert HOSTILE_DESCRIPTION.startswith("Card 4111 1111 1111 1111")
+
+
+def test_items_and_sections_carry_their_provenance(con):
+    build_grounding(con, as_of=NOW, generated_at=NOW)
+    jane = _contexts(con)["L1"]
+    activity = jane["recent_activity"]
+    assert [(o["source"], o["source_rows"]) for o in activity["orders"]] == [
+        ("shop", "orders.csv:4"),
+        ("shop", "orders.csv:2,3"),
+    ]
+    assert activity["cases"][0]["source_row"] == "cases.csv:8"
+    assert (activity["events"][0]["source"], activity["events"][0]["source_row"]) == (
+        "web",
+        "2024-06.jsonl:4",
+    )
+    provenance = jane["provenance"]
+    assert provenance["record"] == {
+        "tables": ["staging.people"],
+        "source": "crm",
+        "source_row": "people.csv:17",
+    }
+    assert provenance["profile"]["profile_id"] == "P1"
+    assert provenance["profile"]["sources"] == [
+        "crm",
+        "desk",
+        "email_esp",
+        "mobile_app",
+        "newsletter",
+        "shop",
+        "web",
+    ]
+    assert provenance["scores"] == {"tables": ["scores.predictions"]}
+    # No landing folder leaves Kindred: file names only.
+    assert "/landing/" not in json.dumps(jane)
+
+
+def test_as_of_document_shows_nothing_after_the_cut_off():
+    con = make_warehouse()
+    people = read_table(con, "staging.people")
+    # Jane's lead converts after the cut-off: the document must not know it yet.
+    converted = people.with_columns(
+        pl.when(pl.col("record_id") == "L1").then(True).otherwise(pl.col("converted")).alias("converted"),
+        pl.when(pl.col("record_id") == "L1")
+        .then(pl.lit(datetime(2024, 6, 28)))
+        .otherwise(pl.col("converted_at"))
+        .alias("converted_at"),
+    )
+    replace_table(con, "staging.people", converted)
+    cut_off = date(2024, 6, 22)
+    build_grounding(con, as_of=cut_off, generated_at=NOW)
+    jane = _contexts(con)["L1"]
+    assert jane["as_of"] == "2024-06-22T00:00:00Z"
+    assert jane["generated_at"] == "2024-06-30T12:00:00Z"
+    assert (jane["record"]["converted"], jane["record"]["converted_at"]) == (False, None)
+    activity = jane["recent_activity"]
+    assert [o["order_id"] for o in activity["orders"]] == ["O2", "O1"]
+    # K1 was opened on 2024-06-25, after the cut-off.
+    assert [c["case_id"] for c in activity["cases"]] == ["K2", "K3"]
+    assert [e["at"][:10] for e in activity["events"]] == ["2024-06-21", "2024-06-20", "2024-01-02"]
+    assert jane["counts"] == {
+        "orders": 2,
+        "total_spent": 135.49,
+        "cases": 2,
+        "open_cases": 0,
+        "events": 3,
+        "events_last_30_days": 2,
+    }
+    assert jane["profile"]["last_seen"] == "2024-06-21"
+    # Scores of the newest run at or before the cut-off: lead score version 1 of 2024-05-31;
+    # churn risk and offers were first scored on 2024-06-30.
+    lead = jane["scores"]["lead_score"]
+    assert (lead["model_version"], lead["score"], lead["as_of"]) == ("1", 0.11, "2024-05-31")
+    assert jane["scores"]["churn_risk"] is None
+    assert jane["next_best_offers"] is None
+    described = {k: v for k, v in jane.items() if k not in ("as_of", "generated_at")}
+    every_date = re.findall(r"20\d\d-\d\d-\d\d", json.dumps(described))
+    assert every_date and max(every_date) < "2024-06-22", max(every_date)
+
+
+def test_record_grounding_is_clear_and_knows_the_person(con):
+    build_grounding(con, as_of=NOW, generated_at=NOW)
+    record = record_grounding(con, "Lead", "L1")
+    assert record.profile_id == "P1"
+    assert record.document["profile"]["last_name"] == "Doe"
+    assert "Jane.Doe@Example.com" in record.document["profile"]["emails"] or (
+        "jane.doe@example.com" in record.document["profile"]["emails"]
+    )
+    assert record.document["as_of"] == "2024-06-30T12:00:00Z"
+    assert {"Jane", "Doe"} <= set(record.known.of("name"))
+    assert "12 Main St" in record.known.of("address")
+    assert "+442079460958" not in record.known.of("phone")  # John's number is not Jane's

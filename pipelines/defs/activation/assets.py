@@ -25,14 +25,15 @@ def record_scores(kindred: KindredResource) -> dg.MaterializeResult:
 
 @dg.asset(
     key=["crm", "grounding"],
-    description="A PII-masked JSON summary of each CRM record's person for LLM copilots, with what they "
-    "consent to; contact points of channels they opted out of entirely are left out. One row per CRM record.",
+    description="A PII-masked JSON summary of each CRM record's person for LLM copilots, as of the run's "
+    "cut-off, with what they consent to and the provenance of each part; contact points of channels they "
+    "opted out of entirely are left out. One row per CRM record.",
     deps=[*_SCORES, ["profiles", "unified_profile"], ["profiles", "consent"]],
     kinds={"duckdb"},
     pool="duckdb",
 )
 def grounding(kindred: KindredResource) -> dg.MaterializeResult:
     with kindred.connect() as con:
-        config = kindred.load()
-        rows = build_grounding(con, phone_region=config.identity.default_phone_region, consent=config.consent)
-    return dg.MaterializeResult(metadata={"dagster/row_count": rows})
+        as_of = kindred.as_of_date(con)
+        rows = build_grounding(con, config=kindred.load(), as_of=as_of)
+    return dg.MaterializeResult(metadata={"dagster/row_count": rows, "as_of": str(as_of)})

@@ -1,13 +1,15 @@
 -- crm.grounding before masking: one row per CRM record with everything its copilot summary needs
--- (profile, contact points, scores, offers, recent activity, counts) and every email, phone and
--- last name known for the person, which the builder uses to mask and scrub before writing.
--- Parameters: now (activity after it is ignored), recent items per list, offers kept, an
--- optional crm_object / crm_record_id / source filter (NULL = all records), and a slice: the
--- number of parts and the part wanted (records of one profile always fall in the same part).
+-- (profile, contact points, scores, offers, recent activity, counts, where each came from) and
+-- every identifying value known for the person, which the builder masks wherever it appears.
+-- Parameters: as_of (the cut-off: only what happened strictly before it is seen), recent items
+-- per list, offers kept, an optional crm_object / crm_record_id / source filter (NULL = all
+-- records), and a slice: the number of parts and the part wanted (records of one profile always
+-- fall in the same part). Scores and offers are those of the newest scoring run at or before the
+-- cut-off (input_views(as_of=...)).
 -- Times come out as ISO 8601 text (UTC, `Z`), dates as YYYY-MM-DD, ready for the JSON document.
 WITH params AS (
     SELECT
-        CAST(? AS TIMESTAMP) AS now,
+        CAST(? AS TIMESTAMP) AS as_of,
         CAST(? AS INTEGER) AS recent_limit,
         CAST(? AS INTEGER) AS offer_limit,
         CAST(? AS VARCHAR) AS only_object,
@@ -46,21 +48,26 @@ order_lines AS (
         o.amount,
         o.quantity,
         o.product_category,
+        o._file,
+        o._row_number,
         row_number() OVER () AS line_number
     FROM activation_staging_orders AS o
     JOIN xref AS x ON x.source = o.source AND x.record_id = o.record_id
     CROSS JOIN params
-    WHERE o.ordered_at IS NULL OR o.ordered_at <= params.now
+    WHERE o.ordered_at < params.as_of
 ),
 orders AS (
     -- Order lines grouped into orders; a line without an order id is an order of its own.
     SELECT
         profile_id,
+        source,
         order_id,
         max(ordered_at) AS ordered_at,
         sum(amount) AS amount,
         sum(quantity) AS quantity,
-        list_sort(list_distinct(list(product_category))) AS categories
+        list_sort(list_distinct(list(product_category))) AS categories,
+        min(_file) AS file,
+        list_sort(list(_row_number)) AS rows
     FROM order_lines
     GROUP BY profile_id, source, coalesce(order_id, 'line-' || CAST(line_number AS VARCHAR)), order_id
 ),
@@ -69,7 +76,14 @@ recent_orders AS (
         profile_id,
         list(
             struct_pack(
-                ordered_at := strftime(ordered_at, '%Y-%m-%dT%H:%M:%SZ'), order_id, categories, amount, quantity
+                ordered_at := strftime(ordered_at, '%Y-%m-%dT%H:%M:%SZ'),
+                order_id,
+                categories,
+                amount,
+                quantity,
+                source,
+                file,
+                rows
             )
             ORDER BY position
         ) AS items
@@ -90,28 +104,30 @@ order_counts AS (
         profile_id,
         count(*) AS n_orders,
         sum(amount) AS total_spent,
-        min(ordered_at) AS first_order_at,
-        max(ordered_at) AS last_order_at
+        min(ordered_at) AS first_order_at
     FROM orders
     GROUP BY profile_id
 ),
 cases AS (
     SELECT
         x.profile_id,
+        c.source,
         c.case_id,
         c.opened_at,
-        CASE WHEN c.closed_at <= params.now THEN c.closed_at END AS closed_at,
+        CASE WHEN c.closed_at < params.as_of THEN c.closed_at END AS closed_at,
         c.status,
         c.subject,
         c.description,
-        (c.closed_at IS NULL OR c.closed_at > params.now)
+        c._file,
+        c._row_number,
+        (c.closed_at IS NULL OR c.closed_at >= params.as_of)
             AND coalesce(lower(trim(c.status)), '') NOT IN (
                 'closed', 'resolved', 'solved', 'done', 'cancelled', 'canceled', 'rejected'
             ) AS is_open
     FROM activation_staging_cases AS c
     JOIN xref AS x ON x.source = c.source AND x.record_id = c.record_id
     CROSS JOIN params
-    WHERE c.opened_at IS NULL OR c.opened_at <= params.now
+    WHERE c.opened_at < params.as_of
 ),
 recent_cases AS (
     SELECT
@@ -124,7 +140,10 @@ recent_cases AS (
                 status,
                 is_open,
                 subject,
-                description
+                description,
+                source,
+                file := _file,
+                row := _row_number
             )
             ORDER BY position
         ) AS items
@@ -145,33 +164,55 @@ case_counts AS (
     FROM cases
     GROUP BY profile_id
 ),
-events AS (
-    -- Activity only: identify, alias and group calls carry traits, not behaviour.
+all_events AS (
     SELECT
         x.profile_id,
         e.source,
         e.message_id,
         e.timestamp,
         lower(e.type) AS type,
-        coalesce(
-            e.event,
-            CASE WHEN json_valid(e.properties) THEN coalesce(
-                json_extract_string(e.properties, '$.name'),
-                json_extract_string(e.properties, '$.title'),
-                json_extract_string(e.properties, '$.path')
-            ) END
-        ) AS event
+        e.event,
+        e.properties,
+        e._file,
+        e._row_number
     FROM activation_staging_events AS e
     JOIN xref AS x ON x.source = e.source AND x.record_id = e.record_id
     CROSS JOIN params
-    WHERE lower(e.type) IN ('track', 'page', 'screen')
-      AND (e.timestamp IS NULL OR e.timestamp <= params.now)
+    WHERE e.timestamp < params.as_of
+),
+events AS (
+    -- Activity only: identify, alias and group calls carry traits, not behaviour.
+    SELECT
+        profile_id,
+        source,
+        message_id,
+        timestamp,
+        type,
+        coalesce(
+            event,
+            CASE WHEN json_valid(properties) THEN coalesce(
+                json_extract_string(properties, '$.name'),
+                json_extract_string(properties, '$.title'),
+                json_extract_string(properties, '$.path')
+            ) END
+        ) AS event,
+        _file,
+        _row_number
+    FROM all_events
+    WHERE type IN ('track', 'page', 'screen')
 ),
 recent_events AS (
     SELECT
         profile_id,
         list(
-            struct_pack(timestamp := strftime(timestamp, '%Y-%m-%dT%H:%M:%SZ'), source, type, event)
+            struct_pack(
+                timestamp := strftime(timestamp, '%Y-%m-%dT%H:%M:%SZ'),
+                source,
+                type,
+                event,
+                file := _file,
+                row := _row_number
+            )
             ORDER BY position
         ) AS items
     FROM (
@@ -190,11 +231,33 @@ event_counts AS (
     SELECT
         e.profile_id,
         count(*) AS n_events,
-        count(*) FILTER (WHERE e.timestamp > params.now - INTERVAL 30 DAY) AS n_events_30d,
-        max(e.timestamp) AS last_event_at
+        count(*) FILTER (WHERE e.timestamp >= params.as_of - INTERVAL 30 DAY) AS n_events_30d
     FROM events AS e
     CROSS JOIN params
     GROUP BY e.profile_id
+),
+seen AS (
+    -- When and where the person was seen before the cut-off: every staged row of theirs at the
+    -- time it happened; a people row when it was created and when it was last updated.
+    SELECT
+        profile_id,
+        min(seen_at) AS first_seen,
+        max(seen_at) AS last_seen,
+        list_sort(list(DISTINCT source)) AS sources
+    FROM (
+        SELECT x.profile_id, p.source, unnest([p.created_at, coalesce(p.updated_at, p.created_at)]) AS seen_at
+        FROM activation_staging_people AS p
+        JOIN xref AS x ON x.source = p.source AND x.record_id = p.record_id
+        UNION ALL
+        SELECT profile_id, source, timestamp FROM all_events
+        UNION ALL
+        SELECT profile_id, source, ordered_at FROM order_lines
+        UNION ALL
+        SELECT profile_id, source, opened_at FROM cases
+    ) AS rows
+    CROSS JOIN params
+    WHERE seen_at < params.as_of
+    GROUP BY profile_id
 ),
 contact_points AS (
     SELECT
@@ -209,45 +272,9 @@ contact_points AS (
     GROUP BY cp.profile_id
 ),
 known_pii AS (
-    -- Every email, phone and last name seen for the person anywhere, to scrub free text with.
-    SELECT
-        profile_id,
-        list_distinct(list(email)) AS emails,
-        list_distinct(list(phone)) AS phones,
-        list_distinct(list(last_name)) AS last_names
-    FROM (
-        SELECT x.profile_id, s.email, s.phone, s.last_name
-        FROM activation_staging_people AS s
-        JOIN xref AS x ON x.source = s.source AND x.record_id = s.record_id
-        UNION ALL
-        SELECT x.profile_id, s.email, s.phone, s.last_name
-        FROM activation_staging_events AS s
-        JOIN xref AS x ON x.source = s.source AND x.record_id = s.record_id
-        WHERE s.email IS NOT NULL OR s.phone IS NOT NULL OR s.last_name IS NOT NULL
-        UNION ALL
-        SELECT x.profile_id, s.email, s.phone, s.last_name
-        FROM activation_staging_orders AS s
-        JOIN xref AS x ON x.source = s.source AND x.record_id = s.record_id
-        WHERE s.email IS NOT NULL OR s.phone IS NOT NULL OR s.last_name IS NOT NULL
-        UNION ALL
-        SELECT x.profile_id, s.email, s.phone, s.last_name
-        FROM activation_staging_cases AS s
-        JOIN xref AS x ON x.source = s.source AND x.record_id = s.record_id
-        WHERE s.email IS NOT NULL OR s.phone IS NOT NULL OR s.last_name IS NOT NULL
-        UNION ALL
-        SELECT
-            cp.profile_id,
-            CASE WHEN lower(cp.kind) = 'email' THEN cp.value END,
-            CASE WHEN lower(cp.kind) = 'phone' THEN cp.value END,
-            NULL
-        FROM activation_profiles_contact_points AS cp
-        JOIN wanted AS w ON w.profile_id = cp.profile_id
-        UNION ALL
-        SELECT up.profile_id, up.email, up.phone, up.last_name
-        FROM activation_profiles_unified_profile AS up
-        JOIN wanted AS w ON w.profile_id = up.profile_id
-    ) AS seen
-    GROUP BY profile_id
+    SELECT k.profile_id, k.people
+    FROM activation_known_pii AS k
+    JOIN wanted AS w ON w.profile_id = k.profile_id
 ),
 offers AS (
     SELECT
@@ -277,19 +304,23 @@ SELECT
     r.crm_record_id,
     r.profile_id,
     r.is_lead,
+    r._file AS record_file,
+    r._row_number AS record_row,
     coalesce(p.first_name, r.first_name) AS first_name,
     coalesce(p.last_name, r.last_name) AS last_name,
     coalesce(p.city, r.city) AS city,
     coalesce(p.country, r.country) AS country,
     coalesce(p.company, r.company) AS company,
     coalesce(p.job_title, r.job_title) AS job_title,
-    p.n_sources,
-    strftime(p.first_seen, '%Y-%m-%d') AS first_seen,
-    strftime(p.last_seen, '%Y-%m-%d') AS last_seen,
+    coalesce(seen.sources, [r.source]) AS profile_sources,
+    len(coalesce(seen.sources, [r.source])) AS n_sources,
+    strftime(seen.first_seen, '%Y-%m-%d') AS first_seen,
+    strftime(seen.last_seen, '%Y-%m-%d') AS last_seen,
     strftime(r.created_at, '%Y-%m-%d') AS crm_created_at,
     r.status AS crm_status,
-    r.converted AS crm_converted,
-    strftime(r.converted_at, '%Y-%m-%d') AS crm_converted_at,
+    -- A conversion after the cut-off had not happened yet.
+    CASE WHEN r.converted_at >= params.as_of THEN false ELSE r.converted END AS crm_converted,
+    strftime(CASE WHEN r.converted_at < params.as_of THEN r.converted_at END, '%Y-%m-%d') AS crm_converted_at,
     r.lead_source AS crm_lead_source,
     cp.emails AS contact_emails,
     cp.phones AS contact_phones,
@@ -297,10 +328,12 @@ SELECT
     p.phone AS profile_phone,
     r.email AS record_email,
     r.phone AS record_phone,
-    r.last_name AS record_last_name,
-    pii.emails AS known_emails,
-    pii.phones AS known_phones,
-    pii.last_names AS known_last_names,
+    struct_pack(
+        r.first_name, r.last_name, r.full_name, r.date_of_birth, r.gender, r.email, r.phone, r.street_number,
+        r.address_line1, r.address_line2, r.city, r.state, r.postcode, r.country, r.national_id, r.company,
+        r.job_title, r.loyalty_id, record_id := r.crm_record_id
+    ) AS record_person,
+    pii.people AS known_people,
     lead.score AS lead_score,
     lead.score_1_99 AS lead_score_1_99,
     lead.top_factors AS lead_score_factors,
@@ -324,9 +357,11 @@ SELECT
     coalesce(event_counts.n_events, 0) AS n_events,
     coalesce(event_counts.n_events_30d, 0) AS n_events_30d
 FROM records AS r
+CROSS JOIN params
 LEFT JOIN profile AS p ON p.profile_id = r.profile_id
 LEFT JOIN contact_points AS cp ON cp.profile_id = r.profile_id
 LEFT JOIN known_pii AS pii ON pii.profile_id = r.profile_id
+LEFT JOIN seen ON seen.profile_id = r.profile_id
 LEFT JOIN activation_latest_predictions AS lead
     ON r.is_lead AND lead.model = 'lead_score' AND lead.profile_id = r.profile_id
 LEFT JOIN activation_latest_predictions AS churn
