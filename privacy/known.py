@@ -87,12 +87,13 @@ class KnownPii:
         Initials (`S.`) are skipped: one letter would mask every word starting with it.
         """
         family_first = "," in full_name
-        tokens = [t for t in re.split(r"[\s,]+", full_name) if len(t.rstrip(".")) >= 2]
+        tokens = [t for t in re.split(r"[\s,]+", full_name) if t]
         if len(tokens) < 2:
             return
         last_index = 0 if family_first else len(tokens) - 1
         for index, token in enumerate(tokens):
-            self.add("name", token, part="last" if index == last_index else "first")
+            if len(token.rstrip(".")) >= 2:
+                self.add("name", token, part="last" if index == last_index else "first")
 
     def add_all(self, kind: str, values: Iterable[object] | None, *, part: str | None = None) -> None:
         """`add` for each of several values."""

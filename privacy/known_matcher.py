@@ -103,7 +103,7 @@ class KnownMatcher:
 class _Probe:
     """One kind of known value: needles to look for in a form of the text, and how to find the values."""
 
-    form: str  # `lower`, `folded` (accents dropped, lower case) or `digits`
+    form: str  # `lower`, `folded` (accents dropped, lower case), `digits` or `alnum` (letters and digits)
     needles: tuple[str, ...]
     build: Callable[[], Callable[[str], list[KnownFinding]]]
     _finder: Callable[[str], list[KnownFinding]] | None = None
@@ -117,6 +117,8 @@ class _Probe:
 def _form(text: str, form: str) -> str:
     if form == "digits":
         return _NON_DIGITS.sub("", text)
+    if form == "alnum":
+        return _alphanumeric(text)
     if form == "folded":
         return fold_accents(text).lower()
     return text.lower()
@@ -124,9 +126,7 @@ def _form(text: str, form: str) -> str:
 
 def _probes(known: KnownPii, region: str) -> list[_Probe]:
     probes: list[_Probe] = []
-    literal = [(kind, v) for kind in ("email", "identifier") for v in known.of(kind)] + [
-        ("national_id", v) for v in known.of("national_id") if _digit_count(v) < 6
-    ]
+    literal = [(kind, v) for kind in ("email", "identifier") for v in known.of(kind)]
     if literal:
         probes.append(
             _Probe(
@@ -139,7 +139,15 @@ def _probes(known: KnownPii, region: str) -> list[_Probe]:
         probes.append(
             _Probe("folded", names, lambda pattern=pattern, part=part: _name_finds(pattern(), part))
         )
-    for kind, cores, pattern in _digit_patterns(known, region):
+    for value in known.of("national_id"):
+        chars = _alphanumeric(value)
+        if len(chars) >= 5:
+            probes.append(
+                _Probe(
+                    "alnum", (chars,), lambda chars=chars: _kind_finds(_spread_pattern(chars), "national_id")
+                )
+            )
+    for kind, cores, pattern in _phone_patterns(known, region):
         probes.append(
             _Probe("digits", cores, lambda kind=kind, pattern=pattern: _kind_finds(pattern(), kind))
         )
@@ -231,30 +239,36 @@ def _name_pattern(names: tuple[str, ...], part: str) -> re.Pattern[str]:
     return re.compile(rf"(?<!\w)(?:{body})(?!\w)", re.IGNORECASE)
 
 
-def _digit_patterns(
+def _phone_patterns(
     known: KnownPii, region: str
 ) -> list[tuple[str, tuple[str, ...], Callable[[], re.Pattern[str]]]]:
-    """Per kind (phones, long national ids): the core digits as needles, and the expression finding them."""
-    patterns = []
-    for kind in ("phone", "national_id"):
-        cores: list[str] = []
-        for value in known.of(kind):
-            if kind == "national_id" and _digit_count(value) < 6:
-                continue
-            core = (phone_digits(value, region) if kind == "phone" else re.sub(r"\D", "", value)).lstrip("0")
-            if len(core) >= 6 and core not in cores:
-                cores.append(core)
-        if cores:
-            patterns.append((kind, tuple(cores), functools.partial(_digit_pattern, tuple(cores), kind)))
-    return patterns
+    """The phones' core digits as needles, and the expression finding them."""
+    cores: list[str] = []
+    for value in known.of("phone"):
+        core = phone_digits(value, region).lstrip("0")
+        if len(core) >= 6 and core not in cores:
+            cores.append(core)
+    return [("phone", tuple(cores), functools.partial(_phone_pattern, tuple(cores)))] if cores else []
 
 
-def _digit_pattern(cores: tuple[str, ...], kind: str) -> re.Pattern[str]:
+def _phone_pattern(cores: tuple[str, ...]) -> re.Pattern[str]:
     body = "|".join(_SEPARATORS.join(core) for core in sorted(cores, key=lambda c: (-len(c), c)))
-    # A country code or trunk zero in front and an extension behind belong to a phone number.
-    prefix = r"(?:(?:\+|\b00)\d{1,3}[\s().\-/]{0,3})?(?:\(?0[\s().\-/]{0,2})?\(?" if kind == "phone" else ""
-    suffix = r"(?:\s*(?:x|ext\.?|extension)\s*\d{1,6})?" if kind == "phone" else ""
+    # A country code or trunk zero in front and an extension behind belong to the number.
+    prefix = r"(?:(?:\+|\b00)\d{1,3}[\s().\-/]{0,3})?(?:\(?0[\s().\-/]{0,2})?\(?"
+    suffix = r"(?:\s*(?:x|ext\.?|extension)\s*\d{1,6})?"
     return re.compile(rf"(?<![\d+]){prefix}(?:{body}){suffix}(?!\d)", re.IGNORECASE)
+
+
+def _spread_pattern(chars: str) -> re.Pattern[str]:
+    """An id's letters and digits with any light separators between them (`AB 12 34 56 C`, `AB123456C`)."""
+    return re.compile(
+        r"(?<![A-Za-z0-9])" + r"[\s.\-/]{0,2}".join(re.escape(c) for c in chars) + r"(?![A-Za-z0-9])",
+        re.IGNORECASE,
+    )
+
+
+def _alphanumeric(value: str) -> str:
+    return "".join(c for c in value.lower() if c.isalnum())
 
 
 def _address_pattern(address: str) -> str:
@@ -295,10 +309,6 @@ def _date_forms(value: str) -> list[str]:
         f"{d} {month[:3]} {y}",
     }
     return sorted(forms)
-
-
-def _digit_count(text: str) -> int:
-    return sum(c.isdigit() for c in text)
 
 
 @functools.lru_cache(maxsize=4096)

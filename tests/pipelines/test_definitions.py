@@ -35,6 +35,8 @@ def test_definitions_load_with_every_stage(monkeypatch):
         "scores/next_best_offer",
         "crm/record_scores",
         "crm/grounding",
+        "audit/access_log",
+        "audit/llm_calls",
     ):
         assert table in keys
     assert {k for k in keys if k.startswith("raw/")} == {
