@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from datetime import date, datetime
+from pathlib import Path
 
 import duckdb
 import polars as pl
@@ -345,9 +346,9 @@ TABLES = {
 }
 
 
-def make_warehouse(skip: tuple[str, ...] = ()) -> duckdb.DuckDBPyConnection:
-    """An in-memory warehouse with every input table except those in `skip`."""
-    con = connect(":memory:")
+def make_warehouse(skip: tuple[str, ...] = (), path: str | Path = ":memory:") -> duckdb.DuckDBPyConnection:
+    """A warehouse (in memory unless `path` is given) with every input table except those in `skip`."""
+    con = connect(path)
     for name, build in TABLES.items():
         if name not in skip:
             frame = build()
@@ -364,3 +365,17 @@ def con() -> Iterator[duckdb.DuckDBPyConnection]:
     connection = make_warehouse()
     yield connection
     connection.close()
+
+
+@pytest.fixture(scope="module")
+def warehouse_file(tmp_path_factory) -> Path:
+    """The same warehouse as a file with crm.grounding built as of NOW, for commands and generation.
+
+    Module-scoped: building grounding is the slow part; tests open it read-only.
+    """
+    from activation.grounding import build_grounding
+
+    path = tmp_path_factory.mktemp("warehouse") / "warehouse.duckdb"
+    with make_warehouse(path=path) as con:
+        build_grounding(con, as_of=NOW, generated_at=NOW)
+    return path
