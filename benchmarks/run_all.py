@@ -12,6 +12,7 @@ from benchmarks import (
     identity_scale,
     ingest_throughput,
     models_public,
+    pii_detection,
     segment_export,
     suppression_staging,
 )
@@ -52,6 +53,7 @@ SECTIONS = {
     segment_export.SECTION: lambda: segment_export.section(segment_export.run()),
     crm_sync.SECTION: lambda: crm_sync.section(crm_sync.run()),
     suppression_staging.SECTION: lambda: suppression_staging.section(suppression_staging.run()),
+    "PII detection": lambda: pii_detection.section(pii_detection.run()),
 }
 
 

@@ -388,6 +388,13 @@ def test_as_of_document_shows_nothing_after_the_cut_off():
         .otherwise(pl.col("converted_at"))
         .alias("converted_at"),
     )
+    # Ana's lead is created after the cut-off: her document cannot know when.
+    converted = converted.with_columns(
+        pl.when(pl.col("record_id") == "L2")
+        .then(pl.lit(datetime(2024, 6, 25)))
+        .otherwise(pl.col("created_at"))
+        .alias("created_at")
+    )
     replace_table(con, "staging.people", converted)
     cut_off = date(2024, 6, 22)
     build_grounding(con, as_of=cut_off, generated_at=NOW)
@@ -395,6 +402,8 @@ def test_as_of_document_shows_nothing_after_the_cut_off():
     assert jane["as_of"] == "2024-06-22T00:00:00Z"
     assert jane["generated_at"] == "2024-06-30T12:00:00Z"
     assert (jane["record"]["converted"], jane["record"]["converted_at"]) == (False, None)
+    assert jane["record"]["created_at"] == "2023-01-10"
+    assert _contexts(con)["L2"]["record"]["created_at"] is None
     activity = jane["recent_activity"]
     assert [o["order_id"] for o in activity["orders"]] == ["O2", "O1"]
     # K1 was opened on 2024-06-25, after the cut-off.

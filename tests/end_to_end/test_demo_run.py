@@ -1,6 +1,7 @@
 """The whole graph on a small generated company: every contract table, MLflow, Dagster, re-runs."""
 
 import json
+import re
 
 import duckdb
 import mlflow
@@ -10,6 +11,7 @@ import pytest
 from identity_resolution.metrics import pairwise_metrics
 from privacy.consent import permitted_condition
 from tests.end_to_end.conftest import kindred
+from tests.openai_stand_in import StandInLlm
 
 pytestmark = pytest.mark.slow
 
@@ -55,6 +57,63 @@ def test_grounding_is_masked(demo_run):
     contexts = [json.loads(r[0]) for r in demo_run.sql("SELECT context FROM crm.grounding")]
     text = json.dumps(contexts).lower()
     assert not [e for e in emails if e in text]
+    # The demo's case texts carry the customers' phones and emails: none survives.
+    phones = {r[0] for r in demo_run.sql("SELECT value FROM profiles.contact_points WHERE kind = 'phone'")}
+    digits = re.sub(r"\D", "", text)
+    assert not [p for p in phones if len(p) >= 11 and p[-10:-2] in digits]
+    assert all(c["provenance"]["record"]["source_row"] for c in contexts)
+
+
+def test_generate_with_the_demo_templates_sends_nothing_personal(demo_run, tmp_path):
+    lead, contact = (
+        demo_run.sql(
+            "SELECT crm_record_id FROM crm.grounding WHERE crm_object = ? AND context LIKE '%\"cases\":[{%' LIMIT 1",
+            [crm_object],
+        )[0][0]
+        for crm_object in ("Lead", "Contact")
+    )
+    config = tmp_path / "kindred.yaml"
+    with StandInLlm() as llm:
+        text = (
+            (demo_run.folder / "kindred.yaml").read_text().replace("http://127.0.0.1:11434/v1", llm.base_url)
+        )
+        config.write_text(text.replace("path: data/demo", f"path: {demo_run.folder}/data/demo"))
+        runs = [
+            kindred(
+                demo_run.folder,
+                demo_run.home,
+                "generate",
+                "follow_up_email",
+                "Lead",
+                lead,
+                "--config",
+                str(config),
+            ),
+            kindred(
+                demo_run.folder,
+                demo_run.home,
+                "generate",
+                "retention_note",
+                "Contact",
+                contact,
+                "--config",
+                str(config),
+            ),
+        ]
+    for run in runs:
+        assert run.returncode == 0, run.output
+        assert "Dear " in run.output and "<PERSON_" not in run.output
+    sent = llm.raw_requests()
+    for record_id in (lead, contact):
+        names = demo_run.sql(
+            "SELECT first_name, last_name, email FROM staging.people WHERE record_id = ?", [record_id]
+        )[0]
+        assert [v for v in names if v and v in sent] == [], record_id
+    # The view the run made reads the audit files when queried: the two calls made since show up.
+    assert demo_run.sql("SELECT template FROM audit.llm_calls ORDER BY logged_at") == [
+        ("follow_up_email",),
+        ("retention_note",),
+    ]
 
 
 def test_identity_matches_the_ground_truth(demo_run):

@@ -1,5 +1,8 @@
 """A user's own config with only some source kinds runs what applies and says what it skipped."""
 
+import json
+import re
+
 import polars as pl
 import pytest
 
@@ -62,6 +65,15 @@ def test_as_of_limits_what_the_run_sees(demo, tmp_path):
     assert run.returncode == 0, run.output
     assert run.sql("SELECT DISTINCT as_of::DATE::VARCHAR FROM scores.predictions") == [("2026-06-30",)]
     assert run.sql("SELECT DISTINCT as_of::DATE::VARCHAR FROM features.profile_features") == [("2026-06-30",)]
+    # Grounding describes the same moment and shows nothing that happened on or after it.
+    contexts = [json.loads(c) for (c,) in run.sql("SELECT context FROM crm.grounding")]
+    assert contexts and {c["as_of"] for c in contexts} == {"2026-06-30T00:00:00Z"}
+    scores = [s for c in contexts for s in c["scores"].values() if s]
+    assert scores and {s["as_of"] for s in scores} == {"2026-06-30"}
+    described = json.dumps(
+        [{k: v for k, v in c.items() if k not in ("as_of", "generated_at", "scores")} for c in contexts]
+    )
+    assert max(re.findall(r"20\d\d-\d\d-\d\d", described)) < "2026-06-30"
 
 
 def test_a_broken_config_fails_clearly_and_writes_nothing(tmp_path):

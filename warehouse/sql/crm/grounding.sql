@@ -316,7 +316,8 @@ SELECT
     len(coalesce(seen.sources, [r.source])) AS n_sources,
     strftime(seen.first_seen, '%Y-%m-%d') AS first_seen,
     strftime(seen.last_seen, '%Y-%m-%d') AS last_seen,
-    strftime(r.created_at, '%Y-%m-%d') AS crm_created_at,
+    -- A record created on or after the cut-off did not exist yet: its creation is not shown.
+    strftime(CASE WHEN r.created_at < params.as_of THEN r.created_at END, '%Y-%m-%d') AS crm_created_at,
     r.status AS crm_status,
     -- A conversion after the cut-off had not happened yet.
     CASE WHEN r.converted_at >= params.as_of THEN false ELSE r.converted END AS crm_converted,
