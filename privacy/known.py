@@ -6,8 +6,8 @@ from every source (the golden record, every staged row of the person, contact po
 source columns) and `privacy.known_matcher.KnownMatcher` finds them in any formatting:
 
 - emails and ids: exact, any case, as whole words;
-- names: as whole words in any case (first names only capitalised or in capitals, so a person
-  called Will does not hide every "will"), accents ignored (`Jose` finds `José`);
+- names: as whole words written as known, capitalised or in capitals (so a person called Price
+  or Will does not hide every "price" and "will"), accents ignored (`Jose` finds `José`);
 - phones and long national ids: by their core digits with any separators, with or without a
   country code or trunk zero (`+1 415.555.0101` finds `(415) 555 0101`);
 - street addresses: token by token with any separators and the usual abbreviations
@@ -64,6 +64,8 @@ class KnownPii:
             raise ValueError(f"unknown kind of personal value {kind!r} (known: {', '.join(KNOWN_KINDS)})")
         if value is None:
             return
+        if kind == "identifier" and "@" in str(value):
+            kind = "email"  # a source keyed by email address (an email service's events)
         if isinstance(value, datetime | date):
             text = value.strftime("%Y-%m-%d")
         else:

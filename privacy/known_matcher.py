@@ -230,13 +230,16 @@ def _name_patterns(known: KnownPii) -> list[tuple[str, tuple[str, ...], Callable
 
 
 def _name_pattern(names: tuple[str, ...], part: str) -> re.Pattern[str]:
-    if part == "first":
-        # Capitalised or in capitals only: `Will` the person, not `will` the verb.
-        forms = {form for n in names for form in (n[:1].upper() + n[1:], n.upper(), n)}
-        body = "|".join(_spaced(f) for f in sorted(forms, key=lambda n: (-len(n), n)))
-        return re.compile(rf"(?<!\w)(?:{body})(?!\w)")
-    body = "|".join(_spaced(n) for n in names)
-    return re.compile(rf"(?<!\w)(?:{body})(?!\w)", re.IGNORECASE)
+    # As written, capitalised or in capitals only: `Price` the person, not "the price shown";
+    # `Will` the person, not "will you call".
+    forms = {form for n in names for form in (n, _capitalised(n), n.upper())}
+    body = "|".join(_spaced(f) for f in sorted(forms, key=lambda n: (-len(n), n)))
+    return re.compile(rf"(?<!\w)(?:{body})(?!\w)")
+
+
+def _capitalised(name: str) -> str:
+    """Each word with a capital first letter, the rest as written (`mcdonald` -> `Mcdonald`, `McDonald` stays)."""
+    return " ".join(w[:1].upper() + w[1:] for w in name.split())
 
 
 def _phone_patterns(

@@ -127,3 +127,24 @@ def test_overlaps_across_kinds_keep_the_stronger_finding(detector):
     findings = detector.find(text)
     assert len(findings) == 1 and findings[0].kind == "card"
     assert resolve_overlaps([]) == []
+
+
+def test_a_family_name_that_is_a_word_is_only_masked_as_a_name():
+    # Seen on the demo company: customers named Price and Weeks turned "the price shown" into
+    # "the P. shown" and "two weeks ago" into "two W. ago".
+    known = KnownPii()
+    known.add("name", "Price", part="last")
+    known.add("name", "Weeks", part="last")
+    masker = Masker(DisplayStyle(), known=known)
+    assert masker.text("I was charged more than the price shown, two weeks ago") == (
+        "I was charged more than the price shown, two weeks ago"
+    )
+    assert masker.text("Mrs PRICE and Mr Weeks called") == "Mrs P. and Mr W. called"
+
+
+def test_a_record_id_that_is_an_email_is_masked_as_an_email():
+    # An email service's events are keyed by the address: the record id is an email, not an id.
+    known = KnownPii()
+    known.add("identifier", "kim@example.net")
+    assert known.of("email") == ["kim@example.net"] and known.of("identifier") == []
+    assert Masker(DisplayStyle(), known=known).text("reply to kim@example.net") == "reply to k***@example.net"
