@@ -8,10 +8,14 @@ import mlflow
 import polars as pl
 import pytest
 
+from activation.generation import generate
 from identity_resolution.metrics import pairwise_metrics
+from privacy.audit import AuditLog
+from privacy.callers import Caller
 from privacy.consent import permitted_condition
 from tests.end_to_end.conftest import kindred
 from tests.openai_stand_in import StandInLlm
+from warehouse.config import load_config
 
 pytestmark = pytest.mark.slow
 
@@ -78,31 +82,30 @@ def test_generate_with_the_demo_templates_sends_nothing_personal(demo_run, tmp_p
             (demo_run.folder / "kindred.yaml").read_text().replace("http://127.0.0.1:11434/v1", llm.base_url)
         )
         config.write_text(text.replace("path: data/demo", f"path: {demo_run.folder}/data/demo"))
-        runs = [
-            kindred(
-                demo_run.folder,
-                demo_run.home,
-                "generate",
-                "follow_up_email",
-                "Lead",
-                lead,
-                "--config",
-                str(config),
-            ),
-            kindred(
-                demo_run.folder,
-                demo_run.home,
-                "generate",
+        # The command as a user runs it, then the library the API calls, on the real demo data.
+        run = kindred(
+            demo_run.folder,
+            demo_run.home,
+            "generate",
+            "follow_up_email",
+            "Lead",
+            lead,
+            "--config",
+            str(config),
+        )
+        assert run.returncode == 0, run.output
+        with duckdb.connect(str(demo_run.home / "warehouse.duckdb"), read_only=True) as con:
+            note = generate(
+                con,
                 "retention_note",
                 "Contact",
                 contact,
-                "--config",
-                str(config),
-            ),
-        ]
-    for run in runs:
-        assert run.returncode == 0, run.output
-        assert "Dear " in run.output and "<PERSON_" not in run.output
+                caller=Caller("rep", "reader", "api"),
+                config=load_config(config),
+                audit=AuditLog(demo_run.home),
+            )
+    assert "Dear " in run.output and "<PERSON_" not in run.output
+    assert note.answer.startswith("Dear <PERSON_1> <PERSON_2>")
     sent = llm.raw_requests()
     for record_id in (lead, contact):
         names = demo_run.sql(
