@@ -35,7 +35,7 @@ def test_a_reader_gets_the_stored_masked_document_and_the_read_is_audited(ground
     )
     assert (row["crm_object"], row["crm_record_id"], row["profile_id"]) == ("Lead", "L1", "P1")
     assert (row["masked"], row["outcome"], row["request_id"]) == (True, "ok", "r-1")
-    assert row["fields"][:3] == ["record", "profile", "scores"]
+    assert row["fields"][:4] == ["record", "profile", "consent", "scores"]
 
 
 def test_only_a_pii_reader_may_have_the_document_in_clear(grounded):

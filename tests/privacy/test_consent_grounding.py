@@ -7,7 +7,7 @@ import pytest
 
 from activation.grounding import GROUNDING, build_grounding, grounding_for
 from tests.activation.conftest import NOW, make_warehouse
-from warehouse.config import ConsentConfig
+from warehouse.config import ConsentConfig, KindredConfig, SourceConfig
 
 AT = datetime(2024, 3, 1)
 
@@ -45,7 +45,7 @@ def _channel(document: dict, channel: str) -> dict:
 
 
 def test_each_document_carries_the_persons_consent_per_channel(con):
-    build_grounding(con, now=NOW)
+    build_grounding(con, as_of=NOW, generated_at=NOW)
     docs = _documents(con)
     jane, john, ana = docs["L1"], docs["C1"], docs["L2"]
     assert list(jane["consent"]) == ["profiling", "channels"]
@@ -62,7 +62,7 @@ def test_each_document_carries_the_persons_consent_per_channel(con):
 
 
 def test_contact_points_of_channels_left_entirely_are_not_offered(con):
-    build_grounding(con, now=NOW)
+    build_grounding(con, as_of=NOW, generated_at=NOW)
     docs = _documents(con)
     jane, john, ana = docs["L1"], docs["C1"], docs["L2"]
     assert jane["profile"]["emails"] == []
@@ -78,7 +78,10 @@ def test_contact_points_of_channels_left_entirely_are_not_offered(con):
 
 def test_an_opt_in_regime_turns_marketing_off_without_a_recorded_opt_in(con):
     regime = ConsentConfig(opt_in_required={"marketing": ["email"], "profiling": ["any"]})
-    build_grounding(con, now=NOW, consent=regime)
+    config = KindredConfig(
+        sources=[SourceConfig(name="crm", kind="people", path="people.csv")], consent=regime
+    )
+    build_grounding(con, config=config, as_of=NOW, generated_at=NOW)
     docs = _documents(con)
     for record in ("L1", "C1", "L2", "L3"):
         assert _channel(docs[record], "email")["marketing"] is False, record
@@ -88,9 +91,9 @@ def test_an_opt_in_regime_turns_marketing_off_without_a_recorded_opt_in(con):
 
 
 def test_a_fresh_document_says_the_same(con):
-    build_grounding(con, now=NOW)
+    build_grounding(con, as_of=NOW, generated_at=NOW)
     stored = grounding_for(con, "Contact", "C1")
-    fresh = grounding_for(con, "Contact", "C1", fresh=True, now=NOW)
+    fresh = grounding_for(con, "Contact", "C1", fresh=True, as_of=NOW)
     assert fresh["consent"] == stored["consent"]
     assert fresh["profile"]["phones"] == stored["profile"]["phones"] == []
 
@@ -98,7 +101,7 @@ def test_a_fresh_document_says_the_same(con):
 def test_without_a_consent_table_everyone_gets_the_defaults():
     connection = make_warehouse()
     try:
-        build_grounding(connection, now=NOW)
+        build_grounding(connection, as_of=NOW, generated_at=NOW)
         docs = _documents(connection)
         for document in docs.values():
             assert document["consent"]["profiling"] is True
