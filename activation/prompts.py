@@ -294,15 +294,14 @@ def registered_version(template: PromptTemplate, *, register: bool = True) -> st
 def _lookup_or_register(uri: str, template: PromptTemplate, *, register: bool) -> str | None:
     # Telemetry would try the network; a self-hosted CDP does not phone home.
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
-    import mlflow
-    import mlflow.genai
+    from mlflow import MlflowClient
 
     for name in ("mlflow", "alembic"):
         logging.getLogger(name).setLevel(logging.WARNING)
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
+    # A client of its own: MLflow's process-wide tracking and registry URIs are left alone.
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
     registry_name = REGISTRY_PREFIX + template.name
-    latest = mlflow.genai.load_prompt(f"prompts:/{registry_name}@latest", allow_missing=True)
+    latest = client.load_prompt(f"prompts:/{registry_name}@latest", allow_missing=True)
     if latest is not None and latest.tags.get("kindred.content_sha256") == template.content_hash:
         return str(latest.version)
     if not register:
@@ -317,7 +316,7 @@ def _lookup_or_register(uri: str, template: PromptTemplate, *, register: bool) -
         "max_tokens": config.max_tokens,
         "top_p": config.top_p,
     }
-    created = mlflow.genai.register_prompt(
+    created = client.register_prompt(
         name=registry_name,
         template=messages,
         commit_message=config.description or f"{template.name} from kindred.yaml",

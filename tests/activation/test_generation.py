@@ -263,3 +263,23 @@ def test_a_changed_template_is_a_new_version_in_the_registry(con, tmp_path, kind
         str(version + 1),
     ]
     assert HOSTILE_DESCRIPTION  # the case text the leak tests rely on is in the fixture
+
+
+def test_the_registry_is_used_without_changing_mlflows_process_wide_uris(con, tmp_path, kindred_home):
+    import mlflow
+
+    # Another library (the model registry, a test) points MLflow elsewhere in the same process.
+    elsewhere = f"sqlite:///{tmp_path / 'elsewhere.db'}"
+    previous = (mlflow.get_tracking_uri(), mlflow.get_registry_uri())
+    mlflow.set_tracking_uri(elsewhere)
+    mlflow.set_registry_uri(elsewhere)
+    try:
+        with StandInLlm() as llm:
+            # A template not registered yet in this process: the registry is asked.
+            config = _config(tmp_path, llm.base_url, prompts=TEMPLATE.replace("Also mention", "Do mention"))
+            result = generate(con, "case_summary", "Lead", "L1", caller=READER, config=config)
+        assert (mlflow.get_tracking_uri(), mlflow.get_registry_uri()) == (elsewhere, elsewhere)
+        assert result.template_version.isdigit()
+    finally:
+        mlflow.set_tracking_uri(previous[0])
+        mlflow.set_registry_uri(previous[1])
