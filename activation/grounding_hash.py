@@ -1,8 +1,10 @@
 """The text of a grounding document and a hash of its content, so syncs send only changed documents.
 
-Every build stamps each document with `generated_at`, so the text changes on every run even when
-nothing about the customer did. The content hash covers everything except such build stamps: two
-builds that say the same thing about a record give the same hash, whenever they ran.
+Every build stamps each document with `as_of` (the run's cut-off) and `generated_at`, so the text
+changes on every run even when nothing about the customer did. The content hash covers everything
+except such build stamps: two builds that say the same thing about a record give the same hash,
+whenever they ran. A mirror therefore keeps a document with the stamps of the build that last
+changed what it says: as of then, and still, it says the same.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from typing import Any
 import blake3
 
 # Keys that describe the build rather than the customer.
-BUILD_STAMPS = ("generated_at",)
+BUILD_STAMPS = ("as_of", "generated_at")
 
 
 def document_text_and_hash(document: dict[str, Any]) -> tuple[str, str]:

@@ -17,6 +17,7 @@ from psycopg import sql
 
 from activation.crm_sync.tables import GROUNDING, RECORD_SCORES, SEGMENT_MEMBERSHIP, MirrorTable
 from activation.grounding import build_grounding
+from activation.grounding_hash import BUILD_STAMPS
 from activation.record_scores import build_record_scores
 from tests.activation.conftest import LATER, NOW, make_warehouse
 from tests.postgres_server import PostgresServer
@@ -64,7 +65,7 @@ def crm_warehouse(path: Path | None = None) -> duckdb.DuckDBPyConnection:
     """
     con = make_warehouse()
     build_record_scores(con, now=NOW)
-    build_grounding(con, now=NOW)
+    build_grounding(con, as_of=NOW, generated_at=NOW)
     if path is None:
         return con
     con.execute(f"ATTACH '{path}' AS target")
@@ -96,7 +97,7 @@ def next_run(con: duckdb.DuckDBPyConnection) -> None:
         "FROM staging.people WHERE record_id = 'L2'"
     )
     build_record_scores(con, now=LATER)
-    build_grounding(con, now=NOW + timedelta(seconds=1))
+    build_grounding(con, as_of=NOW + timedelta(seconds=1), generated_at=NOW + timedelta(seconds=1))
 
 
 def add_membership(con: duckdb.DuckDBPyConnection, rows: list[tuple[str, str, datetime]]) -> None:
@@ -155,7 +156,7 @@ def _without_stamps(table: MirrorTable, rows: list[tuple]) -> list[tuple]:
     for row in rows:
         values = dict(zip(names, row, strict=True))
         values.pop("generated_at")
-        values["context"] = {k: v for k, v in values["context"].items() if k != "generated_at"}
+        values["context"] = {k: v for k, v in values["context"].items() if k not in BUILD_STAMPS}
         out.append(tuple(values.values()))
     return out
 

@@ -40,12 +40,12 @@ def test_a_stamp_in_the_middle_keeps_the_key_order():
 
 
 def test_rebuilt_grounding_keeps_its_hashes_unless_a_document_says_something_else(con):
-    build_grounding(con, now=NOW)
+    build_grounding(con, as_of=NOW, generated_at=NOW)
     first = dict(con.sql("SELECT crm_record_id, content_hash FROM crm.grounding").fetchall())
-    build_grounding(con, now=LATER)
+    build_grounding(con, as_of=LATER, generated_at=LATER)
     again = dict(con.sql("SELECT crm_record_id, content_hash FROM crm.grounding").fetchall())
     con.execute("UPDATE scores.predictions SET score = 0.9 WHERE profile_id = 'P1' AND model = 'churn_risk'")
-    build_grounding(con, now=LATER)
+    build_grounding(con, as_of=LATER, generated_at=LATER)
     changed = dict(con.sql("SELECT crm_record_id, content_hash FROM crm.grounding").fetchall())
 
     assert again == first
