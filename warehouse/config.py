@@ -19,6 +19,7 @@ from warehouse.canonical import (
 )
 from warehouse.consent_config import ANY_CONSENT, ConsentConfig
 from warehouse.segment_config import SegmentConfig, repeated
+from warehouse.serving_config import ServingConfig
 
 FORMATS = ("csv", "parquet", "jsonl")
 _EXTENSIONS = {".csv": "csv", ".parquet": "parquet", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl"}
@@ -380,6 +381,7 @@ class KindredConfig(_Strict):
     privacy: PrivacyConfig = Field(default_factory=PrivacyConfig)
     llm: LlmConfig | None = None
     prompts: list[PromptConfig] = Field(default_factory=list)
+    serving: ServingConfig = Field(default_factory=ServingConfig)
     base_dir: Path = Path(".")
 
     @field_validator("sources")
@@ -557,6 +559,7 @@ __all__ = [
     "PiiKind",
     "PrivacyConfig",
     "PromptConfig",
+    "ServingConfig",
     "SourceConfig",
     "load_config",
     "required_columns",

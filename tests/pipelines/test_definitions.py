@@ -63,6 +63,7 @@ def test_every_asset_has_a_group_and_a_description(monkeypatch):
             "features",
             "models",
             "activation",
+            "serving",
         }, key
         assert node.description, key
 

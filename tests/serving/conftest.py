@@ -1,0 +1,93 @@
+"""A served Kindred home: the activation tests' small warehouse, built, published, with two API keys.
+
+Built once per module (grounding and publishing take a second or two, MLflow's prompt registry
+longer); tests read the audit rows written after they start, by request id or by counting.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from activation.grounding import build_grounding
+from activation.record_scores import build_record_scores
+from privacy.tokens import MASKING_KEY_ENV
+from serving.api import create_app
+from serving.auth import Authenticator
+from serving.keys import KeyStore
+from serving.mcp_server import CallerResolver, build_mcp_server, mcp_http
+from serving.publish import publish
+from serving.rate_limit import RateLimiter
+from serving.service import KindredService
+from tests.activation.conftest import NOW, make_warehouse
+from warehouse.config import KindredConfig, load_config
+
+MASKING_KEY = "serving-tests-masking-key-0123456789abcdef"
+
+
+@dataclass
+class ServedHome:
+    """A home with a publication and keys: `reader_key`, `pii_key`, and a revoked `revoked_key`."""
+
+    home: Path
+    config: KindredConfig
+    reader_key: str
+    pii_key: str
+    revoked_key: str
+
+
+def write_config(folder: Path, extra: str = "") -> KindredConfig:
+    """A kindred.yaml with the fixture's one people source, plus `extra` YAML."""
+    path = folder / "kindred.yaml"
+    path.write_text("sources:\n  - {name: crm, kind: people, path: people.csv}\n" + extra)
+    return load_config(path)
+
+
+def build_home(home: Path, extra_config: str = "") -> ServedHome:
+    """Build the small warehouse in `home`, publish it and create the keys."""
+    home.mkdir(parents=True, exist_ok=True)
+    with make_warehouse(path=home / "warehouse.duckdb") as con:
+        build_record_scores(con, now=NOW)
+        build_grounding(con, as_of=NOW, generated_at=NOW)
+        publish(con, home)
+    keys = KeyStore(home)
+    _, reader = keys.create("copilot", "reader")
+    _, pii = keys.create("ops", "pii_reader")
+    _, revoked = keys.create("retired", "reader")
+    keys.revoke("retired")
+    return ServedHome(home, write_config(home, extra_config), reader, pii, revoked)
+
+
+def make_client(served: ServedHome, config: KindredConfig | None = None) -> TestClient:
+    """An app over the home with the MCP endpoint mounted; use as a context manager (runs the lifespan)."""
+    config = config or served.config
+    service = KindredService(served.home, config)
+    authenticator = Authenticator(KeyStore(served.home), RateLimiter(config.serving))
+    mcp = mcp_http(build_mcp_server(service, CallerResolver(authenticator)), "127.0.0.1")
+    return TestClient(create_app(service, authenticator, mcp_app=mcp), base_url="http://127.0.0.1:8000")
+
+
+@pytest.fixture(autouse=True)
+def masking_key(monkeypatch):
+    """Lookups are audited as keyed hashes, which need the masking key."""
+    monkeypatch.setenv(MASKING_KEY_ENV, MASKING_KEY)
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory) -> ServedHome:
+    return build_home(tmp_path_factory.mktemp("served_home"))
+
+
+@pytest.fixture(scope="module")
+def client(served) -> Iterator[TestClient]:
+    with make_client(served) as test_client:
+        yield test_client
+
+
+def bearer(key: str) -> dict[str, str]:
+    """The header a key travels in."""
+    return {"Authorization": f"Bearer {key}"}
