@@ -205,13 +205,13 @@ def _read(path: Path) -> list[ApiKey]:
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise KeyStoreError(
             f"{path}: not a valid key file ({error}); restore it or remove it and create keys anew"
-        )
+        ) from None
     try:
         return [ApiKey(**entry) for entry in document["keys"]]
     except (KeyError, TypeError) as error:
         raise KeyStoreError(
             f"{path}: unexpected content ({error}); restore it or remove it and create keys anew"
-        )
+        ) from None
 
 
 def _write(path: Path, keys: list[ApiKey]) -> None:

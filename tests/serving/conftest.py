@@ -6,11 +6,17 @@ longer); tests read the audit rows written after they start, by request id or by
 
 from __future__ import annotations
 
+import socket
+import threading
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import uvicorn
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from activation.grounding import build_grounding
@@ -62,13 +68,39 @@ def build_home(home: Path, extra_config: str = "") -> ServedHome:
     return ServedHome(home, write_config(home, extra_config), reader, pii, revoked)
 
 
-def make_client(served: ServedHome, config: KindredConfig | None = None) -> TestClient:
-    """An app over the home with the MCP endpoint mounted; use as a context manager (runs the lifespan)."""
+def make_app(served: ServedHome, config: KindredConfig | None = None) -> FastAPI:
+    """The app `kindred serve` runs, over the home, with the MCP endpoint mounted."""
     config = config or served.config
     service = KindredService(served.home, config)
     authenticator = Authenticator(KeyStore(served.home), RateLimiter(config.serving))
     mcp = mcp_http(build_mcp_server(service, CallerResolver(authenticator)), "127.0.0.1")
-    return TestClient(create_app(service, authenticator, mcp_app=mcp), base_url="http://127.0.0.1:8000")
+    return create_app(service, authenticator, mcp_app=mcp)
+
+
+def make_client(served: ServedHome, config: KindredConfig | None = None) -> TestClient:
+    """A test client of `make_app`; use as a context manager (runs the lifespan)."""
+    return TestClient(make_app(served, config), base_url="http://127.0.0.1:8000")
+
+
+@contextmanager
+def running_server(app: FastAPI) -> Iterator[str]:
+    """Run an app in uvicorn on a free loopback port in a thread; yields its base URL."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
 
 
 @pytest.fixture(autouse=True)
