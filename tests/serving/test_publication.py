@@ -33,7 +33,10 @@ def _publish(home) -> None:
 
 
 def test_nothing_published_is_a_clear_error(tmp_path):
-    with pytest.raises(NothingPublished, match="run `kindred run` or `kindred publish`"), ServingStore(tmp_path).connection():
+    with (
+        pytest.raises(NothingPublished, match="run `kindred run` or `kindred publish`"),
+        ServingStore(tmp_path).connection(),
+    ):
         pass
 
 
@@ -69,7 +72,9 @@ def test_the_server_moves_to_a_new_publication_and_removes_the_old_one_when_unus
         assert first.sql("SELECT min(version), max(version) FROM crm.grounding").fetchall() == [(1, 1)]
         with store.connection() as second:
             assert second.sql("SELECT min(version) FROM crm.grounding").fetchall() == [(2,)]
-    assert [p.name for p in serving_folder(tmp_path).glob("published-*")] == [current_publication(tmp_path).name]
+    assert [p.name for p in serving_folder(tmp_path).glob("published-*")] == [
+        current_publication(tmp_path).name
+    ]
     store.close()
 
 
@@ -83,7 +88,9 @@ def test_requests_never_see_half_of_a_publication_while_publishing_repeats(tmp_p
         while not stop.is_set():
             try:
                 with store.connection() as con:
-                    scores = con.sql("SELECT min(version), max(version), count(*) FROM crm.record_scores").fetchall()[0]
+                    scores = con.sql(
+                        "SELECT min(version), max(version), count(*) FROM crm.record_scores"
+                    ).fetchall()[0]
                     grounding = con.sql("SELECT min(version), max(version) FROM crm.grounding").fetchall()[0]
                 if scores[0] != scores[1] or scores[:2] != grounding or scores[2] != 2000:
                     problems.append((scores, grounding))

@@ -28,7 +28,9 @@ def test_a_bucket_allows_a_burst_then_refills_at_the_rate():
 
 def test_a_key_can_have_its_own_limit():
     limiter = RateLimiter(
-        ServingConfig(rate_limit={"per_second": 1, "burst": 1}, key_rate_limits={"sync": {"per_second": 1, "burst": 5}}),
+        ServingConfig(
+            rate_limit={"per_second": 1, "burst": 1}, key_rate_limits={"sync": {"per_second": 1, "burst": 5}}
+        ),
         Clock(),
     )
     assert sum(limiter.take("sync") is None for _ in range(6)) == 5
@@ -42,11 +44,17 @@ def test_retry_after_rounds_up_to_whole_seconds():
 def test_the_api_and_mcp_answer_429_with_retry_after_once_a_key_is_used_up(served, tmp_path):
     config = write_config(tmp_path, "serving: {rate_limit: {per_second: 0.01, burst: 2}}\n")
     with make_client(served, config) as client:
-        codes = [client.get("/v1/crm/Lead/L1", headers=bearer(served.reader_key)).status_code for _ in range(3)]
+        codes = [
+            client.get("/v1/crm/Lead/L1", headers=bearer(served.reader_key)).status_code for _ in range(3)
+        ]
         assert codes == [200, 200, 429]
         limited = client.get("/v1/crm/Lead/L1/grounding", headers=bearer(served.reader_key))
         assert limited.status_code == 429 and int(limited.headers["Retry-After"]) >= 1
         assert "rate limit of key 'copilot'" in limited.json()["message"]
         assert client.get("/v1/crm/Lead/L1", headers=bearer(served.pii_key)).status_code == 200
-        mcp = client.post("/mcp", headers={**bearer(served.reader_key), "Accept": "application/json, text/event-stream"}, json={})
+        mcp = client.post(
+            "/mcp",
+            headers={**bearer(served.reader_key), "Accept": "application/json, text/event-stream"},
+            json={},
+        )
         assert mcp.status_code == 429 and "Retry-After" in mcp.headers
