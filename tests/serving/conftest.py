@@ -1,6 +1,6 @@
 """A served Kindred home: the activation tests' small warehouse, built, published, with two API keys.
 
-Built once per module (grounding and publishing take a second or two, MLflow's prompt registry
+Built once per test process (grounding and publishing take a second or two, MLflow's prompt registry
 longer); tests read the audit rows written after they start, by request id or by counting.
 """
 
@@ -109,7 +109,7 @@ def masking_key(monkeypatch):
     monkeypatch.setenv(MASKING_KEY_ENV, MASKING_KEY)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def served(tmp_path_factory) -> ServedHome:
     return build_home(tmp_path_factory.mktemp("served_home"))
 
