@@ -22,7 +22,7 @@ _SERVED = [["crm", "grounding"], ["crm", "record_scores"], ["profiles", "consent
 def publication(context: dg.AssetExecutionContext, kindred: KindredResource) -> dg.MaterializeResult:
     with kindred.connect() as con:
         published = publish(
-            con, kindred_home(), tables=serving_tables(con, kindred.load()), run_id=context.run_id
+            con, kindred_home(), tables=serving_tables(con, kindred.load()), run_id=context.run.run_id
         )
     return dg.MaterializeResult(
         metadata={
