@@ -43,8 +43,9 @@ PUBLICATION = "serving.publication"
 # The staging tables and raw rows feed grounding documents built on demand (unmasked reads,
 # generation) and the person's known values used to mask a profile.
 SERVING_TABLES: dict[str, tuple[tuple[str, ...], ...]] = {
-    "crm.grounding": (("crm_object", "crm_record_id"), ("profile_id",)),
-    "crm.record_scores": (("crm_object", "crm_record_id"), ("profile_id",)),
+    # DuckDB uses an index for one column's equality: the record id is the selective one.
+    "crm.grounding": (("crm_record_id",), ("profile_id",)),
+    "crm.record_scores": (("crm_record_id",), ("profile_id",)),
     "profiles.unified_profile": (("profile_id",),),
     "profiles.contact_points": (("value",), ("profile_id",)),
     "profiles.consent": (("profile_id",),),
