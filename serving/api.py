@@ -28,6 +28,7 @@ from serving.auth import Authenticator, RateLimited, Unauthorized, bearer_token
 from serving.metrics import MetricsMiddleware, RequestMetrics
 from serving.models import (
     CRM_OBJECT_PATTERN,
+    SEGMENT_NAME_PATTERN,
     ErrorBody,
     GenerateRequest,
     Generation,
@@ -36,6 +37,8 @@ from serving.models import (
     LookupResult,
     RecordOffers,
     RecordScores,
+    SegmentList,
+    SegmentMembers,
 )
 from serving.rate_limit import retry_after_header
 from serving.service import KindredService, describe_error
@@ -245,6 +248,35 @@ def create_app(
         is never logged, and is audited only as a keyed hash."""
         return answer(
             request, lambda rid: {"profiles": service.lookup(caller, body.kind, body.value, request_id=rid)}
+        )
+
+    @app.get("/v1/segments", response_model=SegmentList, responses=_ERRORS, tags=["segments"])
+    def segments(request: Request, caller: CallerDep) -> Any:
+        """Every segment of kindred.yaml: description, whose consent applies (purpose, channel), size at the last run."""
+        return answer(request, lambda _: {"segments": service.segments()})
+
+    @app.get(
+        "/v1/segments/{name}/members", response_model=SegmentMembers, responses=_ERRORS, tags=["segments"]
+    )
+    def segment_members(
+        request: Request,
+        caller: CallerDep,
+        name: Annotated[str, Path(pattern=SEGMENT_NAME_PATTERN, description="The segment's name.")],
+        limit: Annotated[
+            int, Query(ge=1, le=100_000, description="Members per page (at most serving.max_page_size).")
+        ] = 100,
+        after: Annotated[
+            str | None, Query(min_length=1, max_length=128, description="`next_after` of the previous page.")
+        ] = None,
+        unmask: Unmask = False,
+    ) -> Any:
+        """One page of a segment's members that consent permits for its purpose and channel, with the
+        segment's columns (masked by field kind unless a pii_reader asks `unmask=true`), by profile id."""
+        return answer(
+            request,
+            lambda rid: service.segment_members(
+                caller, name, limit=limit, after=after, unmask=unmask, request_id=rid
+            ),
         )
 
     @app.post(

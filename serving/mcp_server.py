@@ -162,6 +162,13 @@ def build_mcp_server(service: KindredService, resolver: CallerResolver) -> MCPSe
             ),
         )
 
+    @server.tool()
+    def list_segments(ctx: Context) -> dict[str, Any]:
+        """The marketing segments defined in Kindred (for example customers likely to churn who spend
+        a lot), each with its description, the purpose and channel whose consent applies to it, and
+        how many people were in it at the last run."""
+        return call(ctx, lambda caller, rid: {"segments": service.segments()})
+
     generate_description = (
         "Draft text for one CRM record with a configured prompt template (for example a follow-up "
         "email to a lead or a retention note for a customer at risk): the record's grounding is "

@@ -22,6 +22,7 @@ from activation.context import customer_context, find_profiles, profile_context
 from activation.generation import GenerationError, LlmEndpointError, LlmKeyMissing, generate
 from activation.prompts import PromptError, PromptLibrary
 from activation.scores_context import offers_context, record_scores_context
+from activation.segments.members import segment_members, segment_summaries
 from privacy.audit import AuditLog, Lookup, audit_log
 from privacy.callers import Caller, PiiAccessDenied
 from privacy.masking import default_detector
@@ -182,6 +183,39 @@ class KindredService:
                 con, caller, Lookup(kind, value), config=self.config, audit=self.audit, request_id=request_id
             )
             return [{"profile_id": p, "crm_records": _crm_records(con, p)} for p in found]
+
+    def segments(self) -> list[dict]:
+        """The declared segments with their size at the last run (nothing personal: not audited)."""
+        with self.store.connection() as con:
+            return segment_summaries(con, self.config)
+
+    def segment_members(
+        self,
+        caller: Caller,
+        name: str,
+        *,
+        limit: int,
+        after: str | None,
+        unmask: bool,
+        request_id: str,
+    ) -> dict:
+        """A page of a segment's members that consent permits for its purpose and channel."""
+        if limit > self.config.serving.max_page_size:
+            raise ValueError(
+                f"limit must be at most {self.config.serving.max_page_size} (serving.max_page_size)"
+            )
+        with self.store.connection() as con:
+            return segment_members(
+                con,
+                caller,
+                name,
+                config=self.config,
+                limit=limit,
+                after=after,
+                unmasked=unmask,
+                audit=self.audit,
+                request_id=request_id,
+            )
 
     def generate(
         self, caller: Caller, template: str, crm_object: str, crm_record_id: str, *, source: str | None

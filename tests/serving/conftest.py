@@ -21,6 +21,8 @@ from fastapi.testclient import TestClient
 
 from activation.grounding import build_grounding
 from activation.record_scores import build_record_scores
+from activation.segments.membership import refresh_segment
+from activation.segments.profile_fields import build_profile_fields
 from privacy.tokens import MASKING_KEY_ENV
 from serving.api import create_app
 from serving.auth import Authenticator
@@ -46,26 +48,46 @@ class ServedHome:
     revoked_key: str
 
 
+# Everyone with a profile, for email marketing; John Smith (P2) opted out of email marketing.
+SEGMENT = """
+segments:
+  - name: everyone
+    description: Every profile, for email marketing.
+    purpose: marketing
+    channel: email
+    where: {field: profile_id, op: is not null}
+    columns: [first_name, last_name, email, churn_risk]
+"""
+
+
 def write_config(folder: Path, extra: str = "") -> KindredConfig:
-    """A kindred.yaml with the fixture's one people source, plus `extra` YAML."""
+    """A kindred.yaml with the fixture's one people source and segment, plus `extra` YAML."""
     path = folder / "kindred.yaml"
-    path.write_text("sources:\n  - {name: crm, kind: people, path: people.csv}\n" + extra)
+    path.write_text("sources:\n  - {name: crm, kind: people, path: people.csv}\n" + SEGMENT + extra)
     return load_config(path)
 
 
 def build_home(home: Path, extra_config: str = "") -> ServedHome:
-    """Build the small warehouse in `home`, publish it and create the keys."""
+    """Build the small warehouse in `home` with a segment and consent, publish it and create the keys."""
     home.mkdir(parents=True, exist_ok=True)
+    config = write_config(home, extra_config)
     with make_warehouse(path=home / "warehouse.duckdb") as con:
         build_record_scores(con, now=NOW)
         build_grounding(con, as_of=NOW, generated_at=NOW)
+        con.execute(
+            "CREATE TABLE profiles.consent AS SELECT 'P2' AS profile_id, 'email' AS channel, 'marketing' AS purpose, "
+            "'opted_out' AS status, 'crm' AS source, 'C1' AS record_id, TIMESTAMP '2024-05-01' AS recorded_at"
+        )
+        build_profile_fields(con)
+        for segment in config.segments:
+            refresh_segment(con, segment, now=NOW)
         publish(con, home)
     keys = KeyStore(home)
     _, reader = keys.create("copilot", "reader")
     _, pii = keys.create("ops", "pii_reader")
     _, revoked = keys.create("retired", "reader")
     keys.revoke("retired")
-    return ServedHome(home, write_config(home, extra_config), reader, pii, revoked)
+    return ServedHome(home, config, reader, pii, revoked)
 
 
 def make_app(served: ServedHome, config: KindredConfig | None = None) -> FastAPI:

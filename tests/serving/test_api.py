@@ -27,6 +27,8 @@ def test_every_v1_route_refuses_without_a_valid_key(client, headers):
         ("GET", "/v1/crm/Lead/L1/grounding"),
         ("GET", "/v1/profiles/P1"),
         ("POST", "/v1/profiles/lookup"),
+        ("GET", "/v1/segments"),
+        ("GET", "/v1/segments/everyone/members"),
         ("POST", "/v1/generate"),
     ]:
         response = client.request(
@@ -179,6 +181,8 @@ def test_openapi_lists_every_path(client):
         "/v1/profiles/{profile_id}",
         "/v1/profiles/lookup",
         "/v1/generate",
+        "/v1/segments",
+        "/v1/segments/{name}/members",
         "/health",
         "/metrics",
     ):

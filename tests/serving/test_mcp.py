@@ -20,7 +20,14 @@ from serving.rate_limit import RateLimiter
 from serving.service import KindredService
 from tests.serving.conftest import MASKING_KEY, bearer, make_app, running_server
 
-TOOLS = {"find_customer", "get_customer_context", "get_scores", "get_next_best_offers", "generate"}
+TOOLS = {
+    "find_customer",
+    "get_customer_context",
+    "get_scores",
+    "get_next_best_offers",
+    "list_segments",
+    "generate",
+}
 CLEAR = ("Doe", "jane.doe@example.com", "5550101", "4111", "123-45-6789")
 
 
