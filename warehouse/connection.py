@@ -139,13 +139,18 @@ def read_table(con: duckdb.DuckDBPyConnection, name: str) -> pl.DataFrame:
 
 
 def table_exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:
-    """Whether `schema.table` exists."""
+    """Whether `schema.table` exists (a table or a view) in the database in use."""
     schema, table = name.split(".")
-    rows = con.sql(
-        "SELECT 1 FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
-        params=[schema, table],
-    ).fetchall()
-    return bool(rows)
+    # DuckDB's own catalog functions answer in a third of the time information_schema takes, which
+    # matters to the API (a request asks this once or twice); tables first, the usual case.
+    for catalog, column in (("duckdb_tables", "table_name"), ("duckdb_views", "view_name")):
+        rows = con.execute(
+            f"SELECT 1 FROM {catalog}() WHERE database_name = current_database() AND schema_name = ? AND {column} = ?",
+            [schema, table],
+        ).fetchall()
+        if rows:
+            return True
+    return False
 
 
 def row_count(con: duckdb.DuckDBPyConnection, name: str) -> int:
