@@ -96,11 +96,16 @@ def test_a_pii_reader_gets_clear_grounding_only_when_asking(client, served):
 
 
 def test_profile_masked_by_field_kind_and_clear_for_a_pii_reader(client, served):
-    masked = client.get("/v1/profiles/P1", headers=bearer(served.reader_key)).json()
+    response = client.get("/v1/profiles/P1", headers=bearer(served.reader_key))
+    masked = response.json()
     assert masked["first_name"] == "Jane" and masked["last_name"] == "D."
     assert masked["email"] == "j***@example.com"
-    clear = client.get("/v1/profiles/P1", params={"unmask": True}, headers=bearer(served.pii_key)).json()
-    assert clear["email"] == "jane.doe@example.com"
+    (row,) = audit_rows(served, response.headers["X-Request-Id"])
+    assert (row["resource"], row["profile_id"], row["masked"]) == ("profile", "P1", True)
+    clear = client.get("/v1/profiles/P1", params={"unmask": True}, headers=bearer(served.pii_key))
+    assert clear.json()["email"] == "jane.doe@example.com"
+    (row,) = audit_rows(served, clear.headers["X-Request-Id"])
+    assert (row["caller"], row["masked"]) == ("ops", False)
 
 
 def test_unknown_records_and_profiles_are_404(client, served):
