@@ -127,4 +127,5 @@ def publish(
         f"published {len(publication.rows)} tables ({rows:,} rows) to {publication.path}; "
         f"{len(publication.removed)} older publications removed",
         highlight=False,
+        soft_wrap=True,  # a path must survive copy and paste
     )

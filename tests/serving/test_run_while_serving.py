@@ -13,7 +13,7 @@ from pipelines.defs.activation.assets import record_scores
 from pipelines.defs.serving.assets import publication
 from pipelines.resources import KindredResource
 from serving.publish import current_publication
-from tests.serving.conftest import ServedHome, bearer, make_app, running_server
+from tests.serving.conftest import ServedHome, bearer, make_app, running_server, write_config
 
 
 def test_a_run_materialises_and_publishes_while_requests_are_answered(served, tmp_path, monkeypatch):
@@ -23,7 +23,9 @@ def test_a_run_materialises_and_publishes_while_requests_are_answered(served, tm
     resources = {"kindred": KindredResource(config_path=str(home / "kindred.yaml"))}
     assert dg.materialize([publication], resources=resources).success
     first = current_publication(home)
-    copy = ServedHome(home, served.config, served.reader_key, served.pii_key, served.revoked_key)
+    # The asker sends as fast as it can: the rate limit must not be what answers it.
+    config = write_config(tmp_path, "serving: {rate_limit: {per_second: 100000, burst: 100000}}\n")
+    copy = ServedHome(home, config, served.reader_key, served.pii_key, served.revoked_key)
     statuses, stop = [], threading.Event()
     with running_server(make_app(copy)) as url:
 
