@@ -184,6 +184,25 @@ def publish(
     return Publication(final, published_at, run_id, rows, removed)
 
 
+def republish(con: duckdb.DuckDBPyConnection, home: Path, config: KindredConfig) -> Publication | None:
+    """Publish anew if anything was published before: what an erasure calls once the warehouse is clean.
+
+    Publishing deletes every older file, so the person erased is gone from what the API and MCP
+    read (a server answering from an older file closes it when its last request ends).
+
+    Args:
+        con: the warehouse connection (writable).
+        home: the Kindred home.
+        config: the loaded kindred.yaml.
+
+    Returns:
+        The new publication, or None when this home never published (nothing to replace).
+    """
+    if current_publication(home) is None:
+        return None
+    return publish(con, home, tables=serving_tables(con, config))
+
+
 def _copy(con: duckdb.DuckDBPyConnection, table: str, indexes: tuple[tuple[str, ...], ...]) -> int:
     schema, name = table.split(".")
     target = f'{_ATTACHED}."{schema}"."{name}"'
