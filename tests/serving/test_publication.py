@@ -8,7 +8,7 @@ import threading
 import duckdb
 import pytest
 
-from serving.publish import POINTER, current_publication, publish, serving_folder
+from serving.publish import POINTER, current_publication, publish, republish, serving_folder
 from serving.store import NothingPublished, ServingStore
 from warehouse.connection import connect
 
@@ -113,3 +113,19 @@ def test_requests_never_see_half_of_a_publication_while_publishing_repeats(tmp_p
     assert len(seen) >= 2 and max(seen) == 5
     store.close()
     assert len(list(serving_folder(tmp_path).glob("published-*"))) == 1
+
+
+def test_republishing_after_a_deletion_leaves_no_file_with_the_old_rows(tmp_path):
+    from warehouse.config import KindredConfig
+
+    config = KindredConfig(sources=[{"name": "crm", "kind": "people", "path": "people.csv"}])
+    _warehouse(tmp_path, 1)
+    with connect(tmp_path / "warehouse.duckdb") as con:
+        assert republish(con, tmp_path, config) is None  # never published: nothing to replace
+        publish(con, tmp_path)
+        con.execute("DELETE FROM crm.grounding WHERE crm_record_id = 'R7'")
+        republished = republish(con, tmp_path, config)
+    files = list(serving_folder(tmp_path).glob("published-*"))
+    assert files == [republished.path]
+    with duckdb.connect(str(files[0]), read_only=True) as con:
+        assert con.sql("SELECT count(*) FROM crm.grounding WHERE crm_record_id = 'R7'").fetchall() == [(0,)]
