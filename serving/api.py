@@ -24,7 +24,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from privacy.callers import Caller, Channel
-from serving.auth import Authenticator, RateLimited, Unauthorized, bearer_token
+from serving.auth import CALLER_STATE, Authenticator, RateLimited, Unauthorized, bearer_token
 from serving.metrics import MetricsMiddleware, RequestMetrics
 from serving.models import (
     CRM_OBJECT_PATTERN,
@@ -46,7 +46,6 @@ from serving.store import NothingPublished
 
 log = logging.getLogger(__name__)
 
-CALLER_STATE = "kindred_caller"
 _ERRORS = {
     status: {"model": ErrorBody, "description": text}
     for status, text in {

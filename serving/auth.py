@@ -15,7 +15,8 @@ from serving.rate_limit import RateLimiter
 
 log = logging.getLogger(__name__)
 
-KEY_ENV = "KINDRED_API_KEY"
+# Where an HTTP request's authenticated caller waits for the MCP tools (the ASGI scope's state).
+CALLER_STATE = "kindred_caller"
 
 
 class Unauthorized(PermissionError):

@@ -21,11 +21,10 @@ from pydantic import Field
 from starlette.types import ASGIApp
 
 from privacy.callers import Caller, Channel
-from serving.auth import Authenticator, RateLimited, Unauthorized
+from serving.auth import CALLER_STATE, Authenticator, RateLimited, Unauthorized
 from serving.models import CRM_OBJECT_PATTERN, TEMPLATE_NAME_PATTERN
 from serving.service import KindredService, describe_error
 
-CALLER_STATE = "kindred_caller"
 INSTRUCTIONS = (
     "Customer context from Kindred, a customer data platform. Start from what you have: an email, "
     "phone number or CRM record id -> find_customer; a CRM record (object such as Lead or Contact, "
