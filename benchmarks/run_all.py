@@ -14,6 +14,7 @@ from benchmarks import (
     models_public,
     pii_detection,
     segment_export,
+    serving_load,
     suppression_staging,
 )
 from benchmarks.report import write_section
@@ -54,6 +55,7 @@ SECTIONS = {
     crm_sync.SECTION: lambda: crm_sync.section(crm_sync.run()),
     suppression_staging.SECTION: lambda: suppression_staging.section(suppression_staging.run()),
     "PII detection": lambda: pii_detection.section(pii_detection.run()),
+    serving_load.SECTION: lambda: serving_load.section(serving_load.run()),
 }
 
 
