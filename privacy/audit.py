@@ -6,12 +6,15 @@ audit rows do not go into `warehouse.duckdb`. Each process appends JSON lines to
 
     $KINDRED_HOME/audit/<table>/<YYYY-MM-DD>/<host>-<pid>-<random>.jsonl
 
-A process never shares a file with another, so appends from the command line, the API and MCP
-cannot interleave; each row is one `write` of one line to a file opened for appending, so a row
-is never half-written unless the machine itself stops mid-write (readers skip such a line). The
-warehouse has views `audit.access_log` and `audit.llm_calls` over the files (`create_views`,
-refreshed by every pipeline run); `read_audit` reads them without the warehouse. Old days can be
-removed by deleting their folders.
+A process never shares a file with another, so appends from the command line, the API and MCP cannot
+interleave; each row is one `write` of one line to a file opened for appending, so a row is never
+half-written unless the machine itself stops mid-write (readers skip such a line). An erasure
+replaces files holding rows about the person under an exclusive `flock` of the old file
+(privacy.erasure_audit); each append takes that lock and reopens the path if its file was replaced,
+so a row lands in the file the erasure reads or in the new one, never in neither. The warehouse has
+views `audit.access_log` and `audit.llm_calls` over the files (`create_views`, refreshed by every
+pipeline run); `read_audit` reads them without the warehouse. Old days can be removed by deleting
+their folders.
 
 No row holds personal data in clear: lookup values (an email a caller searched by) are stored as
 a keyed hash (HMAC-SHA256 under `KINDRED_MASKING_KEY`), prompts and responses only masked.
@@ -19,6 +22,7 @@ a keyed hash (HMAC-SHA256 under `KINDRED_MASKING_KEY`), prompts and responses on
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import os
@@ -26,6 +30,7 @@ import secrets
 import socket
 import threading
 import uuid
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -62,6 +67,7 @@ AUDIT_COLUMNS: dict[str, dict[str, str]] = {
         "outcome": "VARCHAR",
         "host": "VARCHAR",
         "pid": "BIGINT",
+        "erased": "BOOLEAN",  # true on a row an erasure blanked (privacy.erasure_audit), else absent
     },
     LLM_CALLS: {
         "logged_at": "TIMESTAMP",
@@ -86,6 +92,7 @@ AUDIT_COLUMNS: dict[str, dict[str, str]] = {
         "answer_unmasked": "BOOLEAN",
         "host": "VARCHAR",
         "pid": "BIGINT",
+        "erased": "BOOLEAN",
     },
 }
 OUTCOMES = ("ok", "denied", "not_found", "invalid", "error")
@@ -131,7 +138,7 @@ class AuditLog:
         self._host = socket.gethostname()
         self._stem = f"{self._host}-{os.getpid()}-{secrets.token_hex(4)}"
         self._lock = threading.Lock()
-        self._files: dict[str, tuple[str, int]] = {}
+        self._files: dict[str, tuple[str, int, Path]] = {}  # table -> (day, descriptor, path)
 
     def record_access(
         self,
@@ -263,19 +270,31 @@ class AuditLog:
         row = {**row, "host": self._host, "pid": os.getpid()}
         line = (json.dumps(row, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
         with self._lock:
-            descriptor = self._descriptor(table, row["logged_at"][:10])
-            # One write of one whole line to a file only this process appends to.
-            written = os.write(descriptor, line)
+            descriptor = self._locked(table, row["logged_at"][:10])
+            try:
+                written = os.write(descriptor, line)  # one whole line, to a file only this process appends to
+            finally:
+                fcntl.flock(descriptor, fcntl.LOCK_UN)
             if written != len(line):
                 raise OSError(
                     f"audit log {self.folder / table}: short write ({written} of {len(line)} bytes)"
                 )
         return row
 
-    def _descriptor(self, table: str, day: str) -> int:
+    def _locked(self, table: str, day: str) -> int:
+        """This process's file for a table and day, locked, and still the file at its path."""
+        while True:
+            descriptor, path = self._descriptor(table, day)
+            fcntl.flock(descriptor, fcntl.LOCK_EX)
+            with suppress(FileNotFoundError):
+                if os.path.samestat(os.fstat(descriptor), os.stat(path)):
+                    return descriptor
+            os.close(self._files.pop(table)[1])  # and with it the lock; the path is opened anew
+
+    def _descriptor(self, table: str, day: str) -> tuple[int, Path]:
         current = self._files.get(table)
         if current is not None and current[0] == day:
-            return current[1]
+            return current[1], current[2]
         if current is not None:
             os.close(current[1])
         folder = self.folder / table / day
@@ -283,13 +302,13 @@ class AuditLog:
         _seed(self.folder / table)
         path = folder / f"{self._stem}.jsonl"
         descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-        self._files[table] = (day, descriptor)
-        return descriptor
+        self._files[table] = (day, descriptor, path)
+        return descriptor, path
 
     def close(self) -> None:
         """Close this process's audit files (they are reopened on the next row)."""
         with self._lock:
-            for _, descriptor in self._files.values():
+            for _, descriptor, _ in self._files.values():
                 os.close(descriptor)
             self._files.clear()
 
