@@ -37,7 +37,8 @@ def _literal(path: Path) -> str:
     return "'" + str(path).replace("'", "''") + "'"
 
 
-def _fsync(path: Path) -> None:
+def fsync_path(path: Path) -> None:
+    """Force a file (or a folder, after a rename in it) to disk."""
     descriptor = os.open(path, os.O_RDONLY)
     try:
         os.fsync(descriptor)
@@ -45,7 +46,8 @@ def _fsync(path: Path) -> None:
         os.close(descriptor)
 
 
-def _temporary(path: Path) -> Path:
+def temporary_beside(path: Path) -> Path:
+    """Where a file is rewritten before it replaces `path`: `.<name>.erasing` beside it."""
     return path.with_name(f".{path.name}{TEMPORARY_SUFFIX}")
 
 
@@ -68,7 +70,7 @@ def rewrite_export(con: duckdb.DuckDBPyConnection, path: Path, params: dict) -> 
     (removed,) = con.execute(f"SELECT count(*) FROM {reader} t WHERE {condition}", params).fetchall()[0]
     if not removed:
         return 0
-    temporary = _temporary(path)
+    temporary = temporary_beside(path)
     options = (
         "FORMAT parquet, COMPRESSION zstd" if path.suffix.lower() == ".parquet" else "FORMAT csv, HEADER true"
     )
@@ -78,7 +80,7 @@ def rewrite_export(con: duckdb.DuckDBPyConnection, path: Path, params: dict) -> 
             f"TO {_literal(temporary)} ({options})",
             params,
         )
-        _fsync(temporary)
+        fsync_path(temporary)
         temporary.replace(path)
     finally:
         temporary.unlink(missing_ok=True)
@@ -112,10 +114,10 @@ def compact_warehouse(database: Path) -> None:
         con.execute(f"ATTACH {_literal(fresh)} AS kindred_fresh")
         con.execute("COPY FROM DATABASE kindred_old TO kindred_fresh")
         con.execute("DETACH kindred_fresh")
-        _fsync(fresh)
+        fsync_path(fresh)
         # Renamed while the old file is still attached: no writer can slip in between.
         fresh.replace(database)
-        _fsync(database.parent)
+        fsync_path(database.parent)
         con.execute("DETACH kindred_old")
     finally:
         con.close()

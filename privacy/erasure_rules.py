@@ -91,6 +91,24 @@ def _literal_re2(text: str) -> str:
     return "".join("\\" + c if c in _RE2_SPECIAL else c for c in text)
 
 
+def person_tokens(person: Person, ids: set[str] | None = None) -> tuple[list[str], list[str], list[str]]:
+    """The literal texts `token_pattern` looks for: the person's own emails and phones (as normalised
+    and as written), and the keys naming them (profile ids, `source:record_id`, `Object:Id`, `ids`).
+
+    Returns:
+        (emails, phones, keys), each sorted.
+    """
+    emails = sorted({e.strip() for e in person.own_emails() if e.strip()})
+    phones = sorted({p.strip() for p in person.own_phones() if p.strip()})
+    keys = sorted(
+        person.profiles
+        | {f"{s}:{r}" for s, r in person.records}
+        | {f"{o}:{i}" for _, o, i in person.crm_records}
+        | (ids or set())
+    )
+    return emails, phones, keys
+
+
 def token_pattern(
     person: Person, ids: set[str] | None = None, quoted_ids: set[str] | None = None
 ) -> str | None:
@@ -104,14 +122,7 @@ def token_pattern(
     Returns:
         The pattern, or None when there is nothing to look for.
     """
-    emails = sorted({e.strip() for e in person.own_emails() if e.strip()})
-    phones = sorted({p.strip() for p in person.own_phones() if p.strip()})
-    keys = sorted(
-        person.profiles
-        | {f"{s}:{r}" for s, r in person.records}
-        | {f"{o}:{i}" for _, o, i in person.crm_records}
-        | (ids or set())
-    )
+    emails, phones, keys = person_tokens(person, ids)
     alternatives = []
     if emails:
         body = "|".join(_literal_re2(e) for e in emails)
