@@ -184,7 +184,9 @@ def publish(
     return Publication(final, published_at, run_id, rows, removed)
 
 
-def republish(con: duckdb.DuckDBPyConnection, home: Path, config: KindredConfig) -> Publication | None:
+def republish(
+    con: duckdb.DuckDBPyConnection, home: Path, config: KindredConfig | None = None
+) -> Publication | None:
     """Publish anew if anything was published before: what an erasure calls once the warehouse is clean.
 
     Publishing deletes every older file, so the person erased is gone from what the API and MCP
@@ -193,14 +195,28 @@ def republish(con: duckdb.DuckDBPyConnection, home: Path, config: KindredConfig)
     Args:
         con: the warehouse connection (writable).
         home: the Kindred home.
-        config: the loaded kindred.yaml.
+        config: the loaded kindred.yaml; None (the end-of-run upkeep finishing an interrupted
+            erasure has none): the tables the current publication holds.
 
     Returns:
         The new publication, or None when this home never published (nothing to replace).
     """
-    if current_publication(home) is None:
+    current = current_publication(home)
+    if current is None:
         return None
-    return publish(con, home, tables=serving_tables(con, config))
+    tables = serving_tables(con, config) if config is not None else _published_tables(current)
+    return publish(con, home, tables=tables)
+
+
+def _published_tables(path: Path) -> dict[str, tuple[tuple[str, ...], ...]]:
+    """The tables a published file holds, with their lookups; `SERVING_TABLES` if it cannot be read."""
+    try:
+        with duckdb.connect(str(path), read_only=True) as published:
+            names = published.execute("SELECT tables FROM serving.publication").fetchall()[0][0]
+    except (duckdb.Error, IndexError) as error:
+        log.warning("could not read the tables of %s (%s): publishing the default tables", path.name, error)
+        return dict(SERVING_TABLES)
+    return {name: SERVING_TABLES.get(name, ()) for name in names}
 
 
 def _copy(con: duckdb.DuckDBPyConnection, table: str, indexes: tuple[tuple[str, ...], ...]) -> int:

@@ -129,3 +129,8 @@ def test_republishing_after_a_deletion_leaves_no_file_with_the_old_rows(tmp_path
     assert files == [republished.path]
     with duckdb.connect(str(files[0]), read_only=True) as con:
         assert con.sql("SELECT count(*) FROM crm.grounding WHERE crm_record_id = 'R7'").fetchall() == [(0,)]
+    with connect(tmp_path / "warehouse.duckdb") as con:
+        con.execute("CREATE TABLE profiles.unified_profile AS SELECT 'P1' AS profile_id")
+        # Without a config (the end-of-run upkeep), the tables published before, and no others.
+        again = republish(con, tmp_path)
+    assert again.rows == republished.rows and not republished.path.exists()
