@@ -7,16 +7,20 @@ An erasure runs in four steps, each safe to interrupt:
    written; a caller shows this and asks for confirmation.
 2. Prepare: the raw store's affected file versions are written again without the rows, as new
    generations nobody references yet; the Parquet and CSV files elsewhere under `KINDRED_HOME`
-   (the per-run exports under `exports/`) are rewritten, each atomically.
+   (the per-run exports under `exports/`) are rewritten, each atomically; the audit log's rows
+   about the person are blanked (`privacy.erasure_audit`).
 3. Commit, in one DuckDB transaction: the manifest records the new generations and the erased
    row counts, `raw.<source>` views point at them, every table loses the person's rows, each
    change feed gets a `delete` row per CRM record (keys only) after its older rows of that record
    are removed, the identifiers go on the suppression list, and the receipt is stored with status
    `removed`. Killed before this commit, the warehouse is as before (the new raw folders are
    unreferenced and deleted later); re-running the same command does the whole erasure.
-4. Leave no trace: the raw parts that held the rows are deleted, and the warehouse is rewritten
-   into a fresh file (`privacy.erasure_files.compact_warehouse`); then the receipt is `finished`.
-   Killed during this step, the next `kindred forget` (any) finishes it first.
+4. Leave no trace: the serving tables are published anew from the clean warehouse, which deletes
+   the older published files (`serving.publish.republish`); audit rows appended meanwhile (the API
+   still served the old publication) are blanked; the raw parts that held the rows are deleted,
+   and the warehouse is rewritten into a fresh file (`privacy.erasure_files.compact_warehouse`);
+   then the receipt is `finished`. Killed during this step, the next `kindred forget` (any) or
+   the end of the next run publishes anew and finishes it first.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from pathlib import Path
 
 import duckdb
 
+from privacy.erasure_audit import AuditMatch, audit_clock, audit_match, erase_from_audit
 from privacy.erasure_files import compact_warehouse, remove_stale, rewrite_export
 from privacy.erasure_find import ErasureRequestError, Person, find_person
 from privacy.erasure_receipts import (
@@ -39,9 +44,11 @@ from privacy.erasure_receipts import (
     insert_receipt,
     mark_finished,
     read_receipts,
+    update_removed,
 )
-from privacy.erasure_rules import ROWS, Table, bound, row_condition, warehouse_tables
+from privacy.erasure_rules import ROWS, warehouse_tables
 from privacy.erasure_scope import Scope, feed_records, find_scope
+from privacy.erasure_tables import append_deletes, delete_rows
 from privacy.suppression import (
     SUPPRESSION,
     Identifiers,
@@ -54,6 +61,7 @@ from privacy.suppression import (
     suppression_salt,
 )
 from privacy.suppression_check import CLEANUP
+from serving.publish import republish
 from warehouse.config import KindredConfig
 from warehouse.connection import open_warehouse, table_exists
 from warehouse.home import kindred_home
@@ -89,6 +97,7 @@ class ErasurePlan:
         rows = {label: n for label, n in scope.tables.items() if n}
         rows |= {f"raw.{source}": n for source, n in scope.raw.items() if n}
         rows |= {_relative(path): n for path, n in scope.exports.items() if n}
+        rows |= {"serving": scope.served} if scope.served else {}
         return {
             "profiles": sorted(person.profiles),
             "names": sorted({mask_name(n) for n in person.names}),
@@ -206,7 +215,8 @@ def forget(
     reason: str | None = None,
     confirm: Callable[[ErasurePlan], bool] | None = None,
 ) -> ForgetOutcome:
-    """Erase a person from the warehouse, the raw store and the exports, and keep them out.
+    """Erase a person from the warehouse, the raw store, the exports, the serving publication and
+    the audit log, and keep them out.
 
     Earlier erasures that were interrupted are finished first. See the module docstring for the
     steps and what an interruption leaves.
@@ -226,7 +236,7 @@ def forget(
         ErasureRequestError: the identifier cannot be read, or the reason names the person.
         SuppressionSaltError: the suppression salt is missing or wrong.
     """
-    outcome = ForgetOutcome(resumed=finish_pending(database))
+    outcome = ForgetOutcome(resumed=finish_pending(database, config))
     with open_warehouse(database) as con:
         plan = outcome.plan = plan_erasure(con, config, identified_by, value)
         if plan.scope.empty and not plan.person.found:
@@ -236,19 +246,32 @@ def forget(
         if confirm is not None and not confirm(plan):
             outcome.cancelled = True
             return outcome
-        outcome.receipt = _remove(con, plan, reason)
+        audit = audit_match(plan.person, plan.scope.pattern)
+        audit_from = audit_clock()
+        receipt = outcome.receipt = _remove(con, plan, reason, audit)
+        republish(con, kindred_home(), config)
+        # Audit rows appended since the first pass, while the API still served the old publication.
+        late = erase_from_audit(kindred_home(), audit, since_ns=audit_from)
+        if late:
+            receipt.removed |= {table: receipt.removed.get(table, 0) + n for table, n in late.items()}
+            update_removed(con, receipt)
         remove_unreferenced(con)
         con.execute("CHECKPOINT")
-    _leave_no_trace(database, outcome.receipt)
+    _leave_no_trace(database, receipt)
     return outcome
 
 
-def finish_pending(database: Path) -> list[str]:
+def finish_pending(database: Path, config: KindredConfig | None = None) -> list[str]:
     """Remove old copies of erased rows still on disk: after an interrupted erasure, or after
     staging set aside rows of an erased person that arrived again (privacy.suppression_check).
 
     Costs one query when there is nothing to do. Call it with no connection of this process
     open on the warehouse.
+
+    Args:
+        database: the warehouse file.
+        config: the loaded kindred.yaml, for publishing the serving tables anew after an
+            interrupted erasure; None: the tables of the current publication again.
 
     Returns:
         The receipt ids finished now (empty also when only arrived rows were cleaned up).
@@ -261,6 +284,8 @@ def finish_pending(database: Path) -> list[str]:
         arrivals = (
             table_exists(con, CLEANUP) and con.execute(f"SELECT count(*) FROM {CLEANUP}").fetchall()[0][0]
         )
+        if pending:
+            republish(con, kindred_home(), config)
         if pending or arrivals:
             remove_unreferenced(con)
             con.execute("CHECKPOINT")
@@ -296,8 +321,10 @@ def _suppressed_by(con: duckdb.DuckDBPyConnection, request: Identifiers) -> list
     return [r[0] for r in rows]
 
 
-def _remove(con: duckdb.DuckDBPyConnection, plan: ErasurePlan, reason: str | None) -> Receipt:
-    """Steps 2 and 3: prepare the raw store and the exports, then commit every delete at once."""
+def _remove(
+    con: duckdb.DuckDBPyConnection, plan: ErasurePlan, reason: str | None, audit: AuditMatch
+) -> Receipt:
+    """Steps 2 and 3: prepare the raw store, the exports and the audit log, then commit every delete at once."""
     person, scope = plan.person, plan.scope
     now = datetime.now(UTC).replace(tzinfo=None)
     receipt = Receipt(
@@ -315,6 +342,9 @@ def _remove(con: duckdb.DuckDBPyConnection, plan: ErasurePlan, reason: str | Non
     for path, n in scope.exports.items():
         if n:
             receipt.removed[_relative(path)] = rewrite_export(con, path, params)
+    receipt.removed |= erase_from_audit(kindred_home(), audit)
+    if scope.served:
+        receipt.removed["serving"] = scope.served  # published anew right after the commit
     tables = warehouse_tables(con)
     with transaction(con):
         salt = checked_salt(con, create=True)
@@ -325,10 +355,10 @@ def _remove(con: duckdb.DuckDBPyConnection, plan: ErasurePlan, reason: str | Non
             replace_view(con, source)
             receipt.removed[f"raw.{source}"] = sum(n for (s, _), n in erased.items() if s == source)
         for table in tables:
-            removed = _delete_rows(con, table, params)
+            removed = delete_rows(con, table, params)
             if removed:
                 receipt.removed[table.label] = removed
-        receipt.crm_deletes = sum(_append_deletes(con, table, keys, now) for table, keys in feeds.values())
+        receipt.crm_deletes = sum(append_deletes(con, table, keys, now) for table, keys in feeds.values())
         receipt.identifier_hashes = add_to_suppression(con, person.identifiers, receipt.receipt_id, salt)
         insert_receipt(con, receipt)
     log.info(
@@ -338,44 +368,3 @@ def _remove(con: duckdb.DuckDBPyConnection, plan: ErasurePlan, reason: str | Non
         len(receipt.removed),
     )
     return receipt
-
-
-def _delete_rows(con: duckdb.DuckDBPyConnection, table: Table, params: dict) -> int:
-    if table.has_lineage and table.schema in ("staging", "quarantine"):
-        condition = (
-            f"EXISTS (SELECT 1 FROM {ROWS} e WHERE e.source = t.source AND e._file = t._file "
-            "AND e._row_number = t._row_number)"
-        )
-        return con.execute(f"DELETE FROM {table.sql} AS t WHERE {condition}").fetchall()[0][0]
-    condition = row_condition(table.columns, text="pattern" in params)
-    if condition is None:
-        return 0
-    return con.execute(
-        f"DELETE FROM {table.sql} AS t WHERE {condition}", bound(condition, params)
-    ).fetchall()[0][0]
-
-
-def _append_deletes(con: duckdb.DuckDBPyConnection, table: Table, keys: list[tuple], at: datetime) -> int:
-    """A `delete` row per CRM record, with its keys and the time only: CRM syncs delete it downstream."""
-    if not keys:
-        return 0
-    columns = ["crm_object", "crm_record_id", "change", "changed_at"]
-    has_source = "source" in table.columns
-    has_updated = "updated_at" in table.columns
-    columns += ["source"] if has_source else []
-    columns += ["updated_at"] if has_updated else []
-    rows = [
-        [
-            crm_object,
-            crm_record_id,
-            "delete",
-            at,
-            *([source] if has_source else []),
-            *([at] if has_updated else []),
-        ]
-        for source, crm_object, crm_record_id in keys
-    ]
-    names = ", ".join(f'"{c}"' for c in columns)
-    marks = ", ".join("?" for _ in columns)
-    con.executemany(f"INSERT INTO {table.sql} ({names}) VALUES ({marks})", rows)
-    return len(rows)

@@ -3,8 +3,9 @@
 A receipt names how the person was identified (the kind: `email`, `phone`, `profile`, `crm`,
 never the value), the salted hash of each of their identifiers (the rows it added to
 `privacy.suppression`), how many profiles and source records were theirs, the rows removed per
-table, raw source and export file, how many `delete` rows went into the CRM change feeds, and
-the status: `removed` once the rows are gone (committed
+table, raw source and export file, in the serving publication replaced (`serving`) and in the
+audit log (`audit.<table>`: rows kept with the person's identifiers blanked), how many `delete`
+rows went into the CRM change feeds, and the status: `removed` once the rows are gone (committed
 with them), `finished` once no old copy of them is left on disk (the warehouse rewritten, the old
 raw parts deleted).
 """
@@ -39,7 +40,8 @@ class Receipt:
     identifier_hashes: list[str] = field(default_factory=list)
     profiles: int = 0
     records: int = 0
-    removed: dict[str, int] = field(default_factory=dict)  # table, `raw.<source>` or export file -> rows
+    # table, `raw.<source>`, export file, `serving` or `audit.<table>` (rows blanked) -> rows
+    removed: dict[str, int] = field(default_factory=dict)
     crm_deletes: int = 0  # `delete` rows appended to the CRM change feeds
     status: str = REMOVED
     finished_at: datetime | None = None
@@ -73,6 +75,14 @@ def insert_receipt(con: duckdb.DuckDBPyConnection, receipt: Receipt) -> None:
             receipt.crm_deletes,
             receipt.status,
         ],
+    )
+
+
+def update_removed(con: duckdb.DuckDBPyConnection, receipt: Receipt) -> None:
+    """Store a receipt's row counts again (audit rows blanked after the commit are added later)."""
+    con.execute(
+        f"UPDATE {RECEIPTS} SET removed = ? WHERE receipt_id = ?",
+        [json.dumps(receipt.removed, sort_keys=True), receipt.receipt_id],
     )
 
 

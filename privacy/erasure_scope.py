@@ -28,6 +28,7 @@ from privacy.erasure_rules import (
     token_pattern,
     warehouse_tables,
 )
+from serving.publish import current_publication
 from warehouse.config import KindredConfig, SourceConfig
 from warehouse.connection import table_exists
 from warehouse.landing import LINEAGE, READ_COLUMNS
@@ -35,6 +36,8 @@ from warehouse.manifest import ManifestEntry, loaded_files
 from warehouse.raw_store import raw_root
 
 log = logging.getLogger(__name__)
+
+_SERVED = "_erase_publication"
 
 
 @dataclass
@@ -47,11 +50,13 @@ class Scope:
     versions: list[tuple[str, ManifestEntry]] = field(default_factory=list)  # raw versions to rewrite
     exports: dict[Path, int] = field(default_factory=dict)  # Parquet or CSV file under KINDRED_HOME -> rows
     feed_deletes: dict[str, int] = field(default_factory=dict)  # change feed -> delete rows to append
+    served: int = 0  # rows of theirs in the current serving publication (replaced by publishing anew)
 
     @property
     def empty(self) -> bool:
         """Whether nothing at all would be removed."""
-        return not any(self.tables.values()) and not any(self.raw.values()) and not any(self.exports.values())
+        counts = (*self.tables.values(), *self.raw.values(), *self.exports.values(), self.served)
+        return not any(counts)
 
 
 def find_scope(
@@ -110,7 +115,41 @@ def find_scope(
             scope.exports[path] = _count(
                 con, f"SELECT count(*) FROM {file_reader(path)} t WHERE {condition}", params
             )
+    scope.served = served_rows(con, home, params) if home is not None else 0
     return scope
+
+
+def served_rows(con: duckdb.DuckDBPyConnection, home: Path, params: dict) -> int:
+    """The person's rows in the current serving publication (serving.publish), by the same rules.
+
+    Args:
+        con: warehouse connection holding the person's temporary tables (`load_person`).
+        home: KINDRED_HOME.
+        params: the rules' parameters (`pattern`).
+
+    Returns:
+        Rows, over every table of the published file; 0 when nothing is published.
+    """
+    path = current_publication(home)
+    if path is None or not path.is_file():
+        return 0
+    con.execute(f"ATTACH ? AS {_SERVED} (READ_ONLY)", [str(path)])
+    try:
+        published = con.execute(
+            "SELECT table_schema, table_name, list(column_name ORDER BY ordinal_position), "
+            "list(data_type ORDER BY ordinal_position) FROM information_schema.columns "
+            "WHERE table_catalog = ? AND table_schema <> 'serving' GROUP BY ALL",
+            [_SERVED],
+        ).fetchall()
+        total = 0
+        for schema, name, columns, types in published:
+            condition = row_condition(dict(zip(columns, types, strict=True)), text="pattern" in params)
+            if condition:
+                relation = f"{_SERVED}.{quoted(schema)}.{quoted(name)}"
+                total += _count(con, f"SELECT count(*) FROM {relation} t WHERE {condition}", params)
+        return total
+    finally:
+        con.execute(f"DETACH {_SERVED}")
 
 
 def data_files(home: Path, raw_store: Path, landing: set[str]) -> list[Path]:
