@@ -7,7 +7,8 @@ content); a raw column that is not mapped (MobilePhone) holds a second phone. Bo
 control: nothing of his may go. Identity is resolved by the real stage; the later layers
 (features, scores, CRM tables and change feed, segments, an audit-like table, overrides keyed by
 record pairs, exports) are written the way those stages write them, so the generic rules are
-what finds her there.
+what finds her there. The serving tables are published (serving.publish) and the audit log has a
+grounding read of her record and one of Bob's.
 """
 
 from __future__ import annotations
@@ -19,6 +20,9 @@ from pathlib import Path
 import duckdb
 
 from identity_resolution.resolve import resolve_identities
+from privacy.audit import AuditLog
+from privacy.callers import Caller
+from serving.publish import publish, serving_tables
 from warehouse.config import load_config
 from warehouse.connection import open_warehouse
 from warehouse.ingest import ingest_sources
@@ -34,6 +38,7 @@ CONTACT = "003A"
 # What must be nowhere once she is erased: as the sources wrote it, and normalised.
 NEEDLES = [EMAIL, NAME, PHONE_WRITTEN, PHONE_E164, "4155550134", MOBILE, "4155550199"]
 BOB_EMAIL = "bob@y.com"
+READER = Caller("crm-copilot", "reader", "api")
 
 CONTACTS_CSV = f"""Id,FirstName,LastName,Email,Phone,MobilePhone,LastModifiedDate
 {CONTACT},Zephyrine,{NAME},Zephyrine.Q@Example.org,{PHONE_WRITTEN},{MOBILE},2025-03-01T00:00:00Z
@@ -122,6 +127,18 @@ def build_home(landing: Path, home: Path) -> None:
         con.execute(
             f"COPY segments.membership TO '{home / 'exports' / 'segment.csv'}' (FORMAT csv, HEADER true)"
         )
+        publish(con, home, tables=serving_tables(con, config))
+        audit = AuditLog(home)
+        for record in (CONTACT, "003B"):
+            audit.record_access(
+                READER,
+                resource="grounding",
+                crm_object="Contact",
+                crm_record_id=record,
+                profile_id=profile_of(con, "crm_contacts", record),
+                fields=["profile", "scores"],
+            )
+        audit.close()
 
 
 def _later_layers(con: duckdb.DuckDBPyConnection) -> None:

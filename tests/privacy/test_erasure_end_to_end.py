@@ -1,7 +1,7 @@
 """The contract's test: a person in every layer of a real run, forgotten, leaves no trace under
-KINDRED_HOME (tables, Parquet, the DuckDB file's bytes, MLflow, Dagster's storage) nor in the
-PostgreSQL mirror after the next sync, and does not come back when the same landing files are
-loaded again.
+KINDRED_HOME (tables, Parquet, the DuckDB file's bytes, MLflow, Dagster's storage, the serving
+publication, the audit log of a read of her grounding) nor in the PostgreSQL mirror after the next
+sync, and does not come back when the same landing files are loaded again.
 
 The demo company is generated (seeded); one person with records in most sources and no
 household is picked, and their last name is replaced in the landing files by "Quillfeather",
@@ -22,7 +22,9 @@ import duckdb
 import polars as pl
 import pytest
 
-from privacy.erasure_files import search_home
+from privacy.audit import ACCESS_LOG, read_audit
+from privacy.erasure_files import Hit, search_home
+from serving.publish import current_publication
 from tests.activation.crm_mirror import PASSWORD, Target, new_target
 from tests.end_to_end.conftest import KindredRun, demo_folder, kindred
 
@@ -125,11 +127,24 @@ def mirror_hits(target: Target, needles: list[str]) -> list[tuple[str, str]]:
     return hits
 
 
+def left_of_her(home: Path, texts: list[str], crm_ids: set[str]) -> list[Hit]:
+    """Every place under the home holding one of the texts, but one that must hold her CRM record ids:
+    the change feed's `delete` rows (keys only) that tell CRM syncs to delete the records downstream."""
+
+    def the_delete_rows(hit: Hit) -> bool:
+        in_feed = hit.how in ("bytes", "table crm.record_scores_changes")
+        return texts[hit.text_index] in crm_ids and hit.path == home / "warehouse.duckdb" and in_feed
+
+    return [hit for hit in search_home(home, texts) if not the_delete_rows(hit)]
+
+
 @dataclass
 class Story:
     planted: Planted
     needles: list[str]
     keys: list[str]  # her profile ids and CRM record ids
+    read: KindredRun  # `kindred grounding` of her CRM record (audited)
+    published: Path  # the run's serving publication
     mirror_before: list
     mirror_after: list
     layers: dict[str, int]  # her rows per layer after the first run
@@ -168,18 +183,30 @@ def story(tmp_path_factory, postgres_server) -> Story:
         for key in [profile_id] + [row[0] for row in first.sql(
             "SELECT crm_record_id FROM crm.record_scores WHERE profile_id = ?", [profile_id])]
     ]  # fmt: skip
+    (crm_record,) = first.sql(
+        "SELECT crm_object, crm_record_id FROM crm.record_scores WHERE profile_id = ?", [keys[0]]
+    )
+    crm_ids = {
+        r[0]
+        for r in first.sql(
+            "SELECT crm_record_id FROM crm.record_scores WHERE list_contains(?, profile_id)", [keys]
+        )
+    }
+    read = kindred(folder, home, "grounding", *crm_record)
     target = new_target(postgres_server)
     sync = ("crm", "sync", "--target", target.url, "--segments")
     synced = kindred(folder, home, *sync, env={"PGPASSWORD": PASSWORD})
     assert synced.returncode == 0, synced.output
     mirror_before = mirror_hits(target, needles + keys)
-    before = search_home(home, needles)
-    kept = [h for h in search_home(home, needles) if h.path.is_relative_to(home / "dagster")
-            or h.path.name == "mlflow.db" or h.path.is_relative_to(home / "mlartifacts")]  # fmt: skip
+    # Her ids too: the audit log names her by them alone.
+    before = search_home(home, needles + keys)
+    kept = [h for h in before if h.text_index < len(needles) and (h.path.is_relative_to(home / "dagster")
+            or h.path.name == "mlflow.db" or h.path.is_relative_to(home / "mlartifacts"))]  # fmt: skip
+    published = current_publication(home)
     forget = kindred(
         folder, home, "forget", "--email", planted.email.upper(), "--yes", "--reason", "ticket 981"
     )
-    after_forget = search_home(home, needles)
+    after_forget = left_of_her(home, needles + keys, crm_ids)
     synced = kindred(folder, home, *sync, env={"PGPASSWORD": PASSWORD})
     assert synced.returncode == 0, synced.output
     mirror_after = mirror_hits(target, needles + keys)
@@ -193,6 +220,8 @@ def story(tmp_path_factory, postgres_server) -> Story:
         planted=planted,
         needles=needles,
         keys=keys,
+        read=read,
+        published=published,
         mirror_before=mirror_before,
         mirror_after=mirror_after,
         layers=layers,
@@ -203,7 +232,7 @@ def story(tmp_path_factory, postgres_server) -> Story:
         after_forget=after_forget,
         receipt=receipt,
         second=second,
-        after_second=search_home(home, needles),
+        after_second=left_of_her(home, needles + keys, crm_ids),
     )
 
 
@@ -212,6 +241,21 @@ def test_she_is_in_every_layer_before_and_the_search_sees_her(story):
     places = {h.how.split(" ")[0] for h in story.before}
     assert {"bytes", "table", "parquet"} <= places
     assert any(h.path.name == "warehouse.duckdb" and h.how == "bytes" for h in story.before)
+
+
+def test_the_serving_copy_and_the_audit_log_hold_her_before(story):
+    assert story.read.returncode == 0, story.read.output
+    home = story.first.home
+    assert story.published.parent == home / "serving"
+    texts = story.needles + story.keys
+
+    def found_in(where) -> set[str]:
+        return {texts[h.text_index] for h in story.before if where(h)}
+
+    served = found_in(lambda h: h.path == story.published and h.how.startswith("table"))
+    assert {PLANTED, story.planted.email, story.keys[0]} <= served
+    audited = found_in(lambda h: h.path.is_relative_to(home / "audit") and h.path.suffix == ".jsonl")
+    assert set(story.keys[:2]) <= audited  # the read of her grounding: her profile and CRM record
 
 
 def test_mlflow_and_dagster_hold_no_personal_data(story):
@@ -232,6 +276,17 @@ def test_forget_erases_her_without_printing_her_data(story):
 
 def test_nothing_of_her_is_left_anywhere_under_kindred_home(story):
     assert story.after_forget == []
+
+
+def test_her_audit_row_is_kept_blanked_and_the_serving_copy_is_new(story):
+    home = story.first.home
+    assert not story.published.exists()
+    assert sorted(p.name for p in (home / "serving").iterdir()) == ["CURRENT", current_publication(home).name]
+    (row,) = read_audit(ACCESS_LOG, home).filter(pl.col("resource") == "grounding").iter_rows(named=True)
+    assert row["erased"] is True and row["outcome"] == "ok" and row["crm_object"] == "Contact"
+    assert row["crm_record_id"] is None and row["profile_id"] is None
+    removed = json.loads(story.receipt["removed"])
+    assert removed["audit.access_log"] == 1 and removed["serving"] >= 10
 
 
 def test_the_next_sync_takes_her_out_of_the_postgresql_mirror(story):

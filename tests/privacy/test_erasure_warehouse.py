@@ -15,10 +15,12 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from privacy.audit import ACCESS_LOG, read_audit
 from privacy.erasure import ErasureRequestError, finish_pending, forget, plan_erasure
 from privacy.erasure_files import search_home
 from privacy.erasure_receipts import read_receipts
 from privacy.suppression_check import ERASED_ON_REQUEST
+from serving.publish import current_publication, serving_folder
 from tests.privacy.erasure_support import (
     BOB_EMAIL,
     CONTACT,
@@ -159,6 +161,32 @@ def test_forget_removes_her_from_every_layer_and_nothing_of_anyone_else(world):
     assert not (world.home / "warehouse.duckdb.wal").exists()
 
 
+def test_the_serving_copy_is_published_anew_and_her_audit_rows_are_blanked(world):
+    published = current_publication(world.home)
+    assert {h.path for h in search_home(world.home, NEEDLES)} >= {published}
+    with open_warehouse(world.database) as con:
+        plan = plan_erasure(con, world.config, "email", EMAIL)
+    assert plan.scope.served >= 4 and plan.summary()["rows"]["serving"] == plan.scope.served
+
+    receipt = forget(world.database, world.config, "email", EMAIL).receipt
+
+    republished = current_publication(world.home)
+    assert republished != published and not published.exists()
+    assert sorted(serving_folder(world.home).iterdir()) == [
+        serving_folder(world.home) / "CURRENT",
+        republished,
+    ]
+    with duckdb.connect(str(republished), read_only=True) as con:
+        assert con.sql("SELECT crm_record_id FROM crm.record_scores").fetchall() == [("003B",)]
+        assert con.sql("SELECT count(*) FROM staging.people").fetchall() == [(1,)]
+    assert receipt.removed["serving"] == plan.scope.served and receipt.removed["audit.access_log"] == 1
+    (stored,) = read_receipts_of(world)
+    assert stored.removed == receipt.removed
+    rows = read_audit(ACCESS_LOG, world.home).sort("crm_record_id", nulls_last=True)
+    assert rows["crm_record_id"].to_list() == ["003B", None] and rows["erased"].to_list() == [None, True]
+    assert rows["profile_id"][1] is None and rows["crm_object"].to_list() == ["Contact", "Contact"]
+
+
 def test_the_change_feed_gets_a_delete_with_keys_only_and_loses_her_older_rows(world):
     forget(world.database, world.config, "crm", f"Contact:{CONTACT}")
     rows = world.sql(
@@ -296,8 +324,8 @@ def pause(function):
 
 if point == "prepared":
     erasure.warehouse_tables = pause(erasure.warehouse_tables)
-elif point == "committed":
-    erasure.compact_warehouse = pause(erasure.compact_warehouse)
+elif point == "committed":  # before the serving tables are published anew
+    erasure.republish = pause(erasure.republish)
 from pathlib import Path
 erasure.forget(Path(database), load_config(config), "email", sys.argv[4])
 print("DONE", flush=True)
@@ -345,6 +373,23 @@ def test_an_erasure_killed_after_its_commit_is_finished_by_the_next_forget(world
     assert [r.status for r in read_receipts_of(world)] == ["finished"]
     assert search_home(world.home, NEEDLES) == []
     assert bytes_hits(world.home, NEEDLES) == []
+
+
+def test_the_end_of_a_run_finishes_an_erasure_killed_before_it_published_anew(world):
+    published = current_publication(world.home)
+    with duckdb.connect(str(published), read_only=True) as con:
+        (tables,) = con.sql("SELECT tables FROM serving.publication").fetchall()[0]
+    killed_erasure(world, "committed")
+    assert current_publication(world.home) == published  # still serving her
+    (pending,) = read_receipts_of(world)
+    assert pending.status == "removed"
+    assert finish_pending(world.database) == [pending.receipt_id]  # as the run's upkeep calls it
+    republished = current_publication(world.home)
+    assert republished != published and not published.exists()
+    with duckdb.connect(str(republished), read_only=True) as con:
+        assert con.sql("SELECT tables FROM serving.publication").fetchall()[0][0] == tables
+    assert [r.status for r in read_receipts_of(world)] == ["finished"]
+    assert search_home(world.home, NEEDLES) == []
 
 
 def read_receipts_of(world: World):
