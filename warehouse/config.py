@@ -276,6 +276,8 @@ def postgres_url(url: str) -> str:
             "remove it from the URL and give it in PGPASSWORD (or ~/.pgpass, PGPASSFILE)"
         )
     return url
+
+
 # What a field holds, for masking and for finding a person's values in free text (privacy:).
 PiiKind = Literal[
     "email", "phone", "name", "address", "date_of_birth", "national_id", "identifier", "free_text", "none"
