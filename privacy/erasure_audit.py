@@ -25,7 +25,6 @@ import logging
 import os
 import re
 import time
-from collections.abc import Iterable
 from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,6 +43,8 @@ BLANKED = ("profile_id", "crm_record_id", "lookup_hash", "prompt", "response", "
 ERASED = "erased"
 # File times come from a clock that may lag the wall clock by a tick: look a little further back.
 _CLOCK_SLACK_NS = 2_000_000_000
+_CHUNK = 8 << 20
+_Span = tuple[int, int]  # a line's bytes in a file: [start, end)
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,7 @@ class AuditMatch:
         pattern: their identifiers as whole tokens in free text (None: nothing to look for).
         tokens: keyed tokens of their emails and phones (`<EMAIL_3f9a0c12de>`), as masked text holds them.
         needles: lower-case literals; a line holding none of them is about someone else.
+        ascii: whether every needle is ASCII (then lines are compared as bytes, faster).
     """
 
     profiles: frozenset[str]
@@ -65,6 +67,7 @@ class AuditMatch:
     pattern: re.Pattern | None
     tokens: tuple[str, ...]
     needles: tuple[str, ...]
+    ascii: bool
 
     def about(self, row: dict) -> bool:
         """Whether a parsed audit row is about the person."""
@@ -94,8 +97,11 @@ class AuditMatch:
         A line that is not JSON (cut short by a machine crash; readers skip it) and holds one of
         the needles is dropped (b"").
         """
-        lowered = line.decode("utf-8", "replace").lower()
-        if not any(n in lowered for n in self.needles):
+        if self.ascii:
+            lowered_bytes = line.lower()
+            if not any(n.encode() in lowered_bytes for n in self.needles):
+                return None
+        elif not any(n in line.decode("utf-8", "replace").lower() for n in self.needles):
             return None
         try:
             row = json.loads(line)
@@ -145,6 +151,7 @@ def audit_match(person: Person, pattern: str | None) -> AuditMatch:
         pattern=re.compile(pattern) if pattern else None,
         tokens=tuple(sorted(tokens)),
         needles=tuple(sorted(needles)),
+        ascii=all(n.isascii() for n in needles),
     )
 
 
@@ -190,6 +197,10 @@ def erase_from_audit(home: Path, match: AuditMatch, *, since_ns: int | None = No
 def rewrite_audit_file(path: Path, match: AuditMatch) -> int:
     """Rewrite one audit file with the person's rows blanked, under the lock its writer takes.
 
+    The file is first scanned without the lock (its writer keeps appending meanwhile); the lock
+    is then taken and only what was appended since is scanned, so a writer waits for the rows'
+    rewrite alone, and not at all when the file holds nothing of the person.
+
     Args:
         path: the file.
         match: from `audit_match`.
@@ -197,41 +208,97 @@ def rewrite_audit_file(path: Path, match: AuditMatch) -> int:
     Returns:
         Rows blanked (0: the file was left untouched).
     """
-    with _locked(path) as handle:
-        rows = sum(1 for line in handle if match.erased_line(line))
-        if not rows:
-            return 0
-        handle.seek(0)
-        temporary = temporary_beside(path)
+    while True:
+        with open(path, "rb") as handle:
+            spans, scanned = _scan(handle, match, 0, to_end=False)
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+            with suppress(FileNotFoundError):
+                if os.path.samestat(os.fstat(handle.fileno()), os.stat(path)):
+                    spans += _scan(handle, match, scanned, to_end=True)[0]
+                    return _replace_lines(path, handle, spans, match)
+
+
+def _scan(handle: BinaryIO, match: AuditMatch, start: int, *, to_end: bool) -> tuple[list[_Span], int]:
+    """The lines from `start` on that hold a needle, as byte spans, and where the scan stopped.
+
+    Without `to_end`, a last line without its newline (being written) is left for a later scan.
+    """
+    handle.seek(start)
+    spans: list[_Span] = []
+    offset, rest = start, b""
+    while chunk := handle.read(_CHUNK):
+        block = rest + chunk
+        cut = block.rfind(b"\n") + 1
+        spans += _spans(block[:cut], offset, match)
+        offset, rest = offset + cut, block[cut:]
+    if to_end and rest:
+        spans += _spans(rest, offset, match)
+        offset += len(rest)
+    return spans, offset
+
+
+def _spans(lines: bytes, offset: int, match: AuditMatch) -> list[_Span]:
+    """The spans of the lines in a block of whole lines that hold a needle."""
+    if not match.ascii:
+        spans, start = [], offset
+        for line in lines.splitlines(keepends=True):
+            if match.erased_line(line) is not None:
+                spans.append((start, start + len(line)))
+            start += len(line)
+        return spans
+    lowered, found = lines.lower(), set()
+    for needle in match.needles:
+        at = lowered.find(needle.encode())
+        while at >= 0:
+            begin = lines.rfind(b"\n", 0, at) + 1
+            end = lines.find(b"\n", at) + 1 or len(lines)
+            found.add((offset + begin, offset + end))
+            at = lowered.find(needle.encode(), end)
+    return sorted(found)
+
+
+def _replace_lines(path: Path, handle: BinaryIO, spans: list[_Span], match: AuditMatch) -> int:
+    """Write the file anew with the person's lines blanked (temporary file, fsync, rename)."""
+    replaced: dict[_Span, bytes] = {}
+    for begin, end in sorted(set(spans)):
+        handle.seek(begin)
+        erased = match.erased_line(handle.read(end - begin))
+        if erased is not None:
+            replaced[(begin, end)] = erased
+    if not replaced:
+        return 0
+    temporary = temporary_beside(path)
+    temporary.unlink(missing_ok=True)
+    try:
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "wb") as out:
+            position = 0
+            for (begin, end), erased in replaced.items():
+                _copy(handle, out, position, begin)
+                out.write(erased)
+                position = end
+            _copy(handle, out, position, None)
+            out.flush()
+            os.fsync(out.fileno())
+        # Renamed while the old file is still locked: a writer waiting for the lock then finds
+        # its file replaced and opens the new one.
+        temporary.replace(path)
+        fsync_path(path.parent)
+    finally:
         temporary.unlink(missing_ok=True)
-        try:
-            descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(descriptor, "wb") as out:
-                out.writelines(_rewritten(handle, match))
-                out.flush()
-                os.fsync(out.fileno())
-            # Renamed while the old file is still locked: a writer waiting for the lock then
-            # finds its file replaced and opens the new one.
-            temporary.replace(path)
-            fsync_path(path.parent)
-        finally:
-            temporary.unlink(missing_ok=True)
+    rows = sum(1 for erased in replaced.values() if erased)
     log.info("erasure: blanked %d rows of %s", rows, path.name)
     return rows
 
 
-def _rewritten(lines: Iterable[bytes], match: AuditMatch) -> Iterable[bytes]:
-    for line in lines:
-        erased = match.erased_line(line)
-        yield line if erased is None else erased
-
-
-def _locked(path: Path) -> BinaryIO:
-    """The file open for reading under an exclusive lock, and still the file at its path."""
-    while True:
-        handle = open(path, "rb")  # noqa: SIM115 (returned open)
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-        with suppress(FileNotFoundError):
-            if os.path.samestat(os.fstat(handle.fileno()), os.stat(path)):
-                return handle
-        handle.close()
+def _copy(handle: BinaryIO, out: BinaryIO, begin: int, end: int | None) -> None:
+    """Copy the bytes [begin, end) of the file (to its end when None) unchanged."""
+    handle.seek(begin)
+    left = None if end is None else end - begin
+    while left is None or left > 0:
+        chunk = handle.read(_CHUNK if left is None else min(_CHUNK, left))
+        if not chunk:
+            return
+        out.write(chunk)
+        if left is not None:
+            left -= len(chunk)

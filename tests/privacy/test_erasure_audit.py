@@ -168,6 +168,18 @@ def test_without_the_masking_key_a_lookup_that_found_no_one_cannot_be_told(kindr
     assert erase_from_audit(kindred_home, her_match()) == {"audit.access_log": 1}
 
 
+def test_an_email_beyond_ascii_is_found_in_any_case(kindred_home):
+    person = Person("email", requested="zoë.q@example.org", emails={"zoë.q@example.org"})
+    audit = AuditLog(kindred_home)
+    for response in ("Dear Bob, cc ZOË.Q@example.org", "Dear Bob"):
+        audit.record_llm_call(CALLER, template="t", template_version="1", model="m", endpoint_host="h:1",
+                              prompt=[], response=response, placeholders={})  # fmt: skip
+    assert erase_from_audit(kindred_home, audit_match(person, token_pattern(person))) == {
+        "audit.llm_calls": 1
+    }
+    assert read_audit(LLM_CALLS, kindred_home)["response"].to_list() == [None, "Dear Bob"]
+
+
 APPENDER = textwrap.dedent(
     """
     import sys
