@@ -11,10 +11,11 @@ one of their identifiers), and `erased: true` marks it.
 
 A file holding such a row is written again beside itself (`.<name>.erasing`, mode 0600), synced
 and renamed over the old one; every other line keeps its bytes. The file may belong to a process
-appending to it right now (the API, MCP): the rewrite holds an exclusive `flock` of the old file
-from its first read to the rename, and every append takes the same lock and checks that its open
-file is still the one at its path (privacy.audit.AuditLog), so an append lands either before the
-rewrite reads (and is carried over) or in the new file, never in the replaced one.
+appending to it right now (the API, MCP). It is scanned first without a lock; then an exclusive
+`flock` of it is taken, the lines appended since are scanned, and the lock is held until the new
+file is renamed over it. Every append takes the same lock and checks that its open file is still
+the one at its path (privacy.audit.AuditLog), so an append lands either in the old file before
+the lock (and is carried over) or in the new file, never in the replaced one.
 """
 
 from __future__ import annotations
