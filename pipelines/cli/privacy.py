@@ -122,7 +122,9 @@ def _print_receipt(receipt) -> None:
     table.add_row("profiles, records", f"{receipt.profiles}, {receipt.records}")
     table.add_row("identifiers suppressed", f"{len(receipt.identifier_hashes)} salted hashes")
     for where, n in sorted(receipt.removed.items()):
-        table.add_row(f"removed from {where}", f"{n:,} rows")
+        # Audit rows are kept (the record of processing) with the person's identifiers blanked.
+        verb = "blanked in" if where.startswith("audit.") else "removed from"
+        table.add_row(f"{verb} {where}", f"{n:,} rows")
     table.add_row("CRM delete rows", str(receipt.crm_deletes))
     console.print(table)
 

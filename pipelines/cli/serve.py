@@ -103,7 +103,7 @@ def mcp_stdio(
 def publish(
     config: Annotated[Path, typer.Option(help="The kindred.yaml.")] = Path("kindred.yaml"),
 ) -> None:
-    """Publish the serving tables now (every `kindred run` does it at its end; run this after `kindred forget`).
+    """Publish the serving tables now (every `kindred run` does it at its end, `kindred forget` too).
 
     Copies what the API and MCP read into a new file under KINDRED_HOME/serving/, switches
     running servers to it, and deletes older publications.

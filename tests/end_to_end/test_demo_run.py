@@ -135,8 +135,9 @@ def test_identity_matches_the_ground_truth(demo_run):
 
 
 def test_models_are_registered_with_a_champion(demo_run):
-    mlflow.set_tracking_uri(f"sqlite:///{demo_run.home / 'mlflow.db'}")
-    client = mlflow.MlflowClient()
+    # A client of its own: the registry address another test left process-wide must not count.
+    uri = f"sqlite:///{demo_run.home / 'mlflow.db'}"
+    client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
     for name in ("lead_score", "churn_risk", "next_best_offer"):
         assert str(client.get_model_version_by_alias(name, "champion").version) == "1"
 
