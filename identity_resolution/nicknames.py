@@ -1,5 +1,8 @@
 """Nicknames and short forms of English first names, and the long names each may stand for.
 
+Two sources, merged: the `nicknames` package (a hand-curated data set of about 1,100 English
+names and their nicknames, kept outside this project) and the groups below, which add forms it
+lacks (spellings such as Fredric, the same name in another language such as Gwilym for William).
 The table is evidence that two given names *may* be one person's (Bob and Robert, Chris and
 Christina), read in both directions, never a rule that they are: Chris is as often a
 Christopher as a Christina, and Sandra is a name in its own right, so names are never replaced
@@ -10,7 +13,9 @@ by one canonical form. A nickname can belong to several names (`fred`: alfred, f
 
 from __future__ import annotations
 
-_GROUPS: dict[str, tuple[str, ...]] = {
+from nicknames import NickNamer
+
+_OWN_GROUPS: dict[str, tuple[str, ...]] = {
     "frederick": ("fred", "freddie", "freddy", "fritz", "frederic", "fredrick", "fredric"),
     "abigail": ("abby", "abbie", "gail"),
     "abraham": ("abe", "bram"),
@@ -298,12 +303,54 @@ _GROUPS: dict[str, tuple[str, ...]] = {
 }
 
 
+# One name in another language or an older form (Gwilym is Welsh for William, Ieuan and Evan
+# for John, Karl is German for Charles): the same person may be written either way. Kept apart
+# from nicknames because neither form is short for the other.
+_FORMS: dict[str, tuple[str, ...]] = {
+    "william": ("gwilym", "guillaume", "wilhelm", "willem"),
+    "john": ("evan", "ieuan", "ewan", "euan", "eoin", "johannes"),
+    "james": ("jacob", "jacques", "diego", "hamish", "seamus"),
+    "charles": ("karl", "carlos", "carlo"),
+    "henry": ("henri", "heinrich", "enrique", "harri"),
+    "henrietta": ("harriet", "harriett", "henriette"),
+    "horatio": ("horace",),
+    "owen": ("owain",),
+    "julius": ("julian",),
+    "meredith": ("meredydd",),
+    "elizabeth": ("isabel", "isabella", "elisabeth", "elspeth"),
+    "margaret": ("may", "margarethe", "marguerite", "mairead"),
+    "cyril": ("cy",),
+    "david": ("dafydd", "dai"),
+    "hugh": ("hugo", "hughes"),
+    "edward": ("eduard", "edouard"),
+    "richard": ("rhisiart", "ricard"),
+    "thomas": ("tomas", "tomos"),
+    "mary": ("mair", "maria", "marie", "miriam"),
+    "jane": ("jeanne", "sian", "shan"),
+}
+
+
+def _merged_groups() -> dict[str, tuple[str, ...]]:
+    """The package's groups (long name -> nicknames) with the groups and forms above added, sorted."""
+    merged: dict[str, set[str]] = {
+        name.lower(): {n.lower() for n in nicknames}
+        for name, nicknames in NickNamer().nickname_lookup.items()
+    }
+    for groups in (_OWN_GROUPS, _FORMS):
+        for name, nicknames in groups.items():
+            merged.setdefault(name, set()).update(nicknames)
+    return {name: tuple(sorted(nicknames - {name})) for name, nicknames in sorted(merged.items())}
+
+
+_GROUPS = _merged_groups()
+
+
 def _invert(groups: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
     """Nickname -> every canonical name it is short for, in the order the groups are listed."""
     table: dict[str, list[str]] = {}
     for canonical, nicknames in groups.items():
         for nickname in nicknames:
-            if nickname != canonical and nickname not in groups and canonical not in table.get(nickname, []):
+            if nickname != canonical and canonical not in table.get(nickname, []):
                 table.setdefault(nickname, []).append(canonical)
     return {nickname: tuple(names) for nickname, names in table.items()}
 

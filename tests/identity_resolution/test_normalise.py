@@ -94,7 +94,11 @@ def test_nicknames_are_evidence_both_ways_never_one_canonical_name():
     assert {"christina", "christopher"} <= set(by_name["Chris"]["first_name_aliases"])
     assert "chris" in by_name["Christina"]["first_name_family"]
     assert "sam" in by_name["Samantha"]["first_name_family"] and "sam" in by_name["Sam"]["first_name_family"]
-    assert by_name["Bob"]["first_name_aliases"] == ["bob", "robert"]
+    assert (
+        by_name["Bob"]["first_name_aliases"][0] == "bob" and "robert" in by_name["Bob"]["first_name_aliases"]
+    )
+    # One step in the table, not two: Christina and Christopher are not one family through Chris.
+    assert "christopher" not in by_name["Christina"]["first_name_family"]
 
 
 @pytest.mark.parametrize(
@@ -185,7 +189,7 @@ def test_normalise_people_fills_names_from_full_name_and_keeps_columns():
     assert out[0]["full_name_norm"] == "mary ann jones"
     assert out[1]["first_name_norm"] == "bob" and out[1]["last_name_norm"] == "smith"
     assert out[1]["name_suffix"] == "jr"
-    assert set(out[1]["first_name_aliases"]) == {"bob", "robert"}
+    assert {"bob", "robert"} <= set(out[1]["first_name_aliases"])
     assert out[1]["email_norm"] == "bob+news@ex.com" and out[1]["email_local"] == "bob"
     assert out[1]["address_norm"] == "12 n main st"
     assert out[0]["record_id"] == "1"  # input columns survive
