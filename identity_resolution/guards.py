@@ -189,14 +189,15 @@ def blank_blocked_values(
     return blanked, {c: int(n) for c, n in counts.items() if n}
 
 
-# Two given names that may be one person's: equal, an initial, one family in the nickname table
-# (either way, with typos), a shared word (Mary Ann, Ann), the other's middle name, or swapped
-# with the surname. Each term is made false when a side is missing, so that only a real
-# disagreement reads as a conflict.
+# Two given names that may be one person's: equal, an initial (W. J. and Willie), one a nickname
+# of the other or both of one long name (one step in the nickname table, either way, with
+# typos: Chris and Christina, Bob and Rob, never Christina and Christopher through Chris), a
+# shared word (Mary Ann, Ann), the other's middle name, or swapped with the surname. Each term is
+# made false when a side is missing, so that only a real disagreement reads as a conflict.
 _NAME_TERMS = (
     "l.first_name_norm = r.first_name_norm",
-    "(length(l.first_name_norm) = 1 OR length(r.first_name_norm) = 1) AND l.first_name_norm[1] = r.first_name_norm[1]",
-    "list_has_any(l.first_name_family, r.first_name_family)",
+    "(length(l.first_word) = 1 OR length(r.first_word) = 1) AND l.first_word[1] = r.first_word[1]",
+    "list_contains(r.first_name_family, l.first_word) OR list_contains(l.first_name_family, r.first_word)",
     "list_bool_or(list_transform(r.first_name_family, lambda y: jaro_winkler_similarity(l.first_name_norm, y) >= $similarity))",
     "list_bool_or(list_transform(l.first_name_family, lambda y: jaro_winkler_similarity(r.first_name_norm, y) >= $similarity))",
     "jaro_winkler_similarity(l.first_name_norm, r.first_name_norm) >= $similarity",
@@ -256,6 +257,11 @@ def pair_conflicts(pairs: pl.DataFrame, records: pl.DataFrame, guards: Guardrail
     present = [c for c in GUARD_COLUMNS if c in records.columns]
     guard_records = records.select(
         pl.int_range(pl.len(), dtype=pl.UInt32).alias("_row"),
+        (
+            pl.col("first_name_norm").str.split(" ").list.first()
+            if "first_name_norm" in records.columns
+            else pl.lit(None, dtype=pl.Utf8)
+        ).alias("first_word"),
         *present,
         *(
             pl.lit(None, dtype=pl.List(pl.Utf8) if c == "first_name_family" else pl.Utf8).alias(c)
