@@ -24,6 +24,7 @@ from identity_resolution.model_store import SavedModel, retrain_reason
 from identity_resolution.options import MatchOptions
 from identity_resolution.probabilistic import (
     MatchModel,
+    default_name_only_threshold,
     default_threshold,
     fit_model,
     matchable_records,
@@ -189,7 +190,13 @@ def match_records(
         )
     ]
     if model is not None:
-        scored = score_pairs(matchable, model, match_threshold=threshold, engine_factory=engine_factory)
+        scored = score_pairs(
+            matchable,
+            model,
+            match_threshold=threshold,
+            name_only_threshold=default_name_only_threshold(rule_links.height),
+            engine_factory=engine_factory,
+        )
         candidates.append(_splink_links(scored, records))
     clock.lap("scoring")
     columns = [*LINK_SCHEMA, "_l", "_r", "_strength"]

@@ -34,12 +34,29 @@ log = logging.getLogger(__name__)
 # Customer data whose rules link many records (shared emails, phones, ids) also holds households
 # and colleagues that look alike: there precision falls below 0.9 (demo company: pairwise
 # precision 0.992 at 0.9, 0.970 at 0.5). Registers without such links (people known by name, date
-# of birth and address) gain recall lower down, the guardrails keeping precision at 0.99 or more
-# (historical_50k: F1 0.884 at 0.9, 0.912 at 0.5; names and dates of birth: 0.945 and 0.975).
+# of birth and address) gain recall lower down, the guardrails keeping precision up: on their
+# tuning parts F1 at 0.3 / 0.4 / 0.5 is 0.931 / 0.930 / 0.925 (historical_50k), 0.815 / 0.812 /
+# 0.803 (its names and dates of birth), 0.976 / 0.974 / 0.971 (generated names and dates of
+# birth). 0.4 is within 0.004 of the best on each, with precision 0.974 or more where 0.3 falls
+# to 0.964.
 DEFAULT_MATCH_THRESHOLD = 0.9
-REGISTER_MATCH_THRESHOLD = 0.5
+REGISTER_MATCH_THRESHOLD = 0.4
 # This many rule-linked pairs make the data "customer data" for the default threshold.
 RULE_LINKS_FOR_CUSTOMER_DATA = 200
+
+
+# On customer data (as `default_threshold` tells it), a pair with nothing but the name to go on
+# (no date of birth, contact point, address or id can be compared: one side lacks them all)
+# links only at this match probability or above. Splink's weight for a name rises as the name
+# gets rarer (term frequencies), so a rare name can still link on its own, but two customers
+# who merely share a common name (two Kevin Grays, one known only from a till receipt) do not.
+# Registers keep the match threshold alone: there a name with a missing date of birth is the
+# usual duplicate, not a stranger. Chosen on the tuning parts (BENCHMARKS.md): demo precision
+# 0.993 -> 0.996 with it (F1 0.991 -> 0.992); on registers it would cost F1 (generated names and
+# dates of birth 0.971 -> 0.931, historical_50k 0.925 -> 0.915 at 0.5).
+NAME_ONLY_THRESHOLD = 0.99
+# Comparisons that are "the name" for that rule (gender says nothing about who someone is).
+NAME_COMPARISONS = frozenset({"first_name", "last_name", "gender"})
 
 
 def default_threshold(rule_links: int) -> float:
@@ -52,6 +69,18 @@ def default_threshold(rule_links: int) -> float:
         `DEFAULT_MATCH_THRESHOLD` for customer data, `REGISTER_MATCH_THRESHOLD` for a register.
     """
     return DEFAULT_MATCH_THRESHOLD if rule_links >= RULE_LINKS_FOR_CUSTOMER_DATA else REGISTER_MATCH_THRESHOLD
+
+
+def default_name_only_threshold(rule_links: int) -> float | None:
+    """The match probability a pair needs when nothing but the name can be compared.
+
+    Args:
+        rule_links: deterministic links found in the data.
+
+    Returns:
+        `NAME_ONLY_THRESHOLD` for customer data; None (the match threshold alone) for a register.
+    """
+    return NAME_ONLY_THRESHOLD if rule_links >= RULE_LINKS_FOR_CUSTOMER_DATA else None
 
 
 # Before training (and in place of it on tiny inputs) each record is assumed to have about one
@@ -195,6 +224,7 @@ def score_pairs(
     model: MatchModel,
     *,
     match_threshold: float,
+    name_only_threshold: float | None = None,
     engine_factory: EngineFactory = duckdb_engine,
 ) -> pl.DataFrame:
     """Score the blocked pairs with a model and keep those at or above the threshold.
@@ -203,6 +233,9 @@ def score_pairs(
         matchable: records from `matchable_records`.
         model: a fitted or saved model.
         match_threshold: the match probability a pair needs.
+        name_only_threshold: the match probability a pair needs when nothing but the name can be
+            compared (`default_name_only_threshold`), never below `match_threshold`; None: no
+            such rule.
         engine_factory: where Splink runs.
 
     Returns:
@@ -225,7 +258,33 @@ def score_pairs(
         scored = engine.to_polars(predictions)
     finally:
         engine.close()
+    if name_only_threshold is not None:
+        scored = scored.filter(
+            other_evidence(scored, model.settings)
+            | (pl.col("match_probability") >= max(name_only_threshold, match_threshold))
+        )
     return with_explanations(scored, model.settings)
+
+
+def other_evidence(scored: pl.DataFrame, settings: dict) -> pl.Expr:
+    """True for pairs where some comparison besides the name could be made, whichever way it
+    went: a date of birth, a contact point, an address, an id (its level is not the null level,
+    whose match weight is exactly 0).
+
+    Args:
+        scored: Splink predictions with the `mw_*` columns.
+        settings: the model's settings dict.
+
+    Returns:
+        A boolean expression over `scored`.
+    """
+    compared = [
+        pl.col(f"mw_{c['output_column_name']}") != 0
+        for c in settings.get("comparisons", [])
+        if c["output_column_name"] not in NAME_COMPARISONS
+        and f"mw_{c['output_column_name']}" in scored.columns
+    ]
+    return pl.any_horizontal(compared) if compared else pl.lit(False)
 
 
 def labels_by_gamma(settings: dict) -> dict[str, dict[int, str]]:

@@ -193,3 +193,36 @@ def test_m_is_seeded_from_rule_links_then_trained_by_em(caplog):
         people.select("source", "record_id", "person"), on=["source", "record_id"]
     )
     assert pairwise_metrics(clusters, "cluster", "person").f1 > 0.9
+
+
+def test_on_customer_data_a_pair_with_nothing_but_the_name_to_compare_needs_a_higher_threshold():
+    # Two Kevin Grays: a web customer with a date of birth and an email, and a store customer
+    # known only by the name on a till receipt. Nothing but the name can be compared, so the
+    # name's weight alone must carry the pair past NAME_ONLY_THRESHOLD.
+    from identity_resolution.probabilistic import (
+        NAME_ONLY_THRESHOLD,
+        default_name_only_threshold,
+        other_evidence,
+    )
+
+    settings = {
+        "comparisons": [
+            {"output_column_name": name}
+            for name in ("first_name", "last_name", "gender", "date_of_birth", "email")
+        ]
+    }
+    scored = pl.DataFrame(
+        {
+            # names only; a date of birth that differs (evidence, against); an email that agrees
+            "mw_first_name": [5.0, 5.0, 5.0],
+            "mw_last_name": [6.0, 6.0, 6.0],
+            "mw_gender": [0.3, 0.3, 0.3],
+            "mw_date_of_birth": [0.0, -7.5, 0.0],
+            "mw_email": [0.0, 0.0, 9.1],
+        }
+    )
+    assert scored.select(other_evidence(scored, settings)).to_series().to_list() == [False, True, True]
+    # Customer data (many rule links) has the rule; a register of names and dates of birth,
+    # where a name with a missing date of birth is the usual duplicate, does not.
+    assert default_name_only_threshold(5000) == NAME_ONLY_THRESHOLD > 0.9
+    assert default_name_only_threshold(0) is None
