@@ -252,15 +252,20 @@ def grounding_for(
         )
         masker = display_masker(record.known, config=config)
         return mask_document(record.document, masker, _classification(config))
-    if not table_exists(con, GROUNDING):
+    # Asked on every API request: the query itself tells a missing table (a catalog look-up first
+    # would cost more than the indexed read).
+    try:
+        rows = con.sql(
+            f"SELECT source, context FROM {quote_table(GROUNDING)} "
+            "WHERE crm_object = ? AND crm_record_id = ? AND (? IS NULL OR source = ?) ORDER BY source",
+            params=[crm_object, crm_record_id, source, source],
+        ).fetchall()
+    except duckdb.CatalogException:
+        if table_exists(con, GROUNDING):
+            raise
         raise LookupError(
             f"{GROUNDING} has not been built yet: run the pipeline (`kindred run`) or ask for a fresh document"
-        )
-    rows = con.sql(
-        f"SELECT source, context FROM {quote_table(GROUNDING)} "
-        "WHERE crm_object = ? AND crm_record_id = ? AND (? IS NULL OR source = ?) ORDER BY source",
-        params=[crm_object, crm_record_id, source, source],
-    ).fetchall()
+        ) from None
     _check_one(rows, crm_object, crm_record_id, source)
     return json.loads(rows[0][1])
 

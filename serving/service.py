@@ -18,6 +18,8 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
+import duckdb
+
 from activation.context import customer_context, find_profiles, profile_context
 from activation.generation import GenerationError, LlmEndpointError, LlmKeyMissing, generate
 from activation.prompts import PromptError, PromptLibrary
@@ -255,10 +257,13 @@ class KindredService:
 
 def _crm_records(con, profile_id: str) -> list[dict]:
     """The CRM records of a profile, as `crm.record_scores` lists them (ids only: nothing personal)."""
-    if not table_exists(con, "crm.record_scores"):
+    try:  # the query tells a missing table faster than a catalog look-up first
+        rows = con.sql(
+            "SELECT crm_object, crm_record_id FROM crm.record_scores WHERE profile_id = ? ORDER BY 1, 2",
+            params=[profile_id],
+        ).fetchall()
+    except duckdb.CatalogException:
+        if table_exists(con, "crm.record_scores"):
+            raise
         return []
-    rows = con.sql(
-        "SELECT crm_object, crm_record_id FROM crm.record_scores WHERE profile_id = ? ORDER BY 1, 2",
-        params=[profile_id],
-    ).fetchall()
     return [{"crm_object": o, "crm_record_id": r} for o, r in rows]
