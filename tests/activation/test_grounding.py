@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 
+import duckdb
 import phonenumbers
 import polars as pl
 import pytest
@@ -340,3 +341,9 @@ def test_hostile_case_text_is_masked_in_every_kind(con):
         "My neighbour P. N. can sign for it."
     )
     assert HOSTILE_DESCRIPTION.startswith("Card 4111 1111 1111 1111")
+
+
+def test_a_stored_document_before_any_run_is_a_clear_lookup_error():
+    with duckdb.connect() as empty:
+        with pytest.raises(LookupError, match=r"crm\.grounding has not been built yet"):
+            grounding_for(empty, "Lead", "L1")
