@@ -344,6 +344,8 @@ def test_hostile_case_text_is_masked_in_every_kind(con):
 
 
 def test_a_stored_document_before_any_run_is_a_clear_lookup_error():
-    with duckdb.connect() as empty:
-        with pytest.raises(LookupError, match=r"crm\.grounding has not been built yet"):
-            grounding_for(empty, "Lead", "L1")
+    with (
+        duckdb.connect() as empty,
+        pytest.raises(LookupError, match=r"crm\.grounding has not been built yet"),
+    ):
+        grounding_for(empty, "Lead", "L1")
