@@ -200,12 +200,16 @@ def create_app(
     ) -> Any:
         """The record's grounding document for a copilot: who the person is, scores with reasons, offers,
         recent activity, consent and provenance. Masked unless a pii_reader asks `unmask=true`."""
-        return answer(
+        document = answer(
             request,
             lambda rid: service.grounding(
                 caller, crm_object, crm_record_id, source=source, unmask=unmask, request_id=rid
             ),
         )
+        # A plain JSON document: written out as it is, without FastAPI's encoder walking every
+        # value of it (the busiest endpoint; its schema is any object). A response returned whole
+        # does not take the headers the key check set, so the request id is set here.
+        return JSONResponse(document, headers={"X-Request-Id": request.state.request_id})
 
     @app.get(
         "/v1/crm/{crm_object}/{crm_record_id}/offers",
