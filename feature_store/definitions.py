@@ -26,8 +26,22 @@ ORDERS = Source(
         # One order spans several lines; lines without an order id count as their own order.
         "order_key": "coalesce(t.order_id, t.source || ':' || t.record_id || ':' || CAST(t.ordered_at AS VARCHAR))",
         "amount": "t.amount",
+        "quantity": "t.quantity",
         "category": "t.product_category",
+        "product": "t.product_id",
     },
+)
+# One row per person and day with a purchase (an order line that is not a return: amount >= 0 or
+# unknown), stamped with that day's first purchase and carrying the days since the previous
+# purchase day: what BG/NBD-style models count (frequency, recency, age, inter-purchase times).
+PURCHASE_DAYS = Source(
+    "purchase_days",
+    parts=(("orders", "ordered_at"),),
+    where="coalesce(t.amount, 0) >= 0",
+    regroup="""SELECT profile_id, ts,
+        date_diff('day', lag(day) OVER (PARTITION BY profile_id ORDER BY day), day) AS gap_days
+        FROM (SELECT profile_id, CAST(ts AS DATE) AS day, min(ts) AS ts FROM ({facts})
+              GROUP BY profile_id, CAST(ts AS DATE))""",
 )
 EVENTS = Source(
     "events",
@@ -140,6 +154,91 @@ ORDER_HISTORY = FeatureView(
             "f.category",
             window_days=365,
         ),
+        Feature(
+            "distinct_products_365d",
+            "count_distinct",
+            "Different products bought in the 365 days before as_of.",
+            "f.product",
+            window_days=365,
+        ),
+        Feature(
+            "items_365d",
+            "sum",
+            "Items (quantity) ordered in the 365 days before as_of.",
+            "f.quantity",
+            window_days=365,
+        ),
+        Feature(
+            "returns_365d",
+            "count_distinct",
+            "Orders with a negative amount (returns, cancellations) in the 365 days before as_of.",
+            "f.order_key",
+            where="f.amount < 0",
+            window_days=365,
+        ),
+    ),
+)
+PURCHASE_RHYTHM = FeatureView(
+    "purchase_rhythm",
+    entity=PROFILE,
+    source=PURCHASE_DAYS,
+    ttl_days=730,
+    description="How often and how regularly a person buys: the inputs of BG/NBD-style models, counted "
+    "in days with a purchase (returns are not purchases).",
+    features=(
+        Feature(
+            "purchase_days_30d", "count", "Days with a purchase in the 30 days before as_of.", window_days=30
+        ),
+        Feature(
+            "purchase_days_90d", "count", "Days with a purchase in the 90 days before as_of.", window_days=90
+        ),
+        Feature(
+            "purchase_days_180d",
+            "count",
+            "Days with a purchase in the 180 days before as_of.",
+            window_days=180,
+        ),
+        Feature(
+            "purchase_days_365d",
+            "count",
+            "Days with a purchase in the 365 days before as_of.",
+            window_days=365,
+        ),
+        Feature("purchase_days_730d", "count", "Days with a purchase in the two years before as_of."),
+        Feature(
+            "days_since_last_purchase",
+            "days_since_last",
+            "Days from the latest purchase (not a return; within 2 years) to as_of: BG/NBD's recency, seen from as_of.",
+        ),
+        Feature(
+            "days_since_first_purchase",
+            "days_since_first",
+            "Days from the first purchase (within 2 years) to as_of: BG/NBD's age T.",
+        ),
+        Feature(
+            "mean_days_between_purchases",
+            "mean",
+            "Average days between consecutive purchase days: the person's own purchase rhythm.",
+            "f.gap_days",
+        ),
+        Feature(
+            "std_days_between_purchases",
+            "std",
+            "Standard deviation of the days between consecutive purchase days.",
+            "f.gap_days",
+        ),
+        Feature(
+            "max_days_between_purchases",
+            "max",
+            "Longest gap in days between consecutive purchase days.",
+            "f.gap_days",
+        ),
+        Feature(
+            "last_days_between_purchases",
+            "latest",
+            "Days between the latest purchase day and the one before it.",
+            "f.gap_days",
+        ),
     ),
 )
 WEB_ENGAGEMENT = FeatureView(
@@ -200,6 +299,21 @@ WEB_ENGAGEMENT = FeatureView(
         ),
         Feature(
             "days_since_last_event", "days_since_last", "Days from the latest event (within a year) to as_of."
+        ),
+        Feature(
+            "days_since_last_visit",
+            "days_since_last",
+            "Days from the person's latest page or screen view or site/app action (not an email "
+            "event; within a year) to as_of.",
+            where="f.type IN ('page', 'screen') OR (f.type = 'track' AND f.event NOT LIKE 'email %' "
+            "AND f.event <> 'unsubscribed')",
+        ),
+        Feature(
+            "emails_delivered_90d",
+            "count",
+            "`Email Delivered` events in the 90 days before as_of.",
+            where=_event("email delivered"),
+            window_days=90,
         ),
     ),
 )
@@ -365,6 +479,7 @@ ALL_BUYERS = FeatureView(
 
 FEATURE_VIEWS: tuple[FeatureView, ...] = (
     ORDER_HISTORY,
+    PURCHASE_RHYTHM,
     WEB_ENGAGEMENT,
     SUPPORT,
     LIFECYCLE,
@@ -387,6 +502,60 @@ ON_DEMAND_FEATURES: tuple[OnDemandFeature, ...] = (
         "email_clicks_90d / nullif(email_opens_90d, 0)",
         ("email_clicks_90d", "email_opens_90d"),
         "Email clicks per open over the 90 days before as_of.",
+    ),
+    OnDemandFeature(
+        "email_open_rate_90d",
+        "email_opens_90d / nullif(emails_delivered_90d, 0)",
+        ("email_opens_90d", "emails_delivered_90d"),
+        "Email opens per delivered email over the 90 days before as_of.",
+    ),
+    OnDemandFeature(
+        "purchase_span_days",
+        "days_since_first_purchase - days_since_last_purchase",
+        ("days_since_first_purchase", "days_since_last_purchase"),
+        "Days from the first to the latest purchase (within 2 years): BG/NBD's recency t_x.",
+    ),
+    OnDemandFeature(
+        "recency_in_purchase_gaps",
+        "days_since_last_purchase / nullif(mean_days_between_purchases, 0)",
+        ("days_since_last_purchase", "mean_days_between_purchases"),
+        "Days since the latest purchase in units of the person's own average gap: above 1 is overdue.",
+    ),
+    OnDemandFeature(
+        "age_in_purchase_gaps",
+        "days_since_first_purchase / nullif(mean_days_between_purchases, 0)",
+        ("days_since_first_purchase", "mean_days_between_purchases"),
+        "Days since the first purchase in units of the person's own average gap.",
+    ),
+    OnDemandFeature(
+        "days_overdue",
+        "days_since_last_purchase - mean_days_between_purchases",
+        ("days_since_last_purchase", "mean_days_between_purchases"),
+        "Days since the latest purchase minus the person's average gap: how late the next purchase is.",
+    ),
+    OnDemandFeature(
+        "purchase_gap_variation",
+        "std_days_between_purchases / nullif(mean_days_between_purchases, 0)",
+        ("std_days_between_purchases", "mean_days_between_purchases"),
+        "How irregular the person's purchase rhythm is (standard deviation over mean of the gaps).",
+    ),
+    OnDemandFeature(
+        "repeat_purchases_per_year",
+        "(purchase_days_730d - 1) * 365.0 / nullif(days_since_first_purchase, 0)",
+        ("purchase_days_730d", "days_since_first_purchase"),
+        "Purchase days after the first, per year since the first purchase (within 2 years).",
+    ),
+    OnDemandFeature(
+        "spend_per_purchase_day_365d",
+        "revenue_365d / nullif(purchase_days_365d, 0)",
+        ("revenue_365d", "purchase_days_365d"),
+        "Order amount per day with a purchase over the 365 days before as_of.",
+    ),
+    OnDemandFeature(
+        "items_per_purchase_day_365d",
+        "items_365d / nullif(purchase_days_365d, 0)",
+        ("items_365d", "purchase_days_365d"),
+        "Items ordered per day with a purchase over the 365 days before as_of.",
     ),
     OnDemandFeature(
         "offer_spend_share_365d",
@@ -421,6 +590,26 @@ _ENGAGEMENT = (
     "unsubscribed",
     "days_since_last_event",
 )
+# BG/NBD's inputs (frequency, recency, age) and the person's own purchase rhythm.
+_PURCHASE_RHYTHM = (
+    "purchase_days_30d",
+    "purchase_days_90d",
+    "purchase_days_180d",
+    "purchase_days_365d",
+    "purchase_days_730d",
+    "days_since_last_purchase",
+    "days_since_first_purchase",
+    "purchase_span_days",
+    "mean_days_between_purchases",
+    "std_days_between_purchases",
+    "max_days_between_purchases",
+    "last_days_between_purchases",
+    "recency_in_purchase_gaps",
+    "age_in_purchase_gaps",
+    "days_overdue",
+    "purchase_gap_variation",
+    "repeat_purchases_per_year",
+)
 CHURN_RISK = FeatureService(
     "churn_risk",
     (
@@ -433,7 +622,16 @@ CHURN_RISK = FeatureService(
         "days_since_last_order",
         "days_since_first_order",
         "distinct_categories_365d",
+        "distinct_products_365d",
+        "items_365d",
+        "returns_365d",
+        "spend_per_purchase_day_365d",
+        "items_per_purchase_day_365d",
+        *_PURCHASE_RHYTHM,
         *_ENGAGEMENT,
+        "days_since_last_visit",
+        "emails_delivered_90d",
+        "email_open_rate_90d",
         "cases_180d",
         "open_cases",
         "days_since_last_case",
@@ -477,7 +675,7 @@ PROFILE_FEATURES = FeatureService(
     "profile_features",
     tuple(
         [f.name for view in FEATURE_VIEWS if view.entity is PROFILE for f in view.features]
-        + ["avg_order_value_365d", "email_click_rate_90d"]
+        + [f.name for f in ON_DEMAND_FEATURES if not f.name.startswith("offer_")]
     ),
 )
 

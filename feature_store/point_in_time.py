@@ -69,6 +69,22 @@ def feature_type(name: str) -> FeatureType:
     raise FeatureDefinitionError(f"no feature named {name!r} is declared in feature_store.definitions")
 
 
+def feature_description(name: str) -> str:
+    """What a declared feature means, in the words of its declaration.
+
+    Args:
+        name: a feature name.
+
+    Returns:
+        The feature's one-sentence description.
+    """
+    if name in CATALOGUE.on_demand:
+        return CATALOGUE.on_demand[name].description
+    if name in CATALOGUE.by_name:
+        return CATALOGUE.by_name[name][1].description
+    raise FeatureDefinitionError(f"no feature named {name!r} is declared in feature_store.definitions")
+
+
 def service_views(service: FeatureService) -> list[FeatureView]:
     """The feature views a service reads, in declaration order.
 
@@ -113,6 +129,9 @@ def _aggregate_sql(view: FeatureView, feature: Feature) -> str:
         "sum": f"coalesce(sum({expression}){flt}, 0)",
         "any": f"coalesce(bool_or({expression}){flt}, false)",
         "latest": f"arg_max({expression}, f.ts){flt}",
+        "mean": f"avg({expression}){flt}",
+        "std": f"stddev_samp({expression}){flt}",
+        "max": f"max({expression}){flt}",
         "days_since_last": f"date_diff('second', max(f.ts){flt}, k._as_of) / 86400.0",
         "days_since_first": f"date_diff('second', min(f.ts){flt}, k._as_of) / 86400.0",
     }[feature.aggregation]

@@ -164,6 +164,8 @@ def source_sql(con: duckdb.DuckDBPyConnection, source: Source, offer_field: str 
     sql = sql.replace("{offer_field}", offer_field).replace("{offer_property}", offer_property)
     if source.first_only:
         sql = f"SELECT profile_id, min(ts) AS ts FROM ({sql}) GROUP BY profile_id"
+    if source.regroup:
+        sql = source.regroup.replace("{facts}", sql)
     return sql
 
 

@@ -13,11 +13,22 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 Aggregation = Literal[
-    "count", "count_distinct", "sum", "any", "latest", "days_since_last", "days_since_first"
+    "count",
+    "count_distinct",
+    "sum",
+    "any",
+    "latest",
+    "mean",
+    "std",
+    "max",
+    "days_since_last",
+    "days_since_first",
 ]
 FeatureType = Literal["numeric", "categorical", "boolean"]
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+# Aggregations of a value rather than of the facts' count or times.
+_OF_AN_EXPRESSION = frozenset({"count_distinct", "sum", "any", "latest", "mean", "std", "max"})
 
 
 def _check_name(kind: str, name: str) -> None:
@@ -53,6 +64,10 @@ class Source:
         first_only: keep only each profile's earliest timestamp. Enough, and exact, for
             `days_since_first`: the earliest fact before `as_of` is the earliest fact overall
             whenever that one is before `as_of`.
+        regroup: SQL over `{facts}` (the parts' rows: `profile_id, ts` and the columns) that
+            turns them into the source's facts, e.g. one row per person and purchase day. Each
+            output row's `ts` must be the time the row became known (its earliest input time),
+            and nothing in it may depend on facts after that time.
     """
 
     name: str
@@ -60,6 +75,7 @@ class Source:
     columns: dict[str, str] = field(default_factory=dict)
     where: str | None = None
     first_only: bool = False
+    regroup: str | None = None
 
 
 @dataclass(frozen=True)
@@ -68,8 +84,8 @@ class Feature:
 
     Attributes:
         name: the column name, unique across all views.
-        aggregation: `count` (facts), `count_distinct` / `sum` / `any` / `latest` (of `expression`),
-            `days_since_last` / `days_since_first` (fact timestamps).
+        aggregation: `count` (facts), `count_distinct` / `sum` / `any` / `latest` / `mean` /
+            `std` / `max` (of `expression`), `days_since_last` / `days_since_first` (fact timestamps).
         expression: SQL over the fact row `f` (its columns and `f.ts`); `{as_of}` is the row's as_of.
         where: SQL filter over `f` (and `{as_of}`) applied before aggregating.
         window_days: look back this many days; None means the view's whole TTL.
@@ -87,8 +103,7 @@ class Feature:
 
     def __post_init__(self) -> None:
         _check_name("feature", self.name)
-        needs_expression = self.aggregation in ("count_distinct", "sum", "any", "latest")
-        if needs_expression and not self.expression:
+        if self.aggregation in _OF_AN_EXPRESSION and not self.expression:
             raise ValueError(f"feature {self.name}: aggregation {self.aggregation} needs an expression")
         if self.window_days is not None and self.window_days <= 0:
             raise ValueError(f"feature {self.name}: window_days must be positive")
