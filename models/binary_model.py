@@ -3,10 +3,13 @@
 The steps, for a run at `as_of` with horizon h:
 1. population and label at each matured cut-off (monthly training cut-offs, the holdout at as_of - h);
 2. point-in-time features for all of them through the model's feature service;
-3. fit on the training cut-offs, measure on the holdout next to a plain baseline;
-4. refit on every matured cut-off, log and register that pipeline in MLflow;
-5. move the `champion` alias only if the new version beats the champion on the same holdout;
-6. score the population at as_of with the champion (`models:/<name>@champion`).
+3. fit on the training cut-offs, measure on the holdout next to a plain baseline (bootstrap
+   intervals, positive counts);
+4. refit on every matured cut-off, log and register that pipeline in MLflow with its model card;
+5. move the `champion` alias only if the new version beats its baseline and the champion on the
+   same holdout by the margin (`models.promotion`);
+6. score the population at as_of with the champion (`models:/<name>@champion`); with no champion
+   (no version has beaten its baseline yet) nothing is scored.
 Thin data never crashes a run: the run is skipped with the reason.
 """
 
@@ -23,16 +26,18 @@ import numpy as np
 import polars as pl
 from sklearn.pipeline import Pipeline
 
-from feature_store.point_in_time import feature_type, training_set
+from feature_store.point_in_time import feature_description, feature_type, training_set
 from feature_store.vocabulary import FeatureService
 from models import registry
 from models.consent_filter import may_profile
-from models.estimator import fit_pipeline, model_input, pipeline_features
-from models.evaluation import binary_metrics
-from models.explanations import top_factors
+from models.estimator import LGBM_PARAMS, fit_pipeline, lightgbm_of, model_input, pipeline_features
+from models.evaluation import binary_figures
+from models.explanations import feature_importance, top_factors
+from models.model_card import CardFacts
 from models.model_run import ModelRun
+from models.promotion import Holdout
 from models.score_tables import score_1_99, write_predictions
-from models.training_run import begin_run, plan_cutoffs, register_and_gate
+from models.training_run import begin_run, plan_cutoffs, register_and_gate, training_window
 from warehouse.config import ConsentConfig
 
 log = logging.getLogger(__name__)
@@ -51,6 +56,7 @@ class BinaryModelSpec:
         name: model name (MLflow experiment, registered model, `scores.predictions.model`).
         service: the feature service.
         positive: what a positive label means, for messages ("converted", "churned").
+        question: what the score answers, for the model card.
         population: (con, cut-offs, horizon_days) -> `profile_id, as_of, label` for the people in
             the population at each cut-off; with horizon 0 it gives the population to score.
         history_start: the earliest fact the population depends on (None when there is none).
@@ -58,17 +64,48 @@ class BinaryModelSpec:
         baseline: the baseline's name.
         baseline_scores: (training frame, holdout frame) -> a score per holdout row.
         baseline_is_probability: whether those scores are probabilities (Brier is reported).
+        add_features: (con, frame with `profile_id, as_of` and the service's features,
+            horizon_days) -> the frame with model-specific features added, computed from facts
+            before each row's as_of only (e.g. a BG/NBD fit per cut-off); None for none.
+        extra_features: names and descriptions of the features `add_features` adds that the
+            model learns from.
+        lgbm_params: LightGBM settings of this model, over `models.estimator.LGBM_PARAMS`.
+        classic: a classic model shown beside the model and its baseline on the same holdout
+            (BG/NBD for churn), not part of the promotion gate; None for none.
+        classic_scores: (training frame, holdout frame) -> the classic model's probability per
+            holdout row.
     """
 
     name: str
     service: FeatureService
     positive: str
+    question: str
     population: Callable[[duckdb.DuckDBPyConnection, list[datetime], int], pl.DataFrame]
     history_start: Callable[[duckdb.DuckDBPyConnection], datetime | None]
     thin_data: Callable[[duckdb.DuckDBPyConnection], str | None]
     baseline: str
     baseline_scores: Callable[[pl.DataFrame, pl.DataFrame], np.ndarray]
     baseline_is_probability: bool
+    add_features: Callable[[duckdb.DuckDBPyConnection, pl.DataFrame, int], pl.DataFrame] | None = None
+    extra_features: tuple[tuple[str, str], ...] = ()
+    lgbm_params: dict | None = None
+    classic: str | None = None
+    classic_scores: Callable[[pl.DataFrame, pl.DataFrame], np.ndarray] | None = None
+
+    @property
+    def features(self) -> list[str]:
+        """Every feature the model learns from: the service's, then the extra ones."""
+        return [*self.service.features, *(name for name, _ in self.extra_features)]
+
+    def describe(self, feature: str) -> str:
+        """A feature's description for the model card."""
+        extra = dict(self.extra_features)
+        return extra[feature] if feature in extra else feature_description(feature)
+
+    def frame(self, con: duckdb.DuckDBPyConnection, spine: pl.DataFrame, horizon_days: int) -> pl.DataFrame:
+        """The spine with the model's features, point-in-time correct."""
+        frame = training_set(con, spine, self.service)
+        return self.add_features(con, frame, horizon_days) if self.add_features else frame
 
 
 def _categorical(service: FeatureService) -> list[str]:
@@ -90,6 +127,7 @@ def score_population(
     con: duckdb.DuckDBPyConnection,
     spec: BinaryModelSpec,
     as_of: datetime,
+    horizon_days: int,
     consent: ConsentConfig | None = None,
 ) -> tuple[int, str, int]:
     """Score everyone in the model's population at as_of with the champion; write `scores.predictions`.
@@ -100,6 +138,7 @@ def score_population(
         con: warehouse connection.
         spec: the model.
         as_of: features use facts strictly before it.
+        horizon_days: the label window the scores predict.
         consent: the `consent:` settings (None: the defaults).
 
     Returns:
@@ -107,11 +146,12 @@ def score_population(
 
     Raises:
         MissingFeatureError: when the champion needs a feature the feature service no longer computes.
+        LookupError: when the model has no champion.
     """
     model, version = registry.load_champion(spec.name)
     features, categorical = pipeline_features(model)
     population, withheld = may_profile(con, spec.population(con, [as_of], 0).drop("label"), consent)
-    frame = training_set(con, population, spec.service)
+    frame = spec.frame(con, population, horizon_days)
     x = model_input(frame, features, categorical)
     scores = model.predict_proba(x)[:, 1] if frame.height else np.array([], dtype=float)
     predictions = (
@@ -182,7 +222,7 @@ def train_and_score_binary(
         return run
 
     started = time.perf_counter()
-    frame = training_set(con, pl.concat([train_spine, holdout_spine]), spec.service)
+    frame = spec.frame(con, pl.concat([train_spine, holdout_spine]), horizon_days)
     log.info(
         "%s: features of %d examples at %d cut-offs in %.1f s",
         spec.name,
@@ -192,9 +232,11 @@ def train_and_score_binary(
     )
     train = frame.filter(pl.col("as_of") != holdout_at)
     holdout = frame.filter(pl.col("as_of") == holdout_at)
-    features = list(spec.service.features)
+    features = spec.features
     categorical = _categorical(spec.service)
     run.n_train, run.n_holdout = train.height, holdout.height
+    run.n_train_positive, run.n_holdout_positive = positives, hold_positives
+    params = {**(spec.lgbm_params or {}), **(lgbm_params or {})}
 
     started = time.perf_counter()
     evaluated = fit_pipeline(
@@ -203,15 +245,23 @@ def train_and_score_binary(
         categorical,
         calibrate=True,
         groups=train["profile_id"].to_numpy(),
-        params=lgbm_params,
+        params=params,
+        early_stopping=True,
     )
     x_holdout = model_input(holdout, features, categorical)
     y_holdout = holdout["label"].to_numpy()
-    run.metrics = binary_metrics(y_holdout, evaluated.predict_proba(x_holdout)[:, 1])
+    p_holdout = evaluated.predict_proba(x_holdout)[:, 1]
+    baseline_holdout = np.asarray(spec.baseline_scores(train, holdout), dtype=float)
+    run.figures = binary_figures(y_holdout, p_holdout)
     run.baseline = spec.baseline
-    run.baseline_metrics = binary_metrics(
-        y_holdout, spec.baseline_scores(train, holdout), probability=spec.baseline_is_probability
+    run.baseline_figures = binary_figures(
+        y_holdout, baseline_holdout, probability=spec.baseline_is_probability
     )
+    classic_holdout = None
+    if spec.classic and spec.classic_scores:
+        classic_holdout = np.asarray(spec.classic_scores(train, holdout), dtype=float)
+        run.classic = spec.classic
+        run.classic_figures = binary_figures(y_holdout, classic_holdout)
 
     final = fit_pipeline(
         model_input(frame, features, categorical),
@@ -219,25 +269,62 @@ def train_and_score_binary(
         categorical,
         calibrate=True,
         groups=frame["profile_id"].to_numpy(),
-        params=lgbm_params,
+        params=params,
+        early_stopping=True,
     )
     log.info("%s: evaluated and refitted in %.1f s", spec.name, time.perf_counter() - started)
 
-    def evaluate(model: Pipeline) -> float:
+    def evaluate(model: Pipeline) -> np.ndarray:
         names, categories = pipeline_features(model)
-        scores = model.predict_proba(model_input(holdout, names, categories))[:, 1]
-        return binary_metrics(y_holdout, scores)[PRIMARY_METRIC]
+        return model.predict_proba(model_input(holdout, names, categories))[:, 1]
 
+    holdout_description = f"cutoff={holdout_at.isoformat()} horizon_days={horizon_days}"
     register_and_gate(
         con,
         run,
         final,
-        primary=PRIMARY_METRIC,
+        holdout=Holdout(
+            description=holdout_description,
+            metric=PRIMARY_METRIC,
+            statistic=PRIMARY_METRIC,
+            units=holdout["profile_id"].to_numpy(),
+            labels=y_holdout,
+            candidate=p_holdout,
+            baseline=baseline_holdout,
+            baseline_name=spec.baseline,
+        ),
         evaluate=evaluate,
+        card=CardFacts(
+            model=spec.name,
+            question=f"{spec.question} Scores are calibrated probabilities for the {horizon_days} days after "
+            f"the scoring date; this version was trained as of {run.as_of.date()}.",
+            training=training_window(cutoffs, holdout_at, horizon_days),
+            holdout=f"the population at cut-off {holdout_at.date()}, labels from the {horizon_days} days after it",
+            n_train=run.n_train,
+            n_train_positive=run.n_train_positive,
+            n_holdout=run.n_holdout,
+            n_holdout_positive=run.n_holdout_positive,
+            figures=run.figures,
+            baseline=spec.baseline,
+            baseline_figures=run.baseline_figures,
+            labels=y_holdout,
+            scores=p_holdout,
+            baseline_scores=baseline_holdout,
+            probability=True,
+            classic=spec.classic,
+            classic_figures=run.classic_figures,
+            classic_scores=classic_holdout,
+            features=[(name, share, spec.describe(name)) for name, share in feature_importance(final)],
+            settings={
+                "feature service": f"{spec.service.name} ({len(features)} features)",
+                "LightGBM": {**LGBM_PARAMS, **params, "n_estimators": lightgbm_of(final).n_estimators},
+                "calibration": "sigmoid (Platt), folds grouped by person",
+            },
+        ),
         input_example=x_holdout.head(5),
-        holdout=f"cutoff={holdout_at.isoformat()} horizon_days={horizon_days}",
         params={
-            **(lgbm_params or {}),
+            **params,
+            "n_estimators": lightgbm_of(final).n_estimators,
             "training_cutoffs": ",".join(c.date().isoformat() for c in cutoffs),
             "holdout_cutoff": holdout_at.date().isoformat(),
             "feature_service": spec.service.name,
@@ -246,5 +333,10 @@ def train_and_score_binary(
         },
         tags={"feature_service": spec.service.name},
     )
-    run.n_scored, run.scored_with, run.withheld_for_consent = score_population(con, spec, run.as_of, consent)
+    if registry.champion(spec.name) is None:
+        log.warning("%s: no version has beaten its baseline yet; nothing scored", spec.name)
+        return run
+    run.n_scored, run.scored_with, run.withheld_for_consent = score_population(
+        con, spec, run.as_of, horizon_days, consent
+    )
     return run

@@ -82,3 +82,22 @@ def top_factors(pipeline: Pipeline, x: pd.DataFrame, n: int = TOP_FACTORS) -> li
             )
         factors.append(json.dumps(items))
     return factors
+
+
+def feature_importance(pipeline: Pipeline) -> list[tuple[str, float]]:
+    """Each input feature's share of the LightGBM model's total split gain, largest first.
+
+    Args:
+        pipeline: a fitted pipeline from `models.estimator.fit_pipeline`.
+
+    Returns:
+        (feature name, share of gain) for every input feature; shares add up to 1 (all 0 for a
+        model that made no split).
+    """
+    prepare = pipeline.named_steps["prepare"]
+    names = list(prepare.get_feature_names_out())
+    gain = lightgbm_of(pipeline).booster_.feature_importance(importance_type="gain")
+    total = float(gain.sum())
+    shares = {name: (float(g) / total if total else 0.0) for name, g in zip(names, gain, strict=True)}
+    ordered = [(name, shares[name]) for name in pipeline.feature_names_in_]
+    return sorted(ordered, key=lambda item: -item[1])

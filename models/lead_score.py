@@ -91,6 +91,7 @@ SPEC = BinaryModelSpec(
     name=MODEL,
     service=LEAD_SCORE,
     positive="converted",
+    question="Will this open lead convert (a lead record of the person gets a `converted_at`) in the horizon?",
     population=population,
     history_start=_history_start,
     thin_data=_thin_data,

@@ -25,15 +25,18 @@ from sklearn.pipeline import Pipeline
 
 from feature_store.definitions import NEXT_BEST_OFFER, OFFER_ORDERS
 from feature_store.offer_affinity import offer_candidates
-from feature_store.point_in_time import feature_type, training_set
+from feature_store.point_in_time import feature_description, feature_type, training_set
 from feature_store.sources import check_offer_field, source_sql
 from models import registry
 from models.consent_filter import may_profile, reachable_for_offers
-from models.estimator import fit_pipeline, model_input, pipeline_features
-from models.evaluation import keep_top_k, ranking_metrics
+from models.estimator import LGBM_PARAMS, fit_pipeline, model_input, pipeline_features
+from models.evaluation import buyer_outcomes, keep_top_k, ranking_figures, ranking_values
+from models.explanations import feature_importance
+from models.model_card import CardFacts
 from models.model_run import ModelRun
+from models.promotion import Holdout
 from models.score_tables import write_offers
-from models.training_run import begin_run, plan_cutoffs, register_and_gate
+from models.training_run import begin_run, plan_cutoffs, register_and_gate, training_window
 from warehouse.config import ConsentConfig
 
 log = logging.getLogger(__name__)
@@ -251,16 +254,19 @@ def train_and_score(
         params=lgbm_params,
     )
     truth = holdout_bought.select("profile_id", "offer_id")
-    run.metrics = {
-        k_: v
-        for k_, v in ranking_metrics(_rank_with(evaluated, holdout, k), truth, k).items()
-        if k_ != "buyers"
-    }
-    run.baseline = BASELINE
-    run.baseline_metrics = {
-        k_: v for k_, v in ranking_metrics(_baseline_ranking(holdout, k), truth, k).items() if k_ != "buyers"
-    }
     primary = f"mrr_at_{k}"
+
+    def reciprocal_ranks(ranking: pl.DataFrame) -> np.ndarray:
+        return ranking_values(buyer_outcomes(ranking, truth), k)[primary]
+
+    ours = buyer_outcomes(_rank_with(evaluated, holdout, k), truth)
+    theirs = buyer_outcomes(_baseline_ranking(holdout, k), truth)
+    run.figures = ranking_figures(ours, k)
+    run.baseline = BASELINE
+    run.baseline_figures = ranking_figures(theirs, k)
+    run.n_train_positive = int(train["label"].sum())
+    run.n_holdout_positive = ours.height
+    pair_scores = evaluated.predict_proba(model_input(holdout, features, categorical))[:, 1]
 
     refit = pl.concat([train, _training_sample(holdout)])
     final = fit_pipeline(
@@ -275,10 +281,44 @@ def train_and_score(
         con,
         run,
         final,
-        primary=primary,
+        holdout=Holdout(
+            description=f"cutoff={holdout_at.isoformat()} horizon_days={horizon_days} offer_field={offer_field} top_k={k}",
+            metric=primary,
+            statistic="mean",
+            units=ours["profile_id"].to_numpy(),
+            labels=np.ones(ours.height, dtype=int),
+            candidate=ranking_values(ours, k)[primary],
+            baseline=ranking_values(theirs, k)[primary],
+            baseline_name=BASELINE,
+        ),
+        evaluate=lambda model: reciprocal_ranks(_rank_with(model, holdout, k)),
+        card=CardFacts(
+            model=MODEL,
+            question=f"Which {offer_field} values will this customer buy in the {horizon_days} days after the "
+            f"scoring date? The top {k} are kept per customer. Figures are over the people who bought "
+            "anything in the holdout window; the deciles below rank (person, offer) pairs by the model's score.",
+            training=training_window(cutoffs, holdout_at, horizon_days),
+            holdout=f"people with an order before {holdout_at.date()} who bought in the {horizon_days} days after "
+            f"it ({ours.height:,} buyers, {holdout.height:,} candidate pairs)",
+            n_train=run.n_train,
+            n_train_positive=run.n_train_positive,
+            n_holdout=run.n_holdout,
+            n_holdout_positive=int(holdout["label"].sum()),
+            figures=run.figures,
+            baseline=BASELINE,
+            baseline_figures=run.baseline_figures,
+            labels=holdout["label"].to_numpy(),
+            scores=pair_scores,
+            baseline_scores=None,
+            probability=False,
+            features=[(name, share, feature_description(name)) for name, share in feature_importance(final)],
+            settings={
+                "feature service": NEXT_BEST_OFFER.name,
+                "LightGBM": {**LGBM_PARAMS, **(lgbm_params or {})},
+                "training pairs": f"every bought pair, up to {NEGATIVES_PER_POSITIVE} unbought ones per bought one",
+            },
+        ),
         input_example=model_input(holdout, features, categorical).head(5),
-        evaluate=lambda model: ranking_metrics(_rank_with(model, holdout, k), truth, k)[primary],
-        holdout=f"cutoff={holdout_at.isoformat()} horizon_days={horizon_days} offer_field={offer_field} top_k={k}",
         params={
             **(lgbm_params or {}),
             "offer_field": offer_field,
@@ -293,6 +333,9 @@ def train_and_score(
         tags={"feature_service": NEXT_BEST_OFFER.name, "offer_field": offer_field},
     )
 
+    if registry.champion(MODEL) is None:
+        log.warning("%s: no version has beaten its baseline yet; no offers written", MODEL)
+        return run
     run.n_scored, run.scored_with, run.withheld_for_consent = score_offers(
         con, run.as_of, offer_field=offer_field, top_k=k, channels=channels, consent=consent
     )

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+import polars as pl
 
 from warehouse.home import kindred_home
 
@@ -29,6 +30,10 @@ log = logging.getLogger(__name__)
 
 CHAMPION = "champion"
 ARTIFACT_NAME = "model"
+CARD_ARTIFACT = "model_card.md"
+HOLDOUT_ARTIFACT = "holdout/predictions.parquet"
+# MLflow's registry keeps at most 5,000 characters of a version's description.
+_DESCRIPTION_LIMIT = 5000
 # Every type a pipeline from models.estimator holds beyond what skops trusts by default.
 SKOPS_TRUSTED_TYPES = [
     "collections.OrderedDict",
@@ -48,11 +53,31 @@ class RegisteredVersion:
         name: the registered model's name.
         version: its version number, as text.
         tags: the version's tags (holdout cut-off, holdout metric, feature service, ...).
+        run_id: the MLflow run that logged it (its card, plots and holdout scores).
     """
 
     name: str
     version: str
     tags: dict[str, str]
+    run_id: str | None = None
+
+
+@dataclass(frozen=True)
+class VersionArtifacts:
+    """What is logged beside a version's pipeline.
+
+    Attributes:
+        card: the model card, Markdown (logged as `model_card.md`).
+        plots: file name -> matplotlib figure, logged as PNG under `plots/`.
+        holdout: `unit, label, score` of the candidate on its holdout (`holdout/predictions.parquet`),
+            so a later version judged on the same holdout is compared row by row.
+        summary: a short text for the registry's version description.
+    """
+
+    card: str
+    plots: dict
+    holdout: pl.DataFrame
+    summary: str
 
 
 def tracking_uri() -> str:
@@ -67,6 +92,8 @@ def tracking_uri() -> str:
 def _client() -> MlflowClient:
     # Telemetry would try the network on every call; a self-hosted CDP should not phone home.
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    # Reading a version's holdout scores back draws a progress bar into the run's output otherwise.
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     started = time.perf_counter()
     import mlflow
     from mlflow import MlflowClient
@@ -97,6 +124,7 @@ def log_version(
     params: dict[str, object],
     metrics: dict[str, float],
     tags: dict[str, str],
+    artifacts: VersionArtifacts | None = None,
 ) -> str:
     """Log a fitted pipeline as a new run of the model's experiment and register it.
 
@@ -107,6 +135,7 @@ def log_version(
         params: what the run was trained with.
         metrics: holdout figures, ours and the baseline's (`baseline_` prefix).
         tags: set on the run and the model version.
+        artifacts: the model card, its plots and the holdout scores, logged in the same run.
 
     Returns:
         The new version number, as text.
@@ -143,6 +172,8 @@ def log_version(
             pip_requirements=[f"{p}=={package_version(p)}" for p in ("scikit-learn", "lightgbm", "skops")],
             skops_trusted_types=SKOPS_TRUSTED_TYPES,
         )
+        if artifacts is not None:
+            _log_artifacts(artifacts)
     # Registering through the client, not `registered_model_name=`, keeps MLflow from printing.
     try:
         client.create_registered_model(name)
@@ -150,7 +181,12 @@ def log_version(
         if error.error_code != "RESOURCE_ALREADY_EXISTS":
             raise
     created = client.create_model_version(
-        name, source=info.model_uri, run_id=run.info.run_id, tags=tags, model_id=info.model_id
+        name,
+        source=info.model_uri,
+        run_id=run.info.run_id,
+        tags=tags,
+        model_id=info.model_id,
+        description=artifacts.summary[:_DESCRIPTION_LIMIT] if artifacts else None,
     )
     version = str(created.version)
     log.info("logged %s version %s in %.2f s", name, version, time.perf_counter() - started)
@@ -172,6 +208,81 @@ def example_without_customers(example: pd.DataFrame) -> pd.DataFrame:
     return example.iloc[:0].reindex([0])
 
 
+def _log_artifacts(artifacts: VersionArtifacts) -> None:
+    """Log the card, plots and holdout scores into the active run."""
+    import tempfile
+    from pathlib import Path
+
+    import mlflow
+    from matplotlib import pyplot
+
+    mlflow.log_text(artifacts.card, CARD_ARTIFACT)
+    for file_name, figure in artifacts.plots.items():
+        mlflow.log_figure(figure, f"plots/{file_name}")
+        pyplot.close(figure)
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / Path(HOLDOUT_ARTIFACT).name
+        artifacts.holdout.write_parquet(path)
+        mlflow.log_artifact(str(path), str(Path(HOLDOUT_ARTIFACT).parent))
+
+
+def holdout_predictions(version: RegisteredVersion) -> pl.DataFrame | None:
+    """The holdout scores a version was logged with (`unit, label, score`), if any.
+
+    Args:
+        version: a registered version.
+
+    Returns:
+        The frame, or None for versions logged without one.
+    """
+    if version.run_id is None:
+        return None
+    _client()
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    try:
+        path = mlflow.artifacts.download_artifacts(run_id=version.run_id, artifact_path=HOLDOUT_ARTIFACT)
+    except (MlflowException, OSError):
+        return None
+    return pl.read_parquet(path)
+
+
+def model_card(version: RegisteredVersion) -> str | None:
+    """A version's model card (Markdown), if it was logged with one.
+
+    Args:
+        version: a registered version.
+
+    Returns:
+        The card's text, or None.
+    """
+    if version.run_id is None:
+        return None
+    _client()
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return mlflow.artifacts.load_text(f"runs:/{version.run_id}/{CARD_ARTIFACT}")
+    except (MlflowException, OSError):
+        return None
+
+
+def get_version(name: str, version: str) -> RegisteredVersion:
+    """One registered version with its tags.
+
+    Args:
+        name: the registered model's name.
+        version: the version number.
+
+    Returns:
+        The version.
+    """
+    found = _client().get_model_version(name, version)
+    return RegisteredVersion(name, str(found.version), dict(found.tags), found.run_id)
+
+
 def champion(name: str) -> RegisteredVersion | None:
     """The version the `champion` alias points at.
 
@@ -188,7 +299,7 @@ def champion(name: str) -> RegisteredVersion | None:
         found = client.get_model_version_by_alias(name, CHAMPION)
     except MlflowException:
         return None
-    return RegisteredVersion(name, str(found.version), dict(found.tags))
+    return RegisteredVersion(name, str(found.version), dict(found.tags), found.run_id)
 
 
 def promote(name: str, version: str) -> None:

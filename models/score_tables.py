@@ -22,6 +22,23 @@ _DDL = {
         model VARCHAR, model_version VARCHAR, as_of TIMESTAMP, metric VARCHAR, value DOUBLE,
         baseline VARCHAR, baseline_value DOUBLE, n_train BIGINT, n_holdout BIGINT)""",
 }
+# Columns added to tables after their first release: warehouses made before gain them on the next run.
+_ADDED_COLUMNS = {
+    MODEL_METRICS: {
+        "lower": "DOUBLE",
+        "upper": "DOUBLE",
+        "baseline_lower": "DOUBLE",
+        "baseline_upper": "DOUBLE",
+        "n_train_positive": "BIGINT",
+        "n_holdout_positive": "BIGINT",
+        "promoted": "BOOLEAN",
+        "decision": "VARCHAR",
+        "classic": "VARCHAR",
+        "classic_value": "DOUBLE",
+        "classic_lower": "DOUBLE",
+        "classic_upper": "DOUBLE",
+    },
+}
 _COLUMNS = {
     PREDICTIONS: (
         "profile_id",
@@ -40,10 +57,22 @@ _COLUMNS = {
         "as_of",
         "metric",
         "value",
+        "lower",
+        "upper",
         "baseline",
         "baseline_value",
+        "baseline_lower",
+        "baseline_upper",
         "n_train",
+        "n_train_positive",
         "n_holdout",
+        "n_holdout_positive",
+        "promoted",
+        "decision",
+        "classic",
+        "classic_value",
+        "classic_lower",
+        "classic_upper",
     ),
 }
 
@@ -57,6 +86,9 @@ def ensure_score_tables(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("CREATE SCHEMA IF NOT EXISTS scores")
     for ddl in _DDL.values():
         con.execute(ddl)
+    for table, columns in _ADDED_COLUMNS.items():
+        for column, sql_type in columns.items():
+            con.execute(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {column} {sql_type}")
 
 
 def score_1_99(score: pl.Expr) -> pl.Expr:

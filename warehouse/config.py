@@ -83,6 +83,8 @@ class LeadScoreConfig(_Strict):
 
 class ChurnRiskConfig(_Strict):
     horizon_days: int = Field(default=90, ge=7, le=730)
+    # Active customers: a purchase in this many days before a cut-off (the churn population).
+    lookback_days: int = Field(default=180, ge=7, le=3650)
 
 
 class NextBestOfferConfig(_Strict):

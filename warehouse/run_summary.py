@@ -29,6 +29,20 @@ class RunSummary:
         return 1 - self.profiles / self.records if self.records else 0.0
 
 
+def _model_metrics(con: duckdb.DuckDBPyConnection) -> list[dict]:
+    """Each model's newest version's holdout figures, with intervals, positives and the gate's verdict.
+
+    Rows carry every column of `scores.model_metrics`; a warehouse from before intervals were
+    recorded lacks some until its next model run, and readers get None for them.
+    """
+    frame = con.sql("""
+        SELECT * FROM scores.model_metrics
+        QUALIFY TRY_CAST(model_version AS INTEGER) = max(TRY_CAST(model_version AS INTEGER)) OVER (PARTITION BY model)
+        ORDER BY model, metric
+    """).pl()
+    return frame.to_dicts()
+
+
 def summarise_run(con: duckdb.DuckDBPyConnection, config: KindredConfig) -> RunSummary:
     """Read a finished run's figures from the warehouse.
 
@@ -75,23 +89,7 @@ def summarise_run(con: duckdb.DuckDBPyConnection, config: KindredConfig) -> RunS
             model_id, trained_at, reason = newest[0]
             summary.match_model = f"{model_id} (trained {trained_at:%Y-%m-%d %H:%M}: {reason})"
     if table_exists(con, "scores.model_metrics"):
-        rows = con.sql("""
-            SELECT model, model_version, metric, value, baseline, baseline_value, n_train, n_holdout
-            FROM scores.model_metrics
-            QUALIFY TRY_CAST(model_version AS INTEGER) = max(TRY_CAST(model_version AS INTEGER)) OVER (PARTITION BY model)
-            ORDER BY model, metric
-        """).fetchall()
-        keys = (
-            "model",
-            "model_version",
-            "metric",
-            "value",
-            "baseline",
-            "baseline_value",
-            "n_train",
-            "n_holdout",
-        )
-        summary.models = [dict(zip(keys, row, strict=True)) for row in rows]
+        summary.models = _model_metrics(con)
     for table in ("crm.record_scores", "crm.grounding"):
         summary.crm_rows[table] = row_count(con, table)
     return summary

@@ -143,7 +143,8 @@ def _print_steps(outcome: dict) -> None:
         table.add_row(stat.step_key, f"[{style}]{status}[/]", f"{seconds:.1f}")
     console.print(table)
     for check in outcome["failed_checks"]:
-        console.print(f"[yellow]check failed:[/] {check.asset_key.to_user_string()} {check.check_name}")
+        why = f": {check.description}" if getattr(check, "description", None) else ""
+        console.print(f"[yellow]check failed:[/] {check.asset_key.to_user_string()} {check.check_name}{why}")
 
 
 def _print_summary(summary, skipped: dict[str, str]) -> None:
@@ -168,36 +169,80 @@ def _print_summary(summary, skipped: dict[str, str]) -> None:
             + ", ".join(f"{reason} {n:,}" for reason, n in summary.links_left_out.items())
         )
     if summary.models:
-        models = Table(title="models on a time-based holdout (ours vs plain baseline)", title_justify="left")
-        for column in ("model", "version", "metrics: ours / baseline", "baseline", "train", "holdout"):
-            models.add_column(column)
-        for name, rows in _by_model(summary.models).items():
-            figures = "  ".join(
-                f"{m['metric']} {m['value']:.3f}"
-                + ("" if m["baseline_value"] is None else f" / {m['baseline_value']:.3f}")
-                for m in rows
-            )
-            first = rows[0]
-            models.add_row(
-                name,
-                str(first["model_version"]),
-                figures,
-                first["baseline"] or "",
-                f"{first['n_train'] or 0:,}",
-                f"{first['n_holdout'] or 0:,}",
-            )
-        console.print(models)
+        _print_models(summary.models)
     for stage, reason in skipped.items():
         console.print(f"[yellow]skipped[/] {stage}: {reason}")
     console.print("crm tables: " + ", ".join(f"{name} {n:,} rows" for name, n in summary.crm_rows.items()))
 
 
+# The figures shown per model in the run summary; the rest are in MLflow and the model card.
+_HEADLINE = ("roc_auc", "pr_auc", "hr_at_1")
+
+
+def _figure(value, lower, upper) -> str:
+    if value is None:
+        return ""
+    if lower is None or upper is None:
+        return f"{value:.3f}"
+    return f"{value:.3f} [{lower:.2f}, {upper:.2f}]"
+
+
+def _print_models(metrics: list[dict]) -> None:
+    """Each model's holdout figures with 95% intervals and positive counts, next to its baseline."""
+    table = Table(
+        title="models on a time-based holdout: ours vs plain baseline, 95% bootstrap intervals",
+        title_justify="left",
+    )
+    classic = next((m.get("classic") for m in metrics if m.get("classic")), None)
+    columns = ["model", "figure", "ours", "baseline"] + ([f"{classic} (classic)"] if classic else [])
+    for column in [*columns, "holdout rows", "promoted"]:
+        table.add_column(column)
+    verdicts = {}
+    for name, rows in _by_model(metrics).items():
+        first = rows[0]
+        positives = first.get("n_holdout_positive")
+        noun = "buyers" if name == "next_best_offer" else "positive"
+        holdout = f"{first['n_holdout'] or 0:,}" + (
+            f", {positives:,} {noun}" if positives is not None else ""
+        )
+        promoted = first.get("promoted")
+        for i, m in enumerate(rows):
+            cells = [
+                f"{name} v{first['model_version']}" if i == 0 else "",
+                m["metric"],
+                _figure(m["value"], m.get("lower"), m.get("upper")),
+                _figure(m.get("baseline_value"), m.get("baseline_lower"), m.get("baseline_upper")),
+            ]
+            if classic:
+                cells.append(_figure(m.get("classic_value"), m.get("classic_lower"), m.get("classic_upper")))
+            cells += [
+                holdout if i == 0 else "",
+                ("" if promoted is None else "yes" if promoted else "no") if i == 0 else "",
+            ]
+            table.add_row(*cells)
+        verdicts[name] = (first.get("baseline"), first.get("decision"))
+    console.print(table)
+    for name, (baseline, decision) in verdicts.items():
+        console.print(f"  {name}: baseline = {baseline}" + (f"; {decision}" if decision else ""))
+
+
 def _by_model(metrics: list[dict]) -> dict[str, list[dict]]:
     grouped: dict[str, list[dict]] = {}
     for m in metrics:
-        if m["metric"] != "brier":  # calibration detail: in MLflow, not in the headline
+        primary = m["metric"].startswith("mrr_at_")
+        if m["metric"] in _HEADLINE or primary:
             grouped.setdefault(m["model"], []).append(m)
-    return grouped
+    # The figure the gate compares first: ROC-AUC for classifiers, reciprocal rank for offers.
+    return {
+        name: sorted(
+            rows,
+            key=lambda m: (
+                m["metric"] not in ("roc_auc",) and not m["metric"].startswith("mrr_at_"),
+                m["metric"],
+            ),
+        )
+        for name, rows in grouped.items()
+    }
 
 
 @app.command()

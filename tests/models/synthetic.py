@@ -3,7 +3,9 @@
 Customers either stay (order every few weeks until the end) or leave at a random date; leaving
 customers stop opening emails a month before their last order, so engagement predicts churn.
 Leads from `referral` or with many page views convert far more often. Each customer has a
-favourite category that most of their orders fall in.
+favourite category that most of their orders fall in; every few months the favourite moves to
+another category, which the customer browses in the weeks before the move, so recent views
+predict the next purchases better than the year's most-bought category.
 """
 
 from __future__ import annotations
@@ -22,6 +24,31 @@ CATEGORIES = ["books", "garden", "kitchen", "outdoor", "toys"]
 
 def _days(rng: np.random.Generator, low: float, high: float) -> timedelta:
     return timedelta(days=float(rng.uniform(low, high)))
+
+
+def _next_interest(
+    rng: np.random.Generator, now: datetime, favourite: str, rid: str, events: list[dict]
+) -> tuple[datetime, str]:
+    """When the favourite category moves next and to which, with the views that announce it."""
+    switch = now + _days(rng, 60, 150)
+    upcoming = CATEGORIES[
+        (CATEGORIES.index(favourite) + 1 + int(rng.integers(len(CATEGORIES) - 1))) % len(CATEGORIES)
+    ]
+    for v in range(3):
+        viewed = switch - _days(rng, 2, 25)
+        if viewed >= END:
+            continue
+        events.append(
+            {
+                "record_id": rid,
+                "message_id": f"{rid}-i{switch.timestamp():.0f}-{v}",
+                "type": "track",
+                "event": "Product Viewed",
+                "timestamp": viewed,
+                "properties": {"category": upcoming},
+            }
+        )
+    return switch, upcoming
 
 
 def build_shop(
@@ -44,8 +71,12 @@ def build_shop(
         stop = END if stays else first + _days(rng, 60, span - 10)
         stop = min(stop, END)
         favourite = CATEGORIES[i % len(CATEGORIES)]
+        switch, upcoming = _next_interest(rng, first, favourite, rid, events)
         t, n = first, 0
         while t < stop:
+            if t >= switch:
+                favourite = upcoming
+                switch, upcoming = _next_interest(rng, t, favourite, rid, events)
             category = favourite if rng.random() < 0.8 else CATEGORIES[rng.integers(len(CATEGORIES))]
             orders.append(
                 {

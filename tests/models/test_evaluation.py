@@ -5,8 +5,10 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 import pytest
+from sklearn.metrics import average_precision_score, log_loss, roc_auc_score
 
-from models.evaluation import binary_metrics, keep_top_k, ranking_metrics
+from models.bootstrap import figure, metric_values, paired_difference, resample_weights
+from models.evaluation import binary_metrics, deciles, keep_top_k, ranking_metrics
 
 
 def test_ranking_metrics_by_hand():
@@ -43,3 +45,58 @@ def test_binary_metrics():
     assert metrics["roc_auc"] == pytest.approx(0.75)
     assert metrics["brier"] == pytest.approx(np.mean((np.array([0.1, 0.4, 0.35, 0.8]) - y) ** 2))
     assert "brier" not in binary_metrics(y, np.array([3.0, 1.0, 2.0, 9.0]), probability=False)
+
+
+def test_weighted_figures_match_scikit_learn_with_ties():
+    rng = np.random.default_rng(5)
+    y = rng.integers(0, 2, 3000)
+    score = np.round(rng.random(3000) * 0.5 + y * 0.3, 2)  # many ties
+    weights = rng.integers(0, 4, (2, 3000)).astype(float)
+    for row in weights:
+        assert metric_values("roc_auc", y, score, row[None])[0] == pytest.approx(
+            roc_auc_score(y, score, sample_weight=row)
+        )
+        assert metric_values("pr_auc", y, score, row[None])[0] == pytest.approx(
+            average_precision_score(y, score, sample_weight=row)
+        )
+        assert metric_values("log_loss", y, score, row[None])[0] == pytest.approx(
+            log_loss(y, score, sample_weight=row), rel=1e-5
+        )
+
+
+def test_intervals_hold_the_figure_and_narrow_with_more_rows():
+    rng = np.random.default_rng(6)
+    y = (rng.random(20000) < 0.2).astype(int)
+    score = rng.random(20000) + 0.6 * y
+    small = figure("roc_auc", y[:200], score[:200])
+    large = figure("roc_auc", y, score)
+    for f in (small, large):
+        assert f.lower <= f.value <= f.upper
+    assert (small.upper - small.lower) > 5 * (large.upper - large.lower)
+    assert large.value == pytest.approx(roc_auc_score(y, score))
+
+
+def test_stratified_resamples_keep_the_class_counts():
+    y = np.array([1] * 13 + [0] * 561)
+    for weights in resample_weights(y, 50):
+        assert (weights[:, y == 1].sum(axis=1) == 13).all()
+        assert (weights[:, y == 0].sum(axis=1) == 561).all()
+
+
+def test_a_model_compared_with_itself_differs_by_nothing():
+    rng = np.random.default_rng(7)
+    y = rng.integers(0, 2, 500)
+    score = rng.random(500) + 0.3 * y
+    assert paired_difference("roc_auc", y, score, score) == (0.0, 0.0)
+    difference, spread = paired_difference("roc_auc", y, score, rng.random(500))
+    assert difference > 2 * spread > 0
+
+
+def test_deciles_give_lift_and_gain():
+    y = np.array([1, 1, 0, 0, 0, 0, 0, 0, 0, 0] * 10)
+    score = np.where(y == 1, 0.9, 0.1) + np.linspace(0, 0.01, 100)
+    table = deciles(y, score)
+    assert table["decile"].to_list() == list(range(1, 11))
+    assert table["rate"][0] == pytest.approx(1.0) and table["lift"][0] == pytest.approx(5.0)
+    assert table["gain"][1] == pytest.approx(1.0)
+    assert table["gain"][-1] == pytest.approx(1.0)

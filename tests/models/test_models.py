@@ -62,9 +62,18 @@ def test_each_model_trains_registers_and_scores(trained):
 def test_planted_signal_beats_the_baselines(trained):
     _, runs, _ = trained
     churn, lead, offers = runs["churn_risk"], runs["lead_score"], runs["next_best_offer"]
-    assert set(churn.metrics) == {"roc_auc", "pr_auc", "brier"}
+    assert set(churn.metrics) == {"roc_auc", "pr_auc", "log_loss", "brier"}
     assert set(churn.baseline_metrics) == {"roc_auc", "pr_auc"}  # recency is a rank, not a probability
+    assert churn.classic == "BG/NBD" and set(churn.classic_figures) == set(churn.metrics)
     assert churn.metrics["roc_auc"] > 0.9
+    for run in (churn, lead):
+        for figure in run.figures.values():
+            assert figure.lower <= figure.value <= figure.upper
+        assert run.n_holdout_positive == int(run.n_holdout_positive) > 0
+        assert run.decision.promote and run.decision.comparison("baseline").beaten
+    assert lead.baseline == "conversion rate of the lead source" and set(lead.baseline_metrics) == set(
+        lead.metrics
+    )
     assert lead.metrics["roc_auc"] > lead.baseline_metrics["roc_auc"]
     assert lead.metrics["brier"] < 0.25
     assert set(offers.metrics) == {"hr_at_1", "hr_at_2", "recall_at_2", "mrr_at_2"}
@@ -113,7 +122,7 @@ def test_scoring_fails_loudly_when_the_service_lacks_a_feature(trained):
     con, _, _ = trained
     lacking = FeatureService("churn_risk", tuple(f for f in CHURN_RISK.features if f != "tenure_days"))
     with pytest.raises(MissingFeatureError, match="tenure_days"):
-        score_population(con, dataclasses.replace(churn_risk.SPEC, service=lacking), END)
+        score_population(con, dataclasses.replace(churn_risk.SPEC, service=lacking), END, HORIZON)
 
 
 def test_a_worse_model_does_not_move_the_champion(kindred_home):

@@ -5,27 +5,43 @@ from collections.abc import Callable
 import dagster as dg
 
 from models import churn_risk, lead_score, next_best_offer
+from models.model_run import ModelRun
 from pipelines.resources import KindredResource
 from warehouse.config import ModelsConfig
 
 _INPUTS = [["features", "profile_features"], ["identity", "record_xref"], ["profiles", "consent"]]
 
 
-def _result(run) -> dg.MaterializeResult:
-    """Metadata a user wants in the UI: the holdout figure next to its baseline, or why it skipped."""
+def run_metadata(run: ModelRun) -> dict:
+    """What a user wants in the UI: holdout figures with intervals and positives next to the
+    baseline's, the gate's verdict and the model card; or why the run was skipped."""
     if run.skipped:
-        return dg.MaterializeResult(metadata={"skipped": run.skipped, "dagster/row_count": 0})
+        return {"skipped": run.skipped, "dagster/row_count": 0}
     metadata = {
         "dagster/row_count": run.n_scored,
         "model_version": str(run.version),
         "promoted_to_champion": bool(run.promoted),
+        "scored_with": str(run.scored_with or "nothing: no champion"),
+        "promotion": run.decision.reason if run.decision else "",
         "n_train": run.n_train,
+        "n_train_positive": run.n_train_positive,
         "n_holdout": run.n_holdout,
         "withheld_for_consent": run.withheld_for_consent,
+        "n_holdout_positive": run.n_holdout_positive,
+        "baseline": str(run.baseline),
     }
-    metadata |= {f"holdout_{k}": float(v) for k, v in run.metrics.items()}
-    metadata |= {f"baseline_{k}": float(v) for k, v in run.baseline_metrics.items()}
-    return dg.MaterializeResult(metadata=metadata)
+    for name, figure in run.figures.items():
+        metadata[f"holdout_{name}"] = float(figure.value)
+        metadata[f"holdout_{name}_interval"] = f"{figure.lower:.3f} to {figure.upper:.3f}"
+    for name, figure in run.baseline_figures.items():
+        metadata[f"baseline_{name}"] = float(figure.value)
+    if run.classic:
+        metadata["classic_model"] = run.classic
+        for name, figure in run.classic_figures.items():
+            metadata[f"classic_{name}"] = float(figure.value)
+    if run.card:
+        metadata["model_card"] = dg.MetadataValue.md(run.card)
+    return metadata
 
 
 def model_asset(name: str, description: str, train: Callable, settings: Callable[[ModelsConfig], dict]):
@@ -43,8 +59,8 @@ def model_asset(name: str, description: str, train: Callable, settings: Callable
         options = settings(config.models)
         with kindred.connect() as con:
             run = train(con, as_of=kindred.as_of_date(con), consent=config.consent, **options)
-        context.log.info("%s: %s", name, run)
-        return _result(run)
+        context.log.info("%s: %s", name, run.decision.reason if run.decision else run.skipped)
+        return dg.MaterializeResult(metadata=run_metadata(run))
 
     return scores
 
@@ -58,10 +74,10 @@ lead_score_scores = model_asset(
 )
 churn_risk_scores = model_asset(
     "churn_risk",
-    "Probability that each customer places no order within the horizon, with top reasons. "
-    "One row per customer profile in scores.predictions (model = churn_risk).",
+    "Probability that each active customer makes no purchase within the horizon, with top reasons. "
+    "One row per active customer profile in scores.predictions (model = churn_risk).",
     churn_risk.train_and_score,
-    lambda m: {"horizon_days": m.churn_risk.horizon_days},
+    lambda m: {"horizon_days": m.churn_risk.horizon_days, "lookback_days": m.churn_risk.lookback_days},
 )
 next_best_offer_scores = model_asset(
     "next_best_offer",
