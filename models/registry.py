@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib.metadata import version as package_version
 from typing import TYPE_CHECKING
 
@@ -72,12 +72,14 @@ class VersionArtifacts:
         holdout: `unit, label, score` of the candidate on its holdout (`holdout/predictions.parquet`),
             so a later version judged on the same holdout is compared row by row.
         summary: a short text for the registry's version description.
+        texts: more text files to log (name -> content), e.g. the prediction builder's table plan.
     """
 
     card: str
     plots: dict
     holdout: pl.DataFrame
     summary: str
+    texts: dict[str, str] = field(default_factory=dict)
 
 
 def tracking_uri() -> str:
@@ -217,6 +219,8 @@ def _log_artifacts(artifacts: VersionArtifacts) -> None:
     from matplotlib import pyplot
 
     mlflow.log_text(artifacts.card, CARD_ARTIFACT)
+    for file_name, text in artifacts.texts.items():
+        mlflow.log_text(text, file_name)
     for file_name, figure in artifacts.plots.items():
         mlflow.log_figure(figure, f"plots/{file_name}")
         pyplot.close(figure)
@@ -248,6 +252,28 @@ def holdout_predictions(version: RegisteredVersion) -> pl.DataFrame | None:
     return pl.read_parquet(path)
 
 
+def artifact_text(version: RegisteredVersion, name: str) -> str | None:
+    """A text artifact logged with a version, if there is one.
+
+    Args:
+        version: a registered version.
+        name: the artifact's path in the run, e.g. `model_card.md`.
+
+    Returns:
+        The text, or None.
+    """
+    if version.run_id is None:
+        return None
+    _client()
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return mlflow.artifacts.load_text(f"runs:/{version.run_id}/{name}")
+    except (MlflowException, OSError):
+        return None
+
+
 def model_card(version: RegisteredVersion) -> str | None:
     """A version's model card (Markdown), if it was logged with one.
 
@@ -257,16 +283,26 @@ def model_card(version: RegisteredVersion) -> str | None:
     Returns:
         The card's text, or None.
     """
-    if version.run_id is None:
-        return None
-    _client()
-    import mlflow
+    return artifact_text(version, CARD_ARTIFACT)
+
+
+def has_model(name: str) -> bool:
+    """Whether any version of a model is registered.
+
+    Args:
+        name: the registered model's name.
+
+    Returns:
+        True when the registry knows the name.
+    """
+    client = _client()
     from mlflow.exceptions import MlflowException
 
     try:
-        return mlflow.artifacts.load_text(f"runs:/{version.run_id}/{CARD_ARTIFACT}")
-    except (MlflowException, OSError):
-        return None
+        client.get_registered_model(name)
+    except MlflowException:
+        return False
+    return True
 
 
 def get_version(name: str, version: str) -> RegisteredVersion:

@@ -92,7 +92,7 @@ def training_window(cutoffs: list[datetime], holdout_at: datetime, horizon_days:
 
 
 def register_and_gate(
-    con: duckdb.DuckDBPyConnection,
+    con: duckdb.DuckDBPyConnection | None,
     run: ModelRun,
     pipeline: Pipeline,
     *,
@@ -102,11 +102,13 @@ def register_and_gate(
     input_example,
     params: dict[str, object],
     tags: dict[str, str],
+    extra: dict[str, str] | None = None,
 ) -> None:
     """Judge the candidate, log and register it with its card, move `champion` if it won, record figures.
 
     Args:
-        con: warehouse connection (for `scores.model_metrics`).
+        con: warehouse connection (for `scores.model_metrics`); None for models without a
+            warehouse (the prediction builder).
         run: the run, with its figures; gets `version`, `promoted`, `decision` and `card`.
         pipeline: the refitted pipeline that scores if promoted.
         holdout: the holdout rows with the candidate's (pre-refit) and the baseline's scores.
@@ -115,6 +117,7 @@ def register_and_gate(
         input_example: a few input rows (pandas) for MLflow.
         params: run-specific parameters, logged next to the LightGBM settings.
         tags: extra version tags; settings that must match for two versions to be compared.
+        extra: more text artifacts to log with the version (file name -> text).
     """
     decision = gate(run.model, holdout, evaluate=evaluate, must_match=tags)
     markdown, plots = render(card, decision)
@@ -160,6 +163,7 @@ def register_and_gate(
                 }
             ),
             summary=summary,
+            texts=extra or {},
         ),
     )
     if decision.promote:
@@ -168,7 +172,8 @@ def register_and_gate(
     run.decision = decision
     run.card = markdown
     log.info("%s version %s: %s", run.model, run.version, decision.reason)
-    append_model_metrics(con, metrics_rows(run))
+    if con is not None:
+        append_model_metrics(con, metrics_rows(run))
 
 
 def metrics_rows(run: ModelRun) -> pl.DataFrame:
