@@ -7,6 +7,8 @@ import uuid
 import duckdb
 import polars as pl
 
+from models.drift import keep_previous
+
 PREDICTIONS = "scores.predictions"
 OFFERS = "scores.offers"
 MODEL_METRICS = "scores.model_metrics"
@@ -104,7 +106,13 @@ def score_1_99(score: pl.Expr) -> pl.Expr:
 
 
 def _replace_rows(
-    con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame, where: str, params: list
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    frame: pl.DataFrame,
+    where: str,
+    params: list,
+    *,
+    keep: bool = False,
 ) -> int:
     ensure_score_tables(con)
     columns = ", ".join(_COLUMNS[table])
@@ -113,6 +121,8 @@ def _replace_rows(
     try:
         con.execute("BEGIN TRANSACTION")
         try:
+            if keep:
+                keep_previous(con, table, where=where, params=params)
             con.execute(f"DELETE FROM {table} WHERE {where}", params)
             con.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {view}")
             con.execute("COMMIT")
@@ -125,7 +135,8 @@ def _replace_rows(
 
 
 def write_predictions(con: duckdb.DuckDBPyConnection, model: str, frame: pl.DataFrame) -> int:
-    """Replace one model's rows of `scores.predictions`, atomically; other models' rows stay.
+    """Replace one model's rows of `scores.predictions`, atomically; other models' rows stay, and
+    the replaced rows move to `scores.predictions_previous` (for drift).
 
     Args:
         con: warehouse connection.
@@ -137,11 +148,12 @@ def write_predictions(con: duckdb.DuckDBPyConnection, model: str, frame: pl.Data
     """
     if frame.height and frame["model"].unique().to_list() != [model]:
         raise ValueError(f"every prediction row must belong to model {model}")
-    return _replace_rows(con, PREDICTIONS, frame, "model = ?", [model])
+    return _replace_rows(con, PREDICTIONS, frame, "model = ?", [model], keep=True)
 
 
 def write_offers(con: duckdb.DuckDBPyConnection, frame: pl.DataFrame) -> int:
-    """Replace `scores.offers` with the new ranking, atomically.
+    """Replace `scores.offers` with the new ranking, atomically; the old one moves to
+    `scores.offers_previous` (for drift).
 
     Args:
         con: warehouse connection.
@@ -150,7 +162,7 @@ def write_offers(con: duckdb.DuckDBPyConnection, frame: pl.DataFrame) -> int:
     Returns:
         Rows written.
     """
-    return _replace_rows(con, OFFERS, frame, "true", [])
+    return _replace_rows(con, OFFERS, frame, "true", [], keep=True)
 
 
 def append_model_metrics(con: duckdb.DuckDBPyConnection, frame: pl.DataFrame) -> int:
