@@ -127,8 +127,9 @@ def score_population(
     con: duckdb.DuckDBPyConnection,
     spec: BinaryModelSpec,
     as_of: datetime,
-    horizon_days: int,
     consent: ConsentConfig | None = None,
+    *,
+    horizon_days: int,
 ) -> tuple[int, str, int]:
     """Score everyone in the model's population at as_of with the champion; write `scores.predictions`.
 
@@ -138,8 +139,8 @@ def score_population(
         con: warehouse connection.
         spec: the model.
         as_of: features use facts strictly before it.
-        horizon_days: the label window the scores predict.
         consent: the `consent:` settings (None: the defaults).
+        horizon_days: the label window the scores predict.
 
     Returns:
         (profiles scored, the champion version that scored them, profiles left out for consent).
@@ -337,6 +338,6 @@ def train_and_score_binary(
         log.warning("%s: no version has beaten its baseline yet; nothing scored", spec.name)
         return run
     run.n_scored, run.scored_with, run.withheld_for_consent = score_population(
-        con, spec, run.as_of, horizon_days, consent
+        con, spec, run.as_of, consent, horizon_days=horizon_days
     )
     return run

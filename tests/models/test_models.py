@@ -122,7 +122,9 @@ def test_scoring_fails_loudly_when_the_service_lacks_a_feature(trained):
     con, _, _ = trained
     lacking = FeatureService("churn_risk", tuple(f for f in CHURN_RISK.features if f != "tenure_days"))
     with pytest.raises(MissingFeatureError, match="tenure_days"):
-        score_population(con, dataclasses.replace(churn_risk.SPEC, service=lacking), END, HORIZON)
+        score_population(
+            con, dataclasses.replace(churn_risk.SPEC, service=lacking), END, horizon_days=HORIZON
+        )
 
 
 def test_a_worse_model_does_not_move_the_champion(kindred_home):

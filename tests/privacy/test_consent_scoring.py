@@ -70,6 +70,11 @@ def scored(tmp_path_factory, mlflow_template):
     return con, runs, snapshot, learnt_from, home
 
 
+def _active_customers(con) -> set[str]:
+    """Churn risk's population at END before consent: customers who bought in its lookback."""
+    return set(churn_risk.SPEC.population(con, [END], 0)["profile_id"])
+
+
 @pytest.fixture
 def models_home(scored, monkeypatch):
     monkeypatch.setenv("KINDRED_HOME", str(scored[4]))
@@ -84,11 +89,13 @@ def test_people_who_object_to_profiling_get_no_scores_and_no_offers(scored):
     predictions, offers = snapshot["predictions"], snapshot["offers"]
     assert not set(predictions["profile_id"]) & barred
     assert not set(offers["profile_id"]) & barred
-    # The others are scored as before: customers get churn risk, open leads a lead score.
+    # The others are scored as before: active customers get churn risk, open leads a lead score.
     churn = set(predictions.filter(pl.col("model") == "churn_risk")["profile_id"])
-    assert churn >= NO_EMAIL
-    assert runs["churn_risk"].withheld_for_consent == 11  # c0-c9 and c30, all customers
-    assert runs["churn_risk"].n_scored == len(churn) == 160 - 11
+    active = _active_customers(scored[0])
+    assert active & NO_EMAIL and active & barred
+    assert churn == active - barred
+    assert runs["churn_risk"].withheld_for_consent == len(active & barred)
+    assert runs["churn_risk"].n_scored == len(churn)
     assert runs["lead_score"].withheld_for_consent > 0
 
 
@@ -130,6 +137,8 @@ def test_where_email_marketing_needs_an_opt_in_only_those_who_gave_one_get_offer
 def test_where_profiling_needs_an_opt_in_nobody_without_one_is_scored(models_home):
     con = models_home[0]
     regime = ConsentConfig(opt_in_required={"profiling": ["any"]})
-    scored_now, _, withheld = binary_model.score_population(con, churn_risk.SPEC, END, regime)
-    assert scored_now == 0 and withheld == 160
+    scored_now, _, withheld = binary_model.score_population(
+        con, churn_risk.SPEC, END, regime, horizon_days=60
+    )
+    assert scored_now == 0 and withheld == len(_active_customers(con)) > 0
     assert read_table(con, "scores.predictions").filter(pl.col("model") == "churn_risk").height == 0
