@@ -175,8 +175,9 @@ def _champion_scores(
         logged = registry.holdout_predictions(current)
         if logged is not None:
             by_unit = dict(zip(logged["unit"].to_list(), logged["score"].to_list(), strict=True))
-            if all(unit in by_unit for unit in holdout.units.tolist()):
-                return np.array([by_unit[unit] for unit in holdout.units.tolist()], dtype=float)
+            keys = registry.unit_keys(holdout.units)
+            if all(key in by_unit for key in keys):
+                return np.array([by_unit[key] for key in keys], dtype=float)
     return np.asarray(evaluate(registry.load_version(name, current.version)), dtype=float)
 
 

@@ -9,6 +9,7 @@ first use: importing it costs about a second, and its first touch of a new datab
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import time
@@ -70,7 +71,8 @@ class VersionArtifacts:
         card: the model card, Markdown (logged as `model_card.md`).
         plots: file name -> matplotlib figure, logged as PNG under `plots/`.
         holdout: `unit, label, score` of the candidate on its holdout (`holdout/predictions.parquet`),
-            so a later version judged on the same holdout is compared row by row.
+            so a later version judged on the same holdout is compared row by row. Units are stored
+            as `unit_keys`, never as the ids themselves.
         summary: a short text for the registry's version description.
         texts: more text files to log (name -> content), e.g. the prediction builder's table plan.
     """
@@ -224,14 +226,32 @@ def _log_artifacts(artifacts: VersionArtifacts) -> None:
     for file_name, figure in artifacts.plots.items():
         mlflow.log_figure(figure, f"plots/{file_name}")
         pyplot.close(figure)
+    holdout = artifacts.holdout.with_columns(
+        unit=pl.Series(unit_keys(artifacts.holdout["unit"].to_numpy()), dtype=pl.String)
+    )
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / Path(HOLDOUT_ARTIFACT).name
-        artifacts.holdout.write_parquet(path)
+        holdout.write_parquet(path)
         mlflow.log_artifact(str(path), str(Path(HOLDOUT_ARTIFACT).parent))
 
 
+def unit_keys(units: np.ndarray) -> list[str]:
+    """The keys a holdout's rows are stored under in MLflow: a hash of each id, not the id.
+
+    The artifact lives as long as the model version; a profile id or a user's own customer id
+    there would outlive that person's erasure. Pairing rows across versions needs only equality.
+
+    Args:
+        units: one id per holdout row.
+
+    Returns:
+        A BLAKE2b digest (hex) of each id's text.
+    """
+    return [hashlib.blake2b(str(unit).encode(), digest_size=16).hexdigest() for unit in units.tolist()]
+
+
 def holdout_predictions(version: RegisteredVersion) -> pl.DataFrame | None:
-    """The holdout scores a version was logged with (`unit, label, score`), if any.
+    """The holdout scores a version was logged with (`unit, label, score`; units as `unit_keys`), if any.
 
     Args:
         version: a registered version.

@@ -101,6 +101,9 @@ def test_same_holdout_pairs_the_champions_own_scores(labels):
     first = _holdout(labels, _scores(labels, 1.0, 1), _scores(labels, 0.3, 2))
     version = _log("m", first)
     registry.promote("m", version)
+    stored = registry.holdout_predictions(registry.champion("m"))
+    assert stored.height == len(labels)
+    assert not set(stored["unit"].to_list()) & set(first.units.tolist())  # ids never reach MLflow
     same_again = gate("m", first, evaluate=_never)
     assert not same_again.promote  # a retrained twin ties the champion: the champion stays
     assert same_again.comparison("champion").difference == pytest.approx(0.0)
