@@ -2,11 +2,14 @@
 
 This is what the blocking promotion check on each scores asset asks before the CRM tables are
 built from them. It reads what the run recorded (the registry's champion and its gate verdict,
-`scores.model_metrics`, the versions that wrote the scores) and fails when:
-- no version has beaten its baseline yet, so nothing was scored;
+`scores.model_metrics`, the versions that wrote the scores) and blocks what is downstream when
+scores that did not pass the gate would reach it:
 - the champion carries the gate's "not promoted" verdict (the alias was moved by hand);
 - the scores were written by a version that is not the champion.
-A candidate that did not beat the champion is not a failure: the champion keeps scoring.
+When no version has beaten its baseline yet, nothing of the model was scored, so nothing unvetted
+can leave: the check fails as a warning, and the CRM tables, segments and the other models'
+scores are still built (without this model's). A candidate that did not beat the champion is not
+a failure: the champion keeps scoring.
 """
 
 from __future__ import annotations
@@ -28,11 +31,14 @@ class Verdict:
         passed: whether the scores may be used.
         description: why, in words.
         metadata: figures for the Dagster UI.
+        blocks: whether a failure must stop what is downstream (unvetted scores were written),
+            rather than warn (nothing of the model was written).
     """
 
     passed: bool
     description: str
     metadata: dict[str, object] = field(default_factory=dict)
+    blocks: bool = True
 
 
 def _latest_version(con: duckdb.DuckDBPyConnection, model: str) -> dict | None:
@@ -95,11 +101,19 @@ def audit_scores(con: duckdb.DuckDBPyConnection, model: str) -> Verdict:
         if latest is None and not written:
             return Verdict(True, f"{model} has not trained yet (too little data); nothing scored", metadata)
         why = latest["decision"] if latest else "no version was registered"
+        if written:
+            return Verdict(
+                False,
+                f"no version of {model} has beaten its baseline yet ({why}), but scores of version(s) "
+                f"{', '.join(written)} are in the scores tables",
+                metadata,
+            )
         return Verdict(
             False,
-            f"no version of {model} has beaten its baseline yet ({why}); nothing is scored and the CRM "
-            "tables are not rebuilt from it",
+            f"no version of {model} has beaten its baseline yet ({why}); nothing of it is scored, so the "
+            "CRM tables carry none of its scores",
             metadata,
+            blocks=False,
         )
     if current.tags.get("promotion") == "not promoted":
         return Verdict(

@@ -113,11 +113,13 @@ def test_a_model_that_beats_its_baseline_is_published_with_its_card(tmp_path, ki
     assert {p.name for p in plots.rglob("*.png")} == {"calibration.png", "gain.png", "lift.png"}
 
 
-def test_a_model_no_better_than_its_baseline_is_not_promoted_and_the_check_blocks(tmp_path, kindred_home):
+def test_a_model_no_better_than_its_baseline_is_not_promoted_and_scores_nobody(tmp_path, kindred_home):
     result = _materialise(tmp_path, _leads(600, only_the_source_matters=True))
-    assert not result.success
     evaluation = _check(result)
     assert not evaluation.passed
+    assert evaluation.severity == dg.AssetCheckSeverity.WARN  # nothing unvetted was written
+    assert result.success  # what is downstream is built, without this model's scores
+    assert any(e.asset_key.path == ["crm_stand_in"] for e in result.get_asset_materialization_events())
     assert "has beaten its baseline" in evaluation.description
     (scores,) = [
         e for e in result.get_asset_materialization_events() if e.asset_key.path == ["scores", "lead_score"]
@@ -125,9 +127,28 @@ def test_a_model_no_better_than_its_baseline_is_not_promoted_and_the_check_block
     assert scores.materialization.metadata["promoted_to_champion"].value is False
     assert "does not beat its baseline" in scores.materialization.metadata["promotion"].value
     assert registry.champion("lead_score") is None
-    assert not any(e.asset_key.path == ["crm_stand_in"] for e in result.get_asset_materialization_events())
     with open_warehouse() as con:
         assert con.sql("SELECT count(*) FROM scores.predictions").fetchall()[0][0] == 0
+
+
+def test_the_check_blocks_scores_of_a_version_that_did_not_pass_the_gate(tmp_path, kindred_home):
+    first = _materialise(tmp_path, _leads(600, only_the_source_matters=True))
+    assert registry.champion("lead_score") is None
+    # Someone moves the alias to the version the gate turned down; the next run scores with it.
+    registry.promote("lead_score", "1")
+    result = dg.materialize(
+        [lead_score_scores, promotion_check("lead_score"), crm_stand_in],
+        resources={"kindred": KindredResource(config_path=_config(tmp_path), as_of="2024-07-01")},
+        raise_on_error=False,
+    )
+    assert first.success and not result.success
+    evaluation = _check(result)
+    assert not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.ERROR
+    assert "did not pass the promotion gate" in evaluation.description
+    assert not any(e.asset_key.path == ["crm_stand_in"] for e in result.get_asset_materialization_events())
+    with open_warehouse() as con:
+        versions = con.sql("SELECT DISTINCT model_version FROM scores.predictions").fetchall()
+    assert versions == [("1",)]
 
 
 @pytest.fixture(autouse=True)
