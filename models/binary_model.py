@@ -37,6 +37,7 @@ from models.model_card import CardFacts
 from models.model_run import ModelRun
 from models.promotion import Holdout
 from models.score_tables import score_1_99, write_predictions
+from models.timing import step
 from models.training_run import begin_run, plan_cutoffs, register_and_gate, training_window
 from warehouse.config import ConsentConfig
 
@@ -130,6 +131,7 @@ def score_population(
     consent: ConsentConfig | None = None,
     *,
     horizon_days: int,
+    seconds: dict[str, float] | None = None,
 ) -> tuple[int, str, int]:
     """Score everyone in the model's population at as_of with the champion; write `scores.predictions`.
 
@@ -141,6 +143,8 @@ def score_population(
         as_of: features use facts strictly before it.
         consent: the `consent:` settings (None: the defaults).
         horizon_days: the label window the scores predict.
+        seconds: when given, filled with the seconds spent on `features`, `scoring`, `reasons`
+            and `writes`.
 
     Returns:
         (profiles scored, the champion version that scored them, profiles left out for consent).
@@ -151,23 +155,29 @@ def score_population(
     """
     model, version = registry.load_champion(spec.name)
     features, categorical = pipeline_features(model)
-    population, withheld = may_profile(con, spec.population(con, [as_of], 0).drop("label"), consent)
-    frame = spec.frame(con, population, horizon_days)
-    x = model_input(frame, features, categorical)
-    scores = model.predict_proba(x)[:, 1] if frame.height else np.array([], dtype=float)
-    predictions = (
-        frame.select("profile_id")
-        .with_columns(
-            model=pl.lit(spec.name),
-            model_version=pl.lit(version),
-            as_of=pl.lit(as_of).cast(pl.Datetime("us")),
-            score=pl.Series(scores, dtype=pl.Float64),
-            top_factors=pl.Series(top_factors(model, x) if frame.height else [], dtype=pl.String),
-            scored_at=pl.lit(datetime.now()).cast(pl.Datetime("us")),
+    with step(seconds, "features"):
+        population, withheld = may_profile(con, spec.population(con, [as_of], 0).drop("label"), consent)
+        frame = spec.frame(con, population, horizon_days)
+        x = model_input(frame, features, categorical)
+    with step(seconds, "scoring"):
+        scores = model.predict_proba(x)[:, 1] if frame.height else np.array([], dtype=float)
+    with step(seconds, "reasons"):
+        reasons = top_factors(model, x) if frame.height else []
+    with step(seconds, "writes"):
+        predictions = (
+            frame.select("profile_id")
+            .with_columns(
+                model=pl.lit(spec.name),
+                model_version=pl.lit(version),
+                as_of=pl.lit(as_of).cast(pl.Datetime("us")),
+                score=pl.Series(scores, dtype=pl.Float64),
+                top_factors=pl.Series(reasons, dtype=pl.String),
+                scored_at=pl.lit(datetime.now()).cast(pl.Datetime("us")),
+            )
+            .with_columns(score_1_99=score_1_99(pl.col("score")))
         )
-        .with_columns(score_1_99=score_1_99(pl.col("score")))
-    )
-    return write_predictions(con, spec.name, predictions), version, withheld
+        written = write_predictions(con, spec.name, predictions)
+    return written, version, withheld
 
 
 def train_and_score_binary(

@@ -36,6 +36,7 @@ from models.model_card import CardFacts
 from models.model_run import ModelRun
 from models.promotion import Holdout
 from models.score_tables import write_offers
+from models.timing import step
 from models.training_run import begin_run, plan_cutoffs, register_and_gate, training_window
 from warehouse.config import ConsentConfig
 
@@ -350,6 +351,7 @@ def score_offers(
     top_k: int,
     channels: Sequence[str] = ("email",),
     consent: ConsentConfig | None = None,
+    seconds: dict[str, float] | None = None,
 ) -> tuple[int, str, int]:
     """Rank offers for everyone in the population at as_of with the champion; write `scores.offers`.
 
@@ -363,23 +365,28 @@ def score_offers(
         top_k: offers kept per person.
         channels: the channels offers go out on.
         consent: the `consent:` settings (None: the defaults).
+        seconds: when given, filled with the seconds spent on `features`, `scoring` (ranking)
+            and `writes`.
 
     Returns:
         (people given offers, the champion version that ranked them, people left out for consent).
     """
     model, version = registry.load_champion(MODEL)
-    spine, objected = may_profile(con, population(con, [as_of], offer_field), consent)
-    spine, unreachable = reachable_for_offers(con, spine, channels=channels, consent=consent)
-    pairs = offer_candidates(con, spine, offer_field=offer_field, n_popular=_n_popular(top_k))
-    frame = training_set(con, pairs, NEXT_BEST_OFFER, offer_field=offer_field)
-    ranked = _rank_with(model, frame, top_k)
-    offers = ranked.select(
-        "profile_id",
-        pl.col("rank").cast(pl.Int32),
-        "offer_id",
-        "score",
-        model_version=pl.lit(version),
-        as_of=pl.lit(as_of).cast(pl.Datetime("us")),
-    )
-    write_offers(con, offers)
+    with step(seconds, "features"):
+        spine, objected = may_profile(con, population(con, [as_of], offer_field), consent)
+        spine, unreachable = reachable_for_offers(con, spine, channels=channels, consent=consent)
+        pairs = offer_candidates(con, spine, offer_field=offer_field, n_popular=_n_popular(top_k))
+        frame = training_set(con, pairs, NEXT_BEST_OFFER, offer_field=offer_field)
+    with step(seconds, "scoring"):
+        ranked = _rank_with(model, frame, top_k)
+    with step(seconds, "writes"):
+        offers = ranked.select(
+            "profile_id",
+            pl.col("rank").cast(pl.Int32),
+            "offer_id",
+            "score",
+            model_version=pl.lit(version),
+            as_of=pl.lit(as_of).cast(pl.Datetime("us")),
+        )
+        write_offers(con, offers)
     return ranked["profile_id"].n_unique(), version, objected + unreachable
