@@ -12,6 +12,8 @@ from benchmarks import (
     identity_scale,
     ingest_throughput,
     models_public,
+    models_scoring,
+    models_targets,
     pii_detection,
     segment_export,
     serving_load,
@@ -56,6 +58,8 @@ SECTIONS = {
     suppression_staging.SECTION: lambda: suppression_staging.section(suppression_staging.run()),
     "PII detection": lambda: pii_detection.section(pii_detection.run()),
     serving_load.SECTION: lambda: serving_load.section(serving_load.run()),
+    models_targets.SECTION: lambda: models_targets.section(models_targets.run()),
+    models_scoring.SECTION: lambda: models_scoring.section(models_scoring.run()),
 }
 
 

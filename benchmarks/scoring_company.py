@@ -2,7 +2,8 @@
 
 Every profile has a CRM lead record (most still open), purchase days over 18 months with one to
 three order lines each, web and email events, and sometimes a support case; one record per
-source, linked one to one in `identity.record_xref`. Generated with numpy and polars in seconds
+source, linked one to one in `identity.record_xref`. One person in a hundred objected to
+profiling and one in twenty opted out of email marketing (`profiles.consent`). Generated with numpy and polars in seconds
 per million profiles; the pipeline's own demo generator is far richer and far slower.
 """
 
@@ -38,7 +39,8 @@ def _times(rng: np.random.Generator, start: np.ndarray, span_days: np.ndarray) -
 
 
 def build_company(con: duckdb.DuckDBPyConnection, profiles: int, *, seed: int = 1) -> dict[str, int]:
-    """Write `staging.people/orders/events/cases` and `identity.record_xref` for `profiles` people.
+    """Write `staging.people/orders/events/cases`, `identity.record_xref` and `profiles.consent`
+    for `profiles` people.
 
     Args:
         con: a warehouse connection (its staging and identity tables are replaced).
@@ -187,4 +189,22 @@ def build_company(con: duckdb.DuckDBPyConnection, profiles: int, *, seed: int = 
             UNION ALL SELECT source, record_id FROM staging.events UNION ALL SELECT source, record_id FROM staging.cases)"""
     )
     counts["record_xref"] = con.sql("SELECT count(*) FROM identity.record_xref").fetchall()[0][0]
+    choice = rng.random(profiles)
+    objects, no_email = choice < 0.01, (choice >= 0.01) & (choice < 0.06)
+    consent = pl.DataFrame(
+        {
+            "profile_id": np.concatenate([ids[objects], ids[no_email]]),
+            "channel": ["any"] * int(objects.sum()) + ["email"] * int(no_email.sum()),
+            "purpose": ["profiling"] * int(objects.sum()) + ["marketing"] * int(no_email.sum()),
+            "status": "opted_out",
+            "source": "crm",
+            "record_id": np.concatenate([ids[objects], ids[no_email]]),
+            "recorded_at": START,
+        }
+    )
+    con.execute("CREATE SCHEMA IF NOT EXISTS profiles")
+    con.register("_company_rows", consent.to_arrow())
+    con.execute("CREATE OR REPLACE TABLE profiles.consent AS SELECT * FROM _company_rows")
+    con.unregister("_company_rows")
+    counts["consent"] = consent.height
     return counts
