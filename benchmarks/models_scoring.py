@@ -170,12 +170,15 @@ def section(result: dict) -> str:
             f"| {model} | {m['rows']:,} | {m['features']:.1f} | {m['scoring']:.1f} | {reasons} | "
             f"{m['writes']:.1f} | {m['total']:.1f} |"
         )
-    verdict = "meets" if result["total"] <= TARGET_SECONDS else "misses"
+    if result["profiles"] >= 1_000_000:
+        verdict = "meets" if result["total"] <= TARGET_SECONDS else "misses"
+        goal = f"which {verdict} the goal of {TARGET_SECONDS:.0f} s for a million profiles on 2 cores"
+    else:
+        goal = f"at {result['profiles']:,} profiles, not the million of the {TARGET_SECONDS:.0f} s goal"
     lines += [
         "",
         f"**{result['total']:.1f} s** for the three models over {result['profiles']:,} profiles (median of the "
-        f"rounds' sums: {', '.join(f'{t:.1f}' for t in result['totals'])}), which {verdict} the goal of "
-        f"{TARGET_SECONDS:.0f} s on 2 cores. Features are computed point in time from staging at every run "
+        f"rounds' sums: {', '.join(f'{t:.1f}' for t in result['totals'])}), {goal}. Features are computed point in time from staging at every run "
         "(no feature cache); reasons are the five strongest LightGBM contributions per person, as JSON; "
         f"offers keep the top {TOP_K} per person; people who objected to profiling get nothing and, for "
         "offers, people not reachable by email are left out.",
