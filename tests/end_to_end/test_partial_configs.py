@@ -13,7 +13,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
-    return demo_folder(tmp_path_factory.mktemp("partial"), people=300)
+    return demo_folder(tmp_path_factory.mktemp("partial"), people=500)
 
 
 def only_orders(demo, tmp_path, columns: str, drop: tuple[str, ...] = ()):

@@ -160,7 +160,7 @@ class Story:
 
 @pytest.fixture(scope="module")
 def story(tmp_path_factory, postgres_server) -> Story:
-    folder = demo_folder(tmp_path_factory.mktemp("forget"), people=150)
+    folder = demo_folder(tmp_path_factory.mktemp("forget"), people=500)
     planted = plant(folder / "data" / "demo")
     home = folder / "home"
     first = kindred(folder, home, "run")
