@@ -5,7 +5,18 @@ from __future__ import annotations
 import logging
 import os
 
-from pipelines.cli import activation, crm, generate, identity, keys, pipeline, predict, privacy, segments, serve  # noqa: F401, I001  (registers the commands, in help order)
+from pipelines.cli import (  # noqa: F401, I001  (registers the commands, in help order)
+    activation,
+    crm,
+    generate,
+    identity,
+    keys,
+    pipeline,
+    predict,
+    privacy,
+    segments,
+    serve,
+)
 from pipelines.cli.app import app
 
 __all__ = ["app", "main"]
