@@ -17,7 +17,7 @@ $(UV):
 
 # The virtualenv is rebuilt from the lock file whenever the lock changes.
 $(VENV)/.synced: uv.lock pyproject.toml | $(UV)
-	$(UV) sync --locked --all-groups
+	$(UV) sync --locked --all-groups --extra spark
 	touch $@
 
 install: $(VENV)/.synced

@@ -22,10 +22,11 @@ from identity_resolution.options import MatchOptions
 from identity_resolution.probabilistic import MatchModel
 from identity_resolution.records import collect_contact_values, person_records
 from identity_resolution.splink_engine import EngineFactory, duckdb_engine
-from identity_resolution.survivorship import contact_points, unified_profiles
+from identity_resolution.survivorship import contact_points, golden_records
 from warehouse.canonical import PERSON_ATTRIBUTES
 from warehouse.connection import connect, quote_table, read_table, table_exists
 from warehouse.staging import staging_columns
+from warehouse.survivorship_config import SurvivorshipConfig
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +36,7 @@ REJECTED_LINKS = "identity.rejected_links"
 RECORD_XREF = "identity.record_xref"
 UNIFIED_PROFILE = "profiles.unified_profile"
 CONTACT_POINTS = "profiles.contact_points"
+ATTRIBUTE_PROVENANCE = "profiles.attribute_provenance"
 LINK_COLUMNS = tuple(LINK_SCHEMA)
 
 
@@ -105,20 +107,24 @@ def resolve_identities(
     *,
     retrain: bool = False,
     engine_factory: EngineFactory = duckdb_engine,
+    survivorship: SurvivorshipConfig | None = None,
 ) -> ResolutionSummary:
     """Resolve every staged record to a person and rebuild the identity and profile tables.
 
     Reads `staging.people/events/orders/cases` (missing or empty ones are fine) and replaces
     `identity.person_records`, `identity.links`, `identity.rejected_links`,
-    `identity.record_xref`, `profiles.unified_profile` and `profiles.contact_points` in one
-    transaction, adding a row to `identity.match_models` when a model was trained. Profile ids
-    of the previous `identity.record_xref` are kept where the cluster still matches.
+    `identity.record_xref`, `profiles.unified_profile`, `profiles.contact_points` and
+    `profiles.attribute_provenance` in one transaction, adding a row to `identity.match_models`
+    when a model was trained. Profile ids of the previous `identity.record_xref` are kept where
+    the cluster still matches.
 
     Args:
         con: warehouse connection.
         options: matching options (`MatchOptions.from_config(config.identity)`; defaults when None).
         retrain: fit a new match model even if the saved one still fits the data.
-        engine_factory: where Splink runs.
+        engine_factory: where Splink runs (`backends.engine_factory` for `identity.backend`).
+        survivorship: how each golden-record value is chosen (`identity.survivorship`; the
+            documented defaults when None).
 
     Returns:
         Counts of records, profiles and links by rule, the model used, what the guardrails left out.
@@ -146,7 +152,10 @@ def resolve_identities(
     )
     xref = result.xref.with_columns(pl.lit(resolved_at, dtype=pl.Datetime("us")).alias("resolved_at"))
     contacts = collect_contact_values(con, default_phone_region=options.default_phone_region)
-    profiles = unified_profiles(con, xref, contacts, updated_at=resolved_at)
+    golden = golden_records(
+        con, xref, contacts, updated_at=resolved_at, settings=survivorship, day_first=options.day_first
+    )
+    profiles = golden.profiles
     points = contact_points(xref, contacts, profiles)
     new_model = None
     if result.model_reason is not None and result.model is not None and result.model.trained:
@@ -165,6 +174,7 @@ def resolve_identities(
             RECORD_XREF: xref,
             UNIFIED_PROFILE: profiles,
             CONTACT_POINTS: points,
+            ATTRIBUTE_PROVENANCE: golden.provenance,
         },
         new_model,
     )

@@ -20,6 +20,7 @@ from warehouse.canonical import (
 from warehouse.consent_config import ANY_CONSENT, ConsentConfig
 from warehouse.segment_config import SegmentConfig, repeated
 from warehouse.serving_config import ServingConfig
+from warehouse.survivorship_config import SparkSettings, SurvivorshipConfig
 
 FORMATS = ("csv", "parquet", "jsonl")
 _EXTENSIONS = {".csv": "csv", ".parquet": "parquet", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl"}
@@ -201,6 +202,11 @@ class IdentityConfig(_Strict):
     guards: IdentityGuardsConfig = Field(default_factory=IdentityGuardsConfig)
     blocked_values: BlockedValuesConfig = Field(default_factory=BlockedValuesConfig)
     splink: SplinkConfig = Field(default_factory=SplinkConfig)
+    survivorship: SurvivorshipConfig = Field(default_factory=SurvivorshipConfig)
+    # Which engine scores record pairs with Splink: `duckdb` in process, or `spark` (the optional
+    # `spark` extra) for data past one machine.
+    backend: Literal["duckdb", "spark"] = "duckdb"
+    spark: SparkSettings = Field(default_factory=SparkSettings)
 
     @model_validator(mode="after")
     def _one_threshold(self) -> IdentityConfig:
@@ -471,6 +477,18 @@ class KindredConfig(_Strict):
                 )
         return self
 
+    @model_validator(mode="after")
+    def _survivorship_names_sources(self) -> KindredConfig:
+        known = {s.name for s in self.sources}
+        for setting, names in self.identity.survivorship.named_sources().items():
+            unknown = [n for n in names if n not in known]
+            if unknown:
+                raise ValueError(
+                    f"identity.survivorship.{setting}: unknown source {unknown[0]!r}; "
+                    f"sources: {', '.join(sorted(known))}"
+                )
+        return self
+
     def sources_of(self, kind: str) -> list[SourceConfig]:
         """The sources of one canonical kind, in config order."""
         return [s for s in self.sources if s.kind == kind]
@@ -565,6 +583,7 @@ __all__ = [
     "PromptConfig",
     "ServingConfig",
     "SourceConfig",
+    "SurvivorshipConfig",
     "load_config",
     "required_columns",
     "KIND_FIELDS",

@@ -24,13 +24,19 @@ def resolve(
     day_first: Annotated[
         bool, typer.Option("--day-first", help="Read dates of birth like 04/12/1985 as day/month/year.")
     ] = False,
+    backend: Annotated[
+        str, typer.Option(help="Where Splink runs: duckdb (in process) or spark (local[2]; the spark extra).")
+    ] = "duckdb",
 ) -> None:
     """Identity resolution of arbitrary person-record files: one profile_id per input record."""
     import polars as pl
 
+    from identity_resolution.backends import BACKENDS, engine_factory
     from identity_resolution.options import MatchOptions
     from identity_resolution.resolve import resolve_records
 
+    if backend not in BACKENDS:
+        fail(f"--backend {backend!r}: use one of {', '.join(BACKENDS)}")
     if out.suffix.lower() not in (".csv", ".parquet"):
         fail(f"--out {out}: use a .csv or .parquet file name")
     mapping = {}
@@ -45,10 +51,13 @@ def resolve(
             fail(f"{file}: two input files share the stem '{file.stem}', which names the source; rename one")
         frames[file.stem] = _read_records(file, pl)
     try:
-        with console.status(f"resolving {sum(f.height for f in frames.values()):,} records..."):
+        with (
+            console.status(f"resolving {sum(f.height for f in frames.values()):,} records..."),
+            engine_factory(backend) as engines,
+        ):
             options = MatchOptions(default_phone_region=phone_region.upper(), day_first=day_first)
-            resolved = resolve_records(frames, id, mapping, options)
-    except ValueError as error:
+            resolved = resolve_records(frames, id, mapping, options, engine_factory=engines)
+    except (ValueError, RuntimeError) as error:
         fail(str(error))
     write_atomically(resolved, out)
     console.print(
@@ -80,6 +89,7 @@ def retrain(
     ),
 ) -> None:
     """Refit the match model on all staged data and save it; the next run scores with it."""
+    from identity_resolution.backends import engine_factory
     from identity_resolution.model_store import latest_model, log_to_mlflow
     from identity_resolution.options import MatchOptions
     from identity_resolution.resolve import resolve_identities
@@ -96,8 +106,18 @@ def retrain(
     with open_warehouse() as con:
         if not any(table_exists(con, f"staging.{kind}") for kind in ("people", "events", "orders", "cases")):
             fail(f"{warehouse_path()}: nothing staged yet; run `kindred run --config {config}` first")
-        with console.status("refitting the match model and resolving identities..."):
-            summary = resolve_identities(con, MatchOptions.from_config(loaded.identity), retrain=True)
+        identity = loaded.identity
+        with (
+            console.status("refitting the match model and resolving identities..."),
+            engine_factory(identity.backend, identity.spark) as engines,
+        ):
+            summary = resolve_identities(
+                con,
+                MatchOptions.from_config(identity),
+                retrain=True,
+                engine_factory=engines,
+                survivorship=identity.survivorship,
+            )
         saved = latest_model(con)
     if saved is not None and summary.model_trained:
         log_to_mlflow(saved)

@@ -53,6 +53,15 @@ EXPECTED_COLUMNS = {
         "last_seen",
         "is_primary",
     ],
+    "profiles.attribute_provenance": [
+        "profile_id",
+        "attribute",
+        "value",
+        "source",
+        "record_id",
+        "observed_at",
+        "rule",
+    ],
 }
 
 

@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from identity_resolution.backends import engine_factory
 from identity_resolution.model_store import latest_model, log_to_mlflow
 from identity_resolution.options import MatchOptions
 from identity_resolution.resolve import resolve_identities
@@ -29,11 +30,15 @@ IDENTITY_TABLES = {
     (
         "profiles",
         "unified_profile",
-    ): "The golden record of each person (survivorship: most recent non-empty value). One row per profile.",
+    ): "The golden record of each person (survivorship rules of identity.survivorship). One row per profile.",
     (
         "profiles",
         "contact_points",
     ): "Every normalised email and phone of a person. One row per (profile, kind, value, source record).",
+    (
+        "profiles",
+        "attribute_provenance",
+    ): "Where each golden-record value came from: source record, time, deciding rule. One row per (profile, attribute).",
 }
 
 
@@ -46,9 +51,10 @@ IDENTITY_TABLES = {
 )
 def identity_tables(context: dg.AssetExecutionContext, kindred: KindredResource):
     """Normalise, link deterministically, link the rest with Splink, guard, cluster, keep ids stable."""
-    options = MatchOptions.from_config(kindred.load().identity)
-    with kindred.connect() as con:
-        summary = resolve_identities(con, options)
+    identity = kindred.load().identity
+    options = MatchOptions.from_config(identity)
+    with kindred.connect() as con, engine_factory(identity.backend, identity.spark) as engines:
+        summary = resolve_identities(con, options, engine_factory=engines, survivorship=identity.survivorship)
         saved = latest_model(con) if summary.model_trained else None
         counts = {
             key: con.sql(f"SELECT count(*) FROM {key[0]}.{key[1]}").fetchall()[0][0]
