@@ -18,6 +18,7 @@ from benchmarks import (
     segment_export,
     serving_load,
     suppression_staging,
+    survivorship_scale,
 )
 from benchmarks.report import write_section
 
@@ -60,6 +61,7 @@ SECTIONS = {
     serving_load.SECTION: lambda: serving_load.section(serving_load.run()),
     models_targets.SECTION: lambda: models_targets.section(models_targets.run()),
     models_scoring.SECTION: lambda: models_scoring.section(models_scoring.run()),
+    survivorship_scale.SECTION: lambda: survivorship_scale.section(survivorship_scale.run()),
 }
 
 

@@ -82,7 +82,6 @@ _CHAIN = "_kindred_sv_chain"
 _WINNERS = "_kindred_sv_winners"
 _PARTS_TYPE = "STRUCT(" + ", ".join(f"{p} VARCHAR" for p in ADDRESS_FIELDS) + ")"
 _PLACEHOLDERS = "$placeholders::VARCHAR[]"
-_ORDER_OF_CONTACT = "{'t': coalesce(c.last_seen, TIMESTAMP '0001-01-01'), 'f': '', 'r': 0::BIGINT}"
 
 
 @dataclass
@@ -127,7 +126,7 @@ def golden_records(
     settings = settings or SurvivorshipConfig()
     placeholders = sorted({p.strip().lower() for p in settings.placeholders if p.strip()})
     digit_placeholders = [p for p in placeholders if p.isdigit() and len(p) >= 7]
-    con.register(_XREF, xref.select("source", "record_id", "profile_id").to_arrow())
+    con.register(_XREF, _numbered(xref).to_arrow())
     con.register(_CONTACTS, contacts.to_arrow())
     con.register(_CHAIN, rule_chains(settings).to_arrow())
     try:
@@ -178,12 +177,25 @@ def rule_chains(settings: SurvivorshipConfig) -> pl.DataFrame:
     return pl.DataFrame(rows, schema={**schema, "priority": pl.List(pl.Utf8)})
 
 
+def _numbered(xref: pl.DataFrame) -> pl.DataFrame:
+    """The cross-reference with integer keys: `pid` per profile, `rid` per record in (source,
+    record_id) order. Ranking sorts on them instead of on text ids, several times faster."""
+    return (
+        xref.select("source", "record_id", "profile_id")
+        .sort("source", "record_id")
+        .with_row_index("rid")
+        .with_columns(
+            pl.col("profile_id").rank("dense").cast(pl.Int64).alias("pid"), pl.col("rid").cast(pl.Int64)
+        )
+    )
+
+
 def _rows_sql(con: duckdb.DuckDBPyConnection) -> str:
     """Every staging row of a resolved record, with its profile: read from staging once."""
     columns = ", ".join(f"r.{a}" for a in (*TEXT_ATTRIBUTES, "date_of_birth", *ADDRESS_FIELDS))
     return f"""
         CREATE OR REPLACE TEMP TABLE {_ROWS} AS
-        SELECT x.profile_id, r.source, r.record_id, r._order, r._first, r._last, {columns}
+        SELECT x.pid, x.rid, r.source, r._order.t AS observed_at, r._first, r._last, {columns}
         FROM ({person_rows_sql(con)}) AS r JOIN {_XREF} AS x USING (source, record_id)
     """
 
@@ -211,42 +223,45 @@ def _candidates_sql() -> str:
     return f"""
         CREATE OR REPLACE TEMP TABLE {_CANDIDATES} AS
         WITH text_values AS (
-            SELECT profile_id, attribute, source, record_id, _order, value,
+            SELECT pid, attribute, source, rid, observed_at, value,
                    lower(regexp_replace(value, '\\s+', ' ', 'g')) AS value_key
-            FROM (UNPIVOT (SELECT profile_id, source, record_id, _order, {text} FROM {_ROWS})
+            FROM (UNPIVOT (SELECT pid, source, rid, observed_at, {text} FROM {_ROWS})
                   ON {text} INTO NAME attribute VALUE value)
             WHERE NOT list_contains({_PLACEHOLDERS}, lower(value))
               AND (attribute NOT IN ({names}) OR regexp_matches(value, '\\pL'))
         ),
         address_rows AS (
-            SELECT profile_id, source, record_id, _order, {parts} FROM {_ROWS}
+            SELECT pid, source, rid, observed_at, {parts} FROM {_ROWS}
         )
-        SELECT profile_id, attribute, source, record_id, arg_max(value, _order) AS value,
+        SELECT pid, attribute, source, rid, arg_max(value, observed_at) AS value,
                NULL::{_PARTS_TYPE} AS parts, value_key, length(value_key) AS completeness,
-               max(_order) AS _order
-        FROM text_values GROUP BY profile_id, attribute, source, record_id, value_key
+               max(observed_at) AS observed_at
+        FROM text_values GROUP BY pid, attribute, source, rid, value_key
         UNION ALL
-        SELECT profile_id, 'date_of_birth', source, record_id, d.iso, NULL::{_PARTS_TYPE}, d.iso,
-               length(d.iso), max(_order)
+        SELECT pid, 'date_of_birth', source, rid, d.iso, NULL::{_PARTS_TYPE}, d.iso,
+               length(d.iso), max(observed_at)
         FROM {_ROWS} AS r JOIN {_DOB} AS d ON d.raw = r.date_of_birth
         WHERE d.iso BETWEEN $earliest AND $latest AND NOT list_contains({_PLACEHOLDERS}, d.iso)
         GROUP BY ALL
         UNION ALL
-        SELECT profile_id, 'address', source, record_id, NULL, struct_pack({packed}),
-               concat_ws('|', {address_key}), {key_parts}, max(_order)
+        SELECT pid, 'address', source, rid, NULL, struct_pack({packed}),
+               concat_ws('|', {address_key}), {key_parts}, max(observed_at)
         FROM address_rows WHERE {filled}
         GROUP BY ALL
         UNION ALL
-        SELECT x.profile_id, c.kind, c.source, c.record_id, c.value, NULL::{_PARTS_TYPE}, c.value,
-               length(c.value), max({_ORDER_OF_CONTACT})
-        FROM (SELECT *, regexp_replace(value, '[^0-9]', '', 'g') AS digits FROM {_CONTACTS}) AS c
+        SELECT x.pid, c.kind, c.source, x.rid, c.value, NULL::{_PARTS_TYPE}, c.value,
+               length(c.value), max(coalesce(c.last_seen, TIMESTAMP '0001-01-01'))
+        FROM (
+            SELECT *, CASE WHEN kind = 'phone' THEN regexp_replace(value, '[^0-9]', '', 'g') END AS digits
+            FROM {_CONTACTS}
+        ) AS c
         JOIN {_XREF} AS x USING (source, record_id)
         WHERE NOT list_contains({_PLACEHOLDERS}, c.value)
           -- a placeholder number, with or without a country code of up to three digits
           AND NOT (c.kind = 'phone' AND list_has_any(
                 $digit_placeholders::VARCHAR[], [c.digits, c.digits[2:], c.digits[3:], c.digits[4:]]
           ))
-        GROUP BY profile_id, c.kind, c.source, c.record_id, c.value
+        GROUP BY x.pid, c.kind, c.source, x.rid, c.value
     """
 
 
@@ -255,19 +270,19 @@ def _profiles_sql() -> str:
     values = ",\n".join(f"max(value) FILTER (WHERE attribute = '{a}') AS {a}" for a in single)
     parts = ",\n".join(f"max(parts.{p}) FILTER (WHERE attribute = 'address') AS {p}" for p in ADDRESS_FIELDS)
     return f"""
-        WITH golden AS (SELECT profile_id, {values}, {parts} FROM {_WINNERS} GROUP BY profile_id),
+        WITH golden AS (SELECT pid, {values}, {parts} FROM {_WINNERS} GROUP BY pid),
         seen AS (
-            SELECT x.profile_id, count(*) AS n_records,
+            SELECT x.pid, any_value(x.profile_id) AS profile_id, count(*) AS n_records,
                    count(DISTINCT x.source) AS n_sources, list_sort(list(DISTINCT x.source)) AS sources,
                    min(r._first) AS first_seen, max(r._last) AS last_seen
             FROM {_XREF} AS x LEFT JOIN (
-                SELECT source, record_id, min(_first) AS _first, max(_last) AS _last FROM {_ROWS} GROUP BY ALL
-            ) AS r USING (source, record_id)
-            GROUP BY x.profile_id
+                SELECT rid, min(_first) AS _first, max(_last) AS _last FROM {_ROWS} GROUP BY rid
+            ) AS r USING (rid)
+            GROUP BY x.pid
         )
-        SELECT s.profile_id, g.* EXCLUDE (profile_id), s.n_records, s.n_sources, s.sources,
+        SELECT s.profile_id, g.* EXCLUDE (pid), s.n_records, s.n_sources, s.sources,
                s.first_seen, s.last_seen, ?::TIMESTAMP AS updated_at
-        FROM seen AS s LEFT JOIN golden AS g USING (profile_id)
+        FROM seen AS s LEFT JOIN golden AS g USING (pid)
         ORDER BY s.profile_id
     """
 
@@ -275,12 +290,16 @@ def _profiles_sql() -> str:
 def _provenance_sql() -> str:
     parts = ", ".join(ADDRESS_FIELDS)
     return f"""
+        WITH chosen AS (
+            SELECT x.profile_id, w.attribute, w.value, w.parts, x.source, x.record_id, w.observed_at, w.rule
+            FROM {_WINNERS} AS w JOIN {_XREF} AS x USING (rid)
+        )
         SELECT profile_id, attribute, value, source, record_id, observed_at, rule
-        FROM {_WINNERS} WHERE attribute <> 'address'
+        FROM chosen WHERE attribute <> 'address'
         UNION ALL
         SELECT profile_id, attribute, value, source, record_id, observed_at, rule
         FROM (UNPIVOT (SELECT profile_id, source, record_id, observed_at, rule, unnest(parts)
-                       FROM {_WINNERS} WHERE attribute = 'address')
+                       FROM chosen WHERE attribute = 'address')
               ON {parts} INTO NAME attribute VALUE value)
         ORDER BY profile_id, attribute
     """
