@@ -10,8 +10,11 @@ part from the same source row. `profiles.attribute_provenance` says, for every s
 the source record it came from, when that record carried it and the rule that decided;
 `profiles.contact_points` lists every normalised email and phone.
 
-All of it runs as DuckDB SQL over the staging rows (`warehouse/sql/profiles/surviving_values.sql`
-ranks the candidates), so it scales with the warehouse, not with Python loops.
+The choosing runs as DuckDB SQL over the staging rows read once (`survivorship_sql`): each rule
+chain is one integer key per row (`survivorship_keys`), pairs whose records agree are settled in
+one grouped pass, and only the contested ones go through the whole chain
+(`warehouse/sql/profiles/surviving_values.sql`). It scales with the warehouse, not with Python
+loops; BENCHMARKS.md ("Survivorship at 1M records") has its cost.
 """
 
 from __future__ import annotations
@@ -23,8 +26,10 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from identity_resolution import survivorship_sql as sql
 from identity_resolution.normalise import date_of_birth_expr
 from identity_resolution.records import person_rows_sql
+from identity_resolution.survivorship_keys import ChainKeys, numbered_source_orders
 from warehouse.survivorship_config import ADDRESS_FIELDS, SURVIVING_ATTRIBUTES, SurvivorshipConfig
 
 PROFILE_COLUMNS: tuple[str, ...] = (
@@ -56,32 +61,13 @@ PROVENANCE_COLUMNS: tuple[str, ...] = (
     "observed_at",
     "rule",
 )
-# Attributes taken as the source wrote them (trimmed); the names must contain a letter.
-TEXT_ATTRIBUTES: tuple[str, ...] = (
-    "first_name",
-    "last_name",
-    "full_name",
-    "gender",
-    "company",
-    "job_title",
-    "loyalty_id",
+# The golden-record columns provenance has rows for (address parts each on their own), by name.
+PROVENANCE_ATTRIBUTES: tuple[str, ...] = tuple(
+    sorted((*(a for a in SURVIVING_ATTRIBUTES if a != "address"), *ADDRESS_FIELDS))
 )
-NAME_ATTRIBUTES: tuple[str, ...] = ("first_name", "last_name", "full_name")
-# The address parts that make an address usable for post; `most_complete` counts them.
-ADDRESS_KEY_FIELDS: tuple[str, ...] = ("address_line1", "city", "postcode")
-EARLIEST_BIRTH_DATE = "1900-01-01"
-MAX_RULES = 4
+EARLIEST_BIRTH_DATE = dt.date(1900, 1, 1)
 
-_SQL = Path(__file__).resolve().parents[1] / "warehouse" / "sql" / "profiles" / "surviving_values.sql"
-_XREF = "_kindred_sv_xref"
-_CONTACTS = "_kindred_sv_contacts"
-_ROWS = "_kindred_sv_rows"
-_DOB = "_kindred_sv_dob"
-_CANDIDATES = "_kindred_sv_candidates"
-_CHAIN = "_kindred_sv_chain"
-_WINNERS = "_kindred_sv_winners"
-_PARTS_TYPE = "STRUCT(" + ", ".join(f"{p} VARCHAR" for p in ADDRESS_FIELDS) + ")"
-_PLACEHOLDERS = "$placeholders::VARCHAR[]"
+_RANKING_SQL = Path(__file__).resolve().parents[1] / "warehouse" / "sql" / "profiles" / "surviving_values.sql"
 
 
 @dataclass
@@ -124,185 +110,151 @@ def golden_records(
         >>> golden.provenance.filter(pl.col("attribute") == "email")  # doctest: +SKIP
     """
     settings = settings or SurvivorshipConfig()
-    placeholders = sorted({p.strip().lower() for p in settings.placeholders if p.strip()})
-    digit_placeholders = [p for p in placeholders if p.isdigit() and len(p) >= 7]
-    con.register(_XREF, _numbered(xref).to_arrow())
-    con.register(_CONTACTS, contacts.to_arrow())
-    con.register(_CHAIN, rule_chains(settings).to_arrow())
+    numbered = _numbered(xref)
+    profile_ids = numbered["profile_id"].unique().sort()
+    con.register(sql.XREF, numbered.to_arrow())
+    con.register(sql.CONTACTS_INPUT, contacts.to_arrow())
     try:
-        con.execute(_rows_sql(con))
-        con.register(_DOB, _birth_dates(con, day_first))
-        con.execute(
-            _candidates_sql(),
-            {
-                "placeholders": placeholders,
-                "digit_placeholders": digit_placeholders,
-                "earliest": EARLIEST_BIRTH_DATE,
-                "latest": updated_at.date().isoformat(),
-            },
+        keys = _stage(
+            con, settings, day_first=day_first, latest_birth_date=updated_at.date(), records=numbered.height
         )
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {_WINNERS} AS {_SQL.read_text(encoding='utf-8')}")
-        profiles = con.sql(_profiles_sql(), params=[updated_at]).pl()
-        provenance = con.sql(_provenance_sql()).pl()
+        con.register(sql.LAYOUT, keys.table(sql.INDEX).to_arrow())
+        _choose(con, keys)
+        profiles = con.sql(sql.profiles_sql(PROFILE_COLUMNS[1:]), params={"updated_at": updated_at}).pl()
+        provenance = con.sql(
+            sql.provenance_sql(keys.layouts, PROVENANCE_ATTRIBUTES), params=keys.parameters
+        ).pl()
     finally:
-        for view in (_XREF, _CONTACTS, _CHAIN, _DOB):
+        for view in (sql.XREF, sql.CONTACTS_INPUT, sql.DOB, sql.LAYOUT):
             con.unregister(view)
-        for table in (_ROWS, _CANDIDATES, _WINNERS):
+        for table in sql.TEMP_TABLES:
             con.execute(f"DROP TABLE IF EXISTS {table}")
-    return GoldenRecords(profiles.select(PROFILE_COLUMNS), provenance.select(PROVENANCE_COLUMNS))
+    # Every profile has a row, in profile id order: the ids are the sorted ids.
+    profiles = profiles.select(profile_ids.alias("profile_id"), pl.all())
+    return GoldenRecords(profiles, _with_ids(provenance, numbered, profile_ids))
 
 
-def rule_chains(settings: SurvivorshipConfig) -> pl.DataFrame:
-    """Each surviving attribute's rules as the columns the ranking SQL reads.
+def _stage(
+    con: duckdb.DuckDBPyConnection,
+    settings: SurvivorshipConfig,
+    *,
+    day_first: bool,
+    latest_birth_date: dt.date,
+    records: int,
+) -> ChainKeys:
+    """Read the staging rows and contact values once, cleaned and numbered, and fit the keys."""
+    placeholders = sorted({p.strip().lower() for p in settings.placeholders if p.strip()})
+    person_rows = person_rows_sql(con)
+    orders = numbered_source_orders(settings)
+    priorities = {f"priority_{n}": list(order) for order, n in orders.items()}
+    con.execute(sql.seen_sql())
+    con.register(
+        sql.DOB, _birth_dates(con, person_rows, day_first, placeholders, latest_birth_date).to_arrow()
+    )
+    con.execute(
+        sql.rows_sql(person_rows, orders),
+        {"placeholder_hashes": _placeholder_hashes(con, placeholders), **priorities},
+    )
+    con.execute(
+        sql.contact_rows_sql(orders),
+        {
+            "placeholders": placeholders,
+            "digit_placeholders": [p for p in placeholders if p.isdigit() and len(p) >= 7],
+            **priorities,
+        },
+    )
+    largest = con.execute(f"SELECT coalesce(max(n_records), 0) FROM {sql.SEEN}").fetchall()[0][0]
+    return ChainKeys.fit(
+        settings,
+        records=records,
+        largest_profile=largest,
+        time_span=con.execute(sql.time_span_sql()).fetchall()[0],
+        contact_attributes=sql.CONTACT_ATTRIBUTES,
+    )
 
-    Args:
-        settings: `identity.survivorship`.
 
-    Returns:
-        `attribute, rule_1 .. rule_4` (null past the chain's end) and `priority` (the source
-        order for `source_priority`), one row per attribute.
-    """
-    rows = []
-    for attribute in SURVIVING_ATTRIBUTES:
-        rules = list(settings.rules_of(attribute))
-        padded = rules + [None] * (MAX_RULES - len(rules))
-        rows.append(
-            {
-                "attribute": attribute,
-                **{f"rule_{i + 1}": rule for i, rule in enumerate(padded)},
-                "priority": list(settings.priority_of(attribute)),
-            }
-        )
-    schema = {"attribute": pl.Utf8, **{f"rule_{i}": pl.Utf8 for i in range(1, MAX_RULES + 1)}}
-    return pl.DataFrame(rows, schema={**schema, "priority": pl.List(pl.Utf8)})
+def _choose(con: duckdb.DuckDBPyConnection, keys: ChainKeys) -> None:
+    """Settle every (profile, attribute): one grouped pass where the records agree, the whole
+    chain (`surviving_values.sql`) where they do not."""
+    parameters = keys.parameters
+    key_of = {a: keys.column_of(a) for a in SURVIVING_ATTRIBUTES}
+    con.execute(sql.single_sql(keys.columns_of(sql.ROW_ATTRIBUTES), key_of), parameters)
+    con.execute(sql.contact_single_sql(keys.columns_of(sql.CONTACT_ATTRIBUTES), key_of), parameters)
+    con.execute(sql.candidates_sql(keys.row_sql), parameters)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {sql.WINNERS} AS {_RANKING_SQL.read_text(encoding='utf-8')}")
+    con.execute(sql.contested_values_sql())
+    for (index,) in con.execute(f"SELECT DISTINCT a FROM {sql.CONTESTED_VALUES}").fetchall():
+        con.execute(sql.contested_update_sql(SURVIVING_ATTRIBUTES[index]))
 
 
 def _numbered(xref: pl.DataFrame) -> pl.DataFrame:
-    """The cross-reference with integer keys: `pid` per profile, `rid` per record in (source,
-    record_id) order. Ranking sorts on them instead of on text ids, several times faster."""
+    """The cross-reference in (source, record_id) order with integer keys: `rid`, a record's
+    position in that order, and `pid`, its profile's position in profile id order. Ranking
+    compares them instead of text ids, and ids are gathered back by position."""
     return (
         xref.select("source", "record_id", "profile_id")
         .sort("source", "record_id")
         .with_row_index("rid")
         .with_columns(
-            pl.col("profile_id").rank("dense").cast(pl.Int64).alias("pid"), pl.col("rid").cast(pl.Int64)
+            pl.col("rid").cast(pl.Int64), (pl.col("profile_id").rank("dense") - 1).cast(pl.Int64).alias("pid")
         )
     )
 
 
-def _rows_sql(con: duckdb.DuckDBPyConnection) -> str:
-    """Every staging row of a resolved record, with its profile: read from staging once."""
-    columns = ", ".join(f"r.{a}" for a in (*TEXT_ATTRIBUTES, "date_of_birth", *ADDRESS_FIELDS))
-    return f"""
-        CREATE OR REPLACE TEMP TABLE {_ROWS} AS
-        SELECT x.pid, x.rid, r.source, r._order.t AS observed_at, r._first, r._last, {columns}
-        FROM ({person_rows_sql(con)}) AS r JOIN {_XREF} AS x USING (source, record_id)
-    """
+def _with_ids(provenance: pl.DataFrame, numbered: pl.DataFrame, profile_ids: pl.Series) -> pl.DataFrame:
+    """Provenance rows with text ids and attribute names gathered back by position."""
+    return provenance.select(
+        profile_ids.gather(provenance["pid"]).alias("profile_id"),
+        pl.Series(PROVENANCE_ATTRIBUTES).gather(provenance["a"]).alias("attribute"),
+        "value",
+        numbered["source"].gather(provenance["rid"]).alias("source"),
+        numbered["record_id"].gather(provenance["rid"]).alias("record_id"),
+        "observed_at",
+        "rule",
+    )
 
 
-def _birth_dates(con: duckdb.DuckDBPyConnection, day_first: bool) -> pl.DataFrame:
-    """Each distinct date of birth as written -> ISO date, parsed by the matcher's own rules."""
-    raw = con.sql(f"SELECT DISTINCT date_of_birth AS raw FROM {_ROWS} WHERE date_of_birth IS NOT NULL").pl()
-    return raw.with_columns(date_of_birth_expr("raw", day_first=day_first).alias("iso"))
+def _placeholder_hashes(con: duckdb.DuckDBPyConnection, placeholders: list[str]) -> list[int]:
+    """The hashes of the placeholders compared as values are (lower case, single spaces)."""
+    rows = con.execute(
+        "SELECT hash(lower(regexp_replace(p, '\\s+', ' ', 'g'))) FROM unnest($p::VARCHAR[]) AS t(p)",
+        {"p": placeholders},
+    ).fetchall()
+    return [r[0] for r in rows]
 
 
-def _clean(column: str) -> str:
-    """A value, or NULL when it is a placeholder."""
-    return f"CASE WHEN list_contains({_PLACEHOLDERS}, lower({column})) THEN NULL ELSE {column} END"
-
-
-def _candidates_sql() -> str:
-    """One row per (record, distinct valid value) of every surviving attribute."""
-    text = ", ".join(TEXT_ATTRIBUTES)
-    names = ", ".join(f"'{a}'" for a in NAME_ATTRIBUTES)
-    parts = ", ".join(f"{_clean(p)} AS {p}" for p in ADDRESS_FIELDS)
-    packed = ", ".join(ADDRESS_FIELDS)
-    filled = " OR ".join(f"{p} IS NOT NULL" for p in ADDRESS_FIELDS)
-    key_parts = " + ".join(f"({p} IS NOT NULL)::BIGINT" for p in ADDRESS_KEY_FIELDS)
-    address_key = ", ".join(f"coalesce(lower(trim({p})), '')" for p in ADDRESS_FIELDS)
-    return f"""
-        CREATE OR REPLACE TEMP TABLE {_CANDIDATES} AS
-        WITH text_values AS (
-            SELECT pid, attribute, source, rid, observed_at, value,
-                   lower(regexp_replace(value, '\\s+', ' ', 'g')) AS value_key
-            FROM (UNPIVOT (SELECT pid, source, rid, observed_at, {text} FROM {_ROWS})
-                  ON {text} INTO NAME attribute VALUE value)
-            WHERE NOT list_contains({_PLACEHOLDERS}, lower(value))
-              AND (attribute NOT IN ({names}) OR regexp_matches(value, '\\pL'))
-        ),
-        address_rows AS (
-            SELECT pid, source, rid, observed_at, {parts} FROM {_ROWS}
-        )
-        SELECT pid, attribute, source, rid, arg_max(value, observed_at) AS value,
-               NULL::{_PARTS_TYPE} AS parts, value_key, length(value_key) AS completeness,
-               max(observed_at) AS observed_at
-        FROM text_values GROUP BY pid, attribute, source, rid, value_key
-        UNION ALL
-        SELECT pid, 'date_of_birth', source, rid, d.iso, NULL::{_PARTS_TYPE}, d.iso,
-               length(d.iso), max(observed_at)
-        FROM {_ROWS} AS r JOIN {_DOB} AS d ON d.raw = r.date_of_birth
-        WHERE d.iso BETWEEN $earliest AND $latest AND NOT list_contains({_PLACEHOLDERS}, d.iso)
-        GROUP BY ALL
-        UNION ALL
-        SELECT pid, 'address', source, rid, NULL, struct_pack({packed}),
-               concat_ws('|', {address_key}), {key_parts}, max(observed_at)
-        FROM address_rows WHERE {filled}
-        GROUP BY ALL
-        UNION ALL
-        SELECT x.pid, c.kind, c.source, x.rid, c.value, NULL::{_PARTS_TYPE}, c.value,
-               length(c.value), max(coalesce(c.last_seen, TIMESTAMP '0001-01-01'))
-        FROM (
-            SELECT *, CASE WHEN kind = 'phone' THEN regexp_replace(value, '[^0-9]', '', 'g') END AS digits
-            FROM {_CONTACTS}
-        ) AS c
-        JOIN {_XREF} AS x USING (source, record_id)
-        WHERE NOT list_contains({_PLACEHOLDERS}, c.value)
-          -- a placeholder number, with or without a country code of up to three digits
-          AND NOT (c.kind = 'phone' AND list_has_any(
-                $digit_placeholders::VARCHAR[], [c.digits, c.digits[2:], c.digits[3:], c.digits[4:]]
-          ))
-        GROUP BY x.pid, c.kind, c.source, x.rid, c.value
-    """
-
-
-def _profiles_sql() -> str:
-    single = [a for a in SURVIVING_ATTRIBUTES if a != "address"]
-    values = ",\n".join(f"max(value) FILTER (WHERE attribute = '{a}') AS {a}" for a in single)
-    parts = ",\n".join(f"max(parts.{p}) FILTER (WHERE attribute = 'address') AS {p}" for p in ADDRESS_FIELDS)
-    return f"""
-        WITH golden AS (SELECT pid, {values}, {parts} FROM {_WINNERS} GROUP BY pid),
-        seen AS (
-            SELECT x.pid, any_value(x.profile_id) AS profile_id, count(*) AS n_records,
-                   count(DISTINCT x.source) AS n_sources, list_sort(list(DISTINCT x.source)) AS sources,
-                   min(r._first) AS first_seen, max(r._last) AS last_seen
-            FROM {_XREF} AS x LEFT JOIN (
-                SELECT rid, min(_first) AS _first, max(_last) AS _last FROM {_ROWS} GROUP BY rid
-            ) AS r USING (rid)
-            GROUP BY x.pid
-        )
-        SELECT s.profile_id, g.* EXCLUDE (pid), s.n_records, s.n_sources, s.sources,
-               s.first_seen, s.last_seen, ?::TIMESTAMP AS updated_at
-        FROM seen AS s LEFT JOIN golden AS g USING (pid)
-        ORDER BY s.profile_id
-    """
-
-
-def _provenance_sql() -> str:
-    parts = ", ".join(ADDRESS_FIELDS)
-    return f"""
-        WITH chosen AS (
-            SELECT x.profile_id, w.attribute, w.value, w.parts, x.source, x.record_id, w.observed_at, w.rule
-            FROM {_WINNERS} AS w JOIN {_XREF} AS x USING (rid)
-        )
-        SELECT profile_id, attribute, value, source, record_id, observed_at, rule
-        FROM chosen WHERE attribute <> 'address'
-        UNION ALL
-        SELECT profile_id, attribute, value, source, record_id, observed_at, rule
-        FROM (UNPIVOT (SELECT profile_id, source, record_id, observed_at, rule, unnest(parts)
-                       FROM chosen WHERE attribute = 'address')
-              ON {parts} INTO NAME attribute VALUE value)
-        ORDER BY profile_id, attribute
-    """
+def _birth_dates(
+    con: duckdb.DuckDBPyConnection,
+    person_rows: str,
+    day_first: bool,
+    placeholders: list[str],
+    latest: dt.date,
+) -> pl.DataFrame:
+    """Each distinct date of birth as written -> its ISO form, or null when it cannot be read,
+    is a placeholder or is not a plausible birth date: checked once per value, not per row."""
+    raw = con.sql(sql.written_birth_dates_sql(person_rows)).pl()
+    # ISO dates, the usual form, read the same by any reader: only the others go through the
+    # matcher's, which tries many formats. It keeps a year-first non-date (1816-17-30) as text
+    # for typo matching: only real calendar dates survive.
+    written_iso = pl.col("raw").str.contains(r"^\d{4}-\d{2}-\d{2}$")
+    dates = pl.concat(
+        [
+            raw.filter(written_iso).with_columns(
+                pl.col("raw").str.strptime(pl.Date, "%Y-%m-%d", strict=False).alias("date")
+            ),
+            raw.filter(~written_iso).with_columns(
+                date_of_birth_expr("raw", day_first=day_first)
+                .str.strptime(pl.Date, "%Y-%m-%d", strict=False)
+                .alias("date")
+            ),
+        ]
+    )
+    keep = (
+        pl.col("date").is_between(pl.lit(EARLIEST_BIRTH_DATE), pl.lit(latest))
+        & ~pl.col("date").dt.strftime("%Y-%m-%d").is_in(placeholders)
+        & ~pl.col("raw").str.to_lowercase().is_in(placeholders)
+    )
+    return dates.select("raw", pl.when(keep).then(pl.col("date").dt.strftime("%Y-%m-%d")).alias("iso"))
 
 
 def contact_points(xref: pl.DataFrame, contacts: pl.DataFrame, profiles: pl.DataFrame) -> pl.DataFrame:

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from identity_resolution.survivorship import rule_chains
+from identity_resolution.survivorship_keys import ChainKeys
+from identity_resolution.survivorship_sql import CONTACT_ATTRIBUTES, INDEX
 from warehouse.config import ConfigError, load_config
 from warehouse.survivorship_config import DEFAULT_SURVIVORSHIP, SURVIVING_ATTRIBUTES
 
@@ -42,12 +43,16 @@ def test_a_chain_with_source_priority_is_read(tmp_path):
     assert survivorship.rules_of("email") == DEFAULT_SURVIVORSHIP["email"]
     assert survivorship.priority_of("first_name") == ("crm_contacts", "web_events")
     assert survivorship.priority_of("company") == ("web_events",)
-    chains = {row["attribute"]: row for row in rule_chains(survivorship).iter_rows(named=True)}
-    assert (
-        chains["first_name"]["rule_1"],
-        chains["first_name"]["rule_2"],
-        chains["first_name"]["rule_3"],
-    ) == (
+    keys = ChainKeys.fit(
+        survivorship,
+        records=10,
+        largest_profile=3,
+        time_span=(0, 1000),
+        contact_attributes=CONTACT_ATTRIBUTES,
+    )
+    chains = {row["a"]: row for row in keys.table(INDEX).iter_rows(named=True)}
+    first_name = chains[INDEX["first_name"]]
+    assert (first_name["rule_1"], first_name["rule_2"], first_name["rule_3"]) == (
         "source_priority",
         "most_recent",
         None,

@@ -29,7 +29,7 @@ def golden(rows: list[dict], settings: SurvivorshipConfig | None = None) -> tupl
     """The golden record of the one profile `rows` make, and its provenance by attribute."""
     con = connect(":memory:")
     write_staging(con, "people", rows)
-    xref = con.sql("SELECT source, record_id, 'p1' AS profile_id FROM staging.people").pl()
+    xref = con.sql("SELECT DISTINCT source, record_id, 'p1' AS profile_id FROM staging.people").pl()
     result = golden_records(con, xref, collect_contact_values(con), updated_at=RESOLVED_AT, settings=settings)
     con.close()
     assert result.profiles.height == 1
@@ -270,3 +270,31 @@ def test_equal_candidates_fall_to_a_repeatable_tie_break():
     # Same source, same time: the rule cannot choose, and the result must not depend on row order.
     assert first["company"] == again["company"]
     assert provenance_of(provenance, "company")["rule"] == "tie_break"
+
+
+def test_most_frequent_counts_records_not_rows():
+    rows = [
+        # One record loaded three times (three staging rows) against two records that agree.
+        person("crm", "1", "2023-01-01", last_name="Smyth"),
+        person("crm", "1", "2023-02-01", last_name="Smyth"),
+        person("crm", "1", "2023-03-01", last_name="Smyth"),
+        person("shop", "2", "2022-01-01", last_name="Smith"),
+        person("web", "3", "2022-02-01", last_name="Smith"),
+    ]
+    profile, provenance = golden(rows)
+    assert profile["last_name"] == "Smith"
+    assert provenance_of(provenance, "last_name")["rule"] == "most_frequent"
+
+
+def test_provenance_keeps_the_exact_time_and_record_of_the_value():
+    rows = [
+        person("crm", "1", "2019-03-04 05:06:07.891011", job_title="Analyst"),
+        person("web", "2", "2024-06-01 12:34:56.789012", job_title="Head of Data"),
+    ]
+    _, provenance = golden(rows)
+    title = provenance_of(provenance, "job_title")
+    assert (title["source"], title["record_id"], title["observed_at"]) == (
+        "web",
+        "2",
+        dt.datetime(2024, 6, 1, 12, 34, 56, 789012),
+    )

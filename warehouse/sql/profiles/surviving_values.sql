@@ -1,94 +1,59 @@
--- The surviving value of every (profile, attribute): the best-ranked candidate under the
--- attribute's rule chain, with the record it came from and the rule that decided.
+-- The surviving value of every contested (profile, attribute), one whose records disagree: the
+-- best candidate under the attribute's rule chain, the row it came from, its key and the rule
+-- that decided. (Pairs whose records agree were settled in one grouped pass before.)
 --
--- Inputs (registered or temporary tables), profiles and records as integers (`pid`, and `rid`
--- numbered in (source, record_id) order) because sorting on them is much faster than on text:
---   _kindred_sv_candidates(pid, attribute, source, rid, value, parts, value_key,
---                          completeness, observed_at): one row per (record, distinct value), empty and
---                          invalid values already left out; `parts` holds an address's fields.
---   _kindred_sv_chain(attribute, rule_1, rule_2, rule_3, rule_4, priority): each attribute's
---                          rules in order (NULL past the chain's end) and its source order.
---
--- Every rule becomes a number where higher is better, so one window orders all attributes
--- whatever their chain. Ties left by the chain go to the newest observation, then to the
--- smallest (source, record_id), whatever the order of the rows: the same records always give
--- the same golden record.
-WITH frequency AS (
-    SELECT pid, attribute, value_key, count(*) AS n_records
-    FROM _kindred_sv_candidates
-    GROUP BY ALL
+-- Inputs (temporary tables), all integers, because grouping and comparing integers is much
+-- faster than text (see identity_resolution/survivorship_keys.py for the keys):
+--   _kindred_sv_candidates(pid, rid, rn, a, h, k): one row per row (`rn`) of a record (`rid`)
+--       that carries a value of attribute `a` for profile `pid`: the value's hash `h` and the
+--       row's key `k` (every field of the chain but frequency and hash).
+--   _kindred_sv_layout(a, frequency_shift, hash_bits, rule_1..4, shift_1..4, bits_1..4): where
+--       each attribute's key keeps each field, and its chain's rules in order (NULL past the end).
+WITH per_value AS (
+    -- A value's best row, and how many records carry it (a record seen in many rows counts once).
+    SELECT pid, a, h, count(*) AS n_records, max(k) AS k, arg_max(rn, k) AS rn
+    FROM (
+        SELECT pid, a, h, rid, max(k) AS k, arg_max(rn, k) AS rn
+        FROM _kindred_sv_candidates
+        GROUP BY pid, a, h, rid
+    )
+    GROUP BY pid, a, h
 ),
 keyed AS (
     SELECT
-        c.*,
-        ch.rule_1, ch.rule_2, ch.rule_3, ch.rule_4,
-        CASE ch.rule_1
-            WHEN 'most_recent' THEN epoch_us(c.observed_at)
-            WHEN 'most_frequent' THEN f.n_records
-            WHEN 'source_priority' THEN -coalesce(list_position(ch.priority, c.source), 1000000)
-            WHEN 'most_complete' THEN c.completeness
-            ELSE 0
-        END::BIGINT AS k1,
-        CASE ch.rule_2
-            WHEN 'most_recent' THEN epoch_us(c.observed_at)
-            WHEN 'most_frequent' THEN f.n_records
-            WHEN 'source_priority' THEN -coalesce(list_position(ch.priority, c.source), 1000000)
-            WHEN 'most_complete' THEN c.completeness
-            ELSE 0
-        END::BIGINT AS k2,
-        CASE ch.rule_3
-            WHEN 'most_recent' THEN epoch_us(c.observed_at)
-            WHEN 'most_frequent' THEN f.n_records
-            WHEN 'source_priority' THEN -coalesce(list_position(ch.priority, c.source), 1000000)
-            WHEN 'most_complete' THEN c.completeness
-            ELSE 0
-        END::BIGINT AS k3,
-        CASE ch.rule_4
-            WHEN 'most_recent' THEN epoch_us(c.observed_at)
-            WHEN 'most_frequent' THEN f.n_records
-            WHEN 'source_priority' THEN -coalesce(list_position(ch.priority, c.source), 1000000)
-            WHEN 'most_complete' THEN c.completeness
-            ELSE 0
-        END::BIGINT AS k4
-    FROM _kindred_sv_candidates AS c
-    JOIN _kindred_sv_chain AS ch USING (attribute)
-    JOIN frequency AS f USING (pid, attribute, value_key)
+        v.pid,
+        v.a,
+        v.rn,
+        v.k,
+        v.k
+            + coalesce(v.n_records::HUGEINT << l.frequency_shift, 0)
+            + CASE WHEN l.hash_bits > 0 THEN (v.h >> (64 - l.hash_bits))::HUGEINT ELSE 0 END AS full_key
+    FROM per_value AS v
+    JOIN _kindred_sv_layout AS l USING (a)
 ),
 ranked AS (
-    SELECT
-        *,
-        row_number() OVER by_rank AS rn,
-        first_value(value_key) OVER by_rank AS top_key
+    -- The winner, and the two best keys: the winner's and the runner-up's (another value).
+    SELECT pid, a, arg_max(rn, full_key) AS rn, arg_max(k, full_key) AS k, max(full_key, 2) AS top
     FROM keyed
-    WINDOW by_rank AS (
-        PARTITION BY pid, attribute
-        ORDER BY k1 DESC, k2 DESC, k3 DESC, k4 DESC, observed_at DESC, rid, value_key
-    )
-),
-runner_up AS (
-    -- The best candidate holding another value than the winner: the rule that put the winner
-    -- ahead of it is the one that decided.
-    SELECT pid, attribute, arg_min(struct_pack(k1, k2, k3, k4), rn) AS keys
-    FROM ranked
-    WHERE value_key <> top_key
-    GROUP BY pid, attribute
+    GROUP BY pid, a
 )
 SELECT
-    w.pid,
-    w.attribute,
-    w.value,
-    w.parts,
-    w.source,
-    w.rid,
-    CASE WHEN w.observed_at > TIMESTAMP '0001-01-01' THEN w.observed_at END AS observed_at,
+    r.pid,
+    r.a,
+    r.rn,
+    r.k,
+    -- The first rule of the chain whose field tells the winner from the runner-up decided.
     CASE
-        WHEN r.keys IS NULL THEN 'only_value'
-        WHEN w.k1 <> r.keys.k1 THEN w.rule_1
-        WHEN w.k2 <> r.keys.k2 THEN w.rule_2
-        WHEN w.k3 <> r.keys.k3 THEN w.rule_3
-        WHEN w.k4 <> r.keys.k4 THEN w.rule_4
+        WHEN len(r.top) < 2 THEN 'only_value'
+        WHEN (r.top[1] >> l.shift_1) % (1::HUGEINT << l.bits_1) <> (r.top[2] >> l.shift_1) % (1::HUGEINT << l.bits_1)
+            THEN l.rule_1
+        WHEN (r.top[1] >> l.shift_2) % (1::HUGEINT << l.bits_2) <> (r.top[2] >> l.shift_2) % (1::HUGEINT << l.bits_2)
+            THEN l.rule_2
+        WHEN (r.top[1] >> l.shift_3) % (1::HUGEINT << l.bits_3) <> (r.top[2] >> l.shift_3) % (1::HUGEINT << l.bits_3)
+            THEN l.rule_3
+        WHEN (r.top[1] >> l.shift_4) % (1::HUGEINT << l.bits_4) <> (r.top[2] >> l.shift_4) % (1::HUGEINT << l.bits_4)
+            THEN l.rule_4
         ELSE 'tie_break'
     END AS rule
-FROM ranked AS w
-LEFT JOIN runner_up AS r USING (pid, attribute)
-WHERE w.rn = 1
+FROM ranked AS r
+JOIN _kindred_sv_layout AS l USING (a)
