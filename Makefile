@@ -10,7 +10,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 DEMO := data/demo
 
-.PHONY: install postgresql run test test-fast bench ui mlflow-ui lint demo-data clean
+.PHONY: install postgresql java run test test-fast bench ui mlflow-ui lint demo-data clean
 
 $(UV):
 	python3 -m pip install --quiet --user uv || python3 -m pip install --quiet uv
@@ -29,6 +29,11 @@ postgresql:
 	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \
 	  { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq postgresql; }
 
+# The Spark backend's test runs Splink on a local Spark session, which needs a Java runtime.
+java:
+	@command -v java >/dev/null 2>&1 || \
+	  { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq openjdk-17-jre-headless; }
+
 $(DEMO)/ground_truth/records.csv: | install
 	$(BIN)/kindred demo-data --out $(DEMO)
 
@@ -37,7 +42,7 @@ demo-data: $(DEMO)/ground_truth/records.csv
 run: install demo-data
 	$(BIN)/kindred run --config kindred.yaml
 
-test: install postgresql
+test: install postgresql java
 	$(BIN)/python -m pytest -n 2 --durations=15
 
 test-fast: install postgresql
