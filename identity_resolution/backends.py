@@ -25,7 +25,7 @@ from typing import Any
 import polars as pl
 
 from identity_resolution.splink_engine import EngineFactory, SplinkEngine, duckdb_engine
-from warehouse.survivorship_config import SparkSettings
+from warehouse.identity_config import SparkSettings
 
 log = logging.getLogger(__name__)
 

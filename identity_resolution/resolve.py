@@ -25,8 +25,8 @@ from identity_resolution.splink_engine import EngineFactory, duckdb_engine
 from identity_resolution.survivorship import contact_points, golden_records
 from warehouse.canonical import PERSON_ATTRIBUTES
 from warehouse.connection import connect, quote_table, read_table, table_exists
+from warehouse.identity_config import SurvivorshipConfig
 from warehouse.staging import staging_columns
-from warehouse.survivorship_config import SurvivorshipConfig
 
 log = logging.getLogger(__name__)
 

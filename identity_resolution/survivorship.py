@@ -30,7 +30,7 @@ from identity_resolution import survivorship_sql as sql
 from identity_resolution.normalise import date_of_birth_expr
 from identity_resolution.records import person_rows_sql
 from identity_resolution.survivorship_keys import ChainKeys, numbered_source_orders
-from warehouse.survivorship_config import ADDRESS_FIELDS, SURVIVING_ATTRIBUTES, SurvivorshipConfig
+from warehouse.identity_config import ADDRESS_FIELDS, SURVIVING_ATTRIBUTES, SurvivorshipConfig
 
 PROFILE_COLUMNS: tuple[str, ...] = (
     "profile_id",

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-from warehouse.survivorship_config import SURVIVING_ATTRIBUTES, SurvivorshipConfig
+from warehouse.identity_config import SURVIVING_ATTRIBUTES, SurvivorshipConfig
 
 FIELD_OF_RULE: dict[str, str] = {
     "most_recent": "time",

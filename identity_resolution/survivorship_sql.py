@@ -28,7 +28,7 @@ one (odds of about one in 10^19 per pair).
 from __future__ import annotations
 
 from identity_resolution.survivorship_keys import MAX_COMPLETENESS, KeyLayout
-from warehouse.survivorship_config import ADDRESS_FIELDS, SURVIVING_ATTRIBUTES
+from warehouse.identity_config import ADDRESS_FIELDS, SURVIVING_ATTRIBUTES
 
 # Attributes taken as the source wrote them (trimmed); the names must contain a letter.
 TEXT_ATTRIBUTES: tuple[str, ...] = (

@@ -18,9 +18,9 @@ from warehouse.canonical import (
     canonical_fields,
 )
 from warehouse.consent_config import ANY_CONSENT, ConsentConfig
+from warehouse.identity_config import SparkSettings, SurvivorshipConfig
 from warehouse.segment_config import SegmentConfig, repeated
 from warehouse.serving_config import ServingConfig
-from warehouse.survivorship_config import SparkSettings, SurvivorshipConfig
 
 FORMATS = ("csv", "parquet", "jsonl")
 _EXTENSIONS = {".csv": "csv", ".parquet": "parquet", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl"}

@@ -20,7 +20,7 @@ from faker import Faker
 from identity_resolution.backends import SparkEngines, engine_factory, spark_session
 from identity_resolution.probabilistic import MIN_RECORDS_TO_TRAIN
 from identity_resolution.resolve import resolve_frames
-from warehouse.survivorship_config import SparkSettings
+from warehouse.identity_config import SparkSettings
 
 MAPPING = {"first_name": "first", "last_name": "last", "date_of_birth": "born", "city": "town"}
 

@@ -8,7 +8,7 @@ import pytest
 from identity_resolution.survivorship_keys import ChainKeys
 from identity_resolution.survivorship_sql import CONTACT_ATTRIBUTES, INDEX
 from warehouse.config import ConfigError, load_config
-from warehouse.survivorship_config import DEFAULT_SURVIVORSHIP, SURVIVING_ATTRIBUTES
+from warehouse.identity_config import DEFAULT_SURVIVORSHIP, SURVIVING_ATTRIBUTES
 
 SOURCES = """
 sources:

@@ -15,7 +15,7 @@ from identity_resolution.records import collect_contact_values
 from identity_resolution.survivorship import golden_records
 from tests.identity_resolution.conftest import ts, write_staging
 from warehouse.connection import connect
-from warehouse.survivorship_config import AttributeSurvivorship, SurvivorshipConfig
+from warehouse.identity_config import AttributeSurvivorship, SurvivorshipConfig
 
 RESOLVED_AT = dt.datetime(2025, 6, 1)
 
