@@ -295,10 +295,10 @@ def profiles_sql(columns: tuple[str, ...]) -> str:
             selected.append("$updated_at::TIMESTAMP AS updated_at")
         elif column in CONTACT_ATTRIBUTES:
             selected.append(f"c.{column}")
-        elif column in ("first_seen", "last_seen"):
-            selected.append(f"s.{column}")
+        elif column in SEEN_COLUMNS:
+            selected.append(f"p.{column}")
         else:
-            selected.append(column if column in SEEN_COLUMNS else f"s.{column}")
+            selected.append(f"s.{column}")
     return f"""
         SELECT {", ".join(selected)}
         FROM {SEEN} AS p LEFT JOIN {SINGLE} AS s USING (pid) LEFT JOIN {CONTACT_SINGLE} AS c USING (pid)
