@@ -111,7 +111,7 @@ def golden_records(
     """
     settings = settings or SurvivorshipConfig()
     numbered = _numbered(xref)
-    profile_ids = numbered["profile_id"].unique().sort()
+    profile_ids = numbered.select("pid", "profile_id").unique("pid").sort("pid")["profile_id"]
     con.register(sql.XREF, numbered.to_arrow())
     con.register(sql.CONTACTS_INPUT, contacts.to_arrow())
     try:
