@@ -107,17 +107,20 @@ def retrain(
         if not any(table_exists(con, f"staging.{kind}") for kind in ("people", "events", "orders", "cases")):
             fail(f"{warehouse_path()}: nothing staged yet; run `kindred run --config {config}` first")
         identity = loaded.identity
-        with (
-            console.status("refitting the match model and resolving identities..."),
-            engine_factory(identity.backend, identity.spark) as engines,
-        ):
-            summary = resolve_identities(
-                con,
-                MatchOptions.from_config(identity),
-                retrain=True,
-                engine_factory=engines,
-                survivorship=identity.survivorship,
-            )
+        try:
+            with (
+                console.status("refitting the match model and resolving identities..."),
+                engine_factory(identity.backend, identity.spark) as engines,
+            ):
+                summary = resolve_identities(
+                    con,
+                    MatchOptions.from_config(identity),
+                    retrain=True,
+                    engine_factory=engines,
+                    survivorship=identity.survivorship,
+                )
+        except RuntimeError as error:  # identity.backend: spark without pyspark installed
+            fail(str(error))
         saved = latest_model(con)
     if saved is not None and summary.model_trained:
         log_to_mlflow(saved)
