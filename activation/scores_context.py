@@ -12,31 +12,14 @@ from datetime import date, datetime
 
 import duckdb
 
+from activation.record_scores import KEY_COLUMNS, RECORD_SCORES, VALUE_COLUMNS
 from privacy.audit import AuditLog, audit_log, new_request_id
 from privacy.callers import Caller
 from warehouse.connection import table_exists
 
-RECORD_SCORES = "crm.record_scores"
 OFFERS = "scores.offers"
 # The columns of crm.record_scores a caller gets, in this order (others stay internal).
-SCORE_COLUMNS = (
-    "source",
-    "crm_object",
-    "crm_record_id",
-    "profile_id",
-    "lead_score",
-    "lead_score_1_99",
-    "lead_score_reasons",
-    "churn_risk",
-    "churn_risk_1_99",
-    "churn_risk_reasons",
-    "best_offer",
-    "best_offer_score",
-    "lead_score_model_version",
-    "churn_risk_model_version",
-    "next_best_offer_model_version",
-    "updated_at",
-)
+SCORE_COLUMNS = (*KEY_COLUMNS, *VALUE_COLUMNS, "updated_at")
 
 
 def record_scores_context(
