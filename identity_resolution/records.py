@@ -29,7 +29,7 @@ _KIND_TIMES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 }
 
 
-def _columns(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> set[str]:
+def table_columns(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> set[str]:
     rows = con.sql(
         "SELECT column_name FROM information_schema.columns WHERE table_schema = ? AND table_name = ?",
         params=[schema, table],
@@ -54,7 +54,7 @@ def person_rows_sql(con: duckdb.DuckDBPyConnection) -> str:
     for kind in STAGING_TABLES:
         if not table_exists(con, f"staging.{kind}"):
             continue
-        present = _columns(con, "staging", kind)
+        present = table_columns(con, "staging", kind)
 
         def column(name: str, sql_type: str = "VARCHAR", present=present) -> str:
             return f'"{name}"' if name in present else f"NULL::{sql_type}"

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import duckdb
 import polars as pl
 
+from identity_resolution.evidence import with_evidence_times
 from identity_resolution.links import LINK_SCHEMA
 from identity_resolution.matching import Matching, match_records
 from identity_resolution.model_store import SavedModel, insert_sql, latest_model, model_id, model_row
@@ -169,7 +170,9 @@ def resolve_identities(
         con,
         {
             PERSON_RECORDS: records,
-            LINKS: result.links,
+            LINKS: with_evidence_times(
+                con, result.records, result.links, default_phone_region=options.default_phone_region
+            ),
             REJECTED_LINKS: result.rejected,
             RECORD_XREF: xref,
             UNIFIED_PROFILE: profiles,
