@@ -38,10 +38,10 @@ PURCHASE_DAYS = Source(
     "purchase_days",
     parts=(("orders", "ordered_at"),),
     where="coalesce(t.amount, 0) >= 0",
-    regroup="""SELECT profile_id, ts,
-        date_diff('day', lag(day) OVER (PARTITION BY profile_id ORDER BY day), day) AS gap_days
-        FROM (SELECT profile_id, CAST(ts AS DATE) AS day, min(ts) AS ts FROM ({facts})
-              GROUP BY profile_id, CAST(ts AS DATE))""",
+    regroup="""SELECT profile_id, _as_of, ts,
+        date_diff('day', lag(day) OVER (PARTITION BY profile_id, _as_of ORDER BY day), day) AS gap_days
+        FROM (SELECT profile_id, _as_of, CAST(ts AS DATE) AS day, min(ts) AS ts FROM ({facts})
+              GROUP BY profile_id, _as_of, CAST(ts AS DATE))""",
 )
 EVENTS = Source(
     "events",

@@ -14,6 +14,7 @@ import duckdb
 import polars as pl
 
 from feature_store.definitions import OFFER_ORDERS, OFFER_VIEWS
+from feature_store.identity_as_of import identity_as_of
 from feature_store.sources import source_sql
 
 
@@ -30,39 +31,40 @@ def offer_candidates(
             every person gets as candidates.
 
     Returns:
-        `profile_id, as_of, offer_id`, one row per distinct pair per as_of, sorted.
+        `profile_id, as_of, offer_id`, one row per distinct pair per as_of, sorted. People are
+        as known at each as_of (`feature_store.identity_as_of`), like the spine's.
     """
     name = f"_offer_spine_{uuid.uuid4().hex}"
     con.register(name, spine.select("profile_id", "as_of").to_arrow())
-    orders = source_sql(con, OFFER_ORDERS, offer_field)
-    views = source_sql(con, OFFER_VIEWS, offer_field)
     try:
-        return con.sql(
-            f"""
-            WITH s AS (SELECT DISTINCT profile_id, CAST(as_of AS TIMESTAMP) AS as_of FROM {name}),
-            cutoffs AS (SELECT DISTINCT as_of FROM s),
-            popularity AS (
-                SELECT c.as_of, f.offer_id,
-                       row_number() OVER (PARTITION BY c.as_of
-                                          ORDER BY count(DISTINCT f.profile_id) DESC, f.offer_id) AS rank
-                FROM cutoffs c JOIN ({orders}) f ON f.ts < c.as_of AND f.ts >= c.as_of - INTERVAL 90 DAY
-                GROUP BY c.as_of, f.offer_id
-            ),
-            own AS (
-                SELECT s.profile_id, s.as_of, f.offer_id FROM s
-                JOIN ({orders}) f ON f.profile_id = s.profile_id AND f.ts < s.as_of
-                                 AND f.ts >= s.as_of - INTERVAL 365 DAY
+        with identity_as_of(con, spine["as_of"].unique().to_list()) as at:
+            orders = source_sql(con, OFFER_ORDERS, offer_field, at=at)
+            views = source_sql(con, OFFER_VIEWS, offer_field, at=at)
+            return con.sql(
+                f"""
+                WITH s AS (SELECT DISTINCT profile_id, CAST(as_of AS TIMESTAMP) AS as_of FROM {name}),
+                popularity AS (
+                    SELECT f._as_of AS as_of, f.offer_id,
+                           row_number() OVER (PARTITION BY f._as_of
+                                              ORDER BY count(DISTINCT f.profile_id) DESC, f.offer_id) AS rank
+                    FROM ({orders}) f WHERE f.ts >= f._as_of - INTERVAL 90 DAY
+                    GROUP BY f._as_of, f.offer_id
+                ),
+                own AS (
+                    SELECT s.profile_id, s.as_of, f.offer_id FROM s
+                    JOIN ({orders}) f ON f.profile_id = s.profile_id AND f._as_of = s.as_of
+                                     AND f.ts >= s.as_of - INTERVAL 365 DAY
+                    UNION
+                    SELECT s.profile_id, s.as_of, f.offer_id FROM s
+                    JOIN ({views}) f ON f.profile_id = s.profile_id AND f._as_of = s.as_of
+                                    AND f.ts >= s.as_of - INTERVAL 90 DAY
+                )
+                SELECT profile_id, as_of, offer_id FROM own
                 UNION
-                SELECT s.profile_id, s.as_of, f.offer_id FROM s
-                JOIN ({views}) f ON f.profile_id = s.profile_id AND f.ts < s.as_of
-                                AND f.ts >= s.as_of - INTERVAL 90 DAY
-            )
-            SELECT profile_id, as_of, offer_id FROM own
-            UNION
-            SELECT s.profile_id, s.as_of, p.offer_id FROM s JOIN popularity p ON p.as_of = s.as_of AND p.rank <= ?
-            ORDER BY as_of, profile_id, offer_id
-            """,
-            params=[int(n_popular)],
-        ).pl()
+                SELECT s.profile_id, s.as_of, p.offer_id FROM s JOIN popularity p ON p.as_of = s.as_of AND p.rank <= ?
+                ORDER BY as_of, profile_id, offer_id
+                """,
+                params=[int(n_popular)],
+            ).pl()
     finally:
         con.unregister(name)

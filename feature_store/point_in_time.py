@@ -17,6 +17,7 @@ import duckdb
 import polars as pl
 
 from feature_store.definitions import FEATURE_VIEWS, ON_DEMAND_FEATURES
+from feature_store.identity_as_of import IdentityAsOf, as_datetime, identity_as_of
 from feature_store.sources import source_sql, xref_sql
 from feature_store.vocabulary import Feature, FeatureService, FeatureType, FeatureView, OnDemandFeature
 
@@ -138,10 +139,13 @@ def _aggregate_sql(view: FeatureView, feature: Feature) -> str:
     return sql.replace("{as_of}", "k._as_of")
 
 
-def _view_sql(con: duckdb.DuckDBPyConnection, view: FeatureView, names: list[str], offer_field: str) -> str:
+def _view_sql(
+    con: duckdb.DuckDBPyConnection, view: FeatureView, names: list[str], offer_field: str, at: IdentityAsOf
+) -> str:
     keys = view.entity.join_keys
     key_list = "".join(f"{key}, " for key in keys)
-    on = [f"f.{key} = k.{key}" for key in keys] + ["f.ts < k._as_of"]
+    # Facts come once per cut-off, attributed to the person as known at it (`identity_as_of`).
+    on = [f"f.{key} = k.{key}" for key in keys] + ["f._as_of = k._as_of", "f.ts < k._as_of"]
     if view.ttl_days is not None:
         on.append(f"f.ts >= k._as_of - INTERVAL {int(view.ttl_days)} DAY")
     aggregates = ", ".join(
@@ -152,7 +156,7 @@ def _view_sql(con: duckdb.DuckDBPyConnection, view: FeatureView, names: list[str
     return (
         f"SELECT {''.join(f'k.{key}, ' for key in keys)}k._as_of, {aggregates} "
         f"FROM (SELECT DISTINCT {key_list}_as_of FROM _spine) k "
-        f"LEFT JOIN ({source_sql(con, view.source, offer_field)}) f ON {' AND '.join(on)} "
+        f"LEFT JOIN ({source_sql(con, view.source, offer_field, at=at)}) f ON {' AND '.join(on)} "
         f"GROUP BY {''.join(f'k.{key}, ' for key in keys)}k._as_of"
     )
 
@@ -177,6 +181,8 @@ def feature_query(
     spine_columns: list[str],
     service: FeatureService,
     offer_field: str = "product_category",
+    *,
+    at: IdentityAsOf,
 ) -> str:
     """The SQL computing a service's features for a spine relation named `_spine_input`.
 
@@ -185,6 +191,7 @@ def feature_query(
         spine_columns: the spine's columns, kept in the output; they include `as_of` and the join keys.
         service: the features to compute.
         offer_field: the orders column that names an offer.
+        at: the spine's cut-offs and the identity as of each (`identity_as_of.identity_as_of`).
 
     Returns:
         SQL text whose result is the spine's columns followed by the service's features, in the
@@ -194,7 +201,7 @@ def feature_query(
     base = _base_features(service)
     ctes = [
         "_spine AS (SELECT *, CAST(as_of AS TIMESTAMP) AS _as_of FROM _spine_input)",
-        *(f"v_{view.name} AS ({_view_sql(con, view, base, offer_field)})" for view in views),
+        *(f"v_{view.name} AS ({_view_sql(con, view, base, offer_field, at)})" for view in views),
     ]
     joins = "".join(
         f" LEFT JOIN v_{view.name} ON "
@@ -229,8 +236,13 @@ def training_set(
 ) -> pl.DataFrame:
     """Point-in-time correct features for each spine row, using only facts strictly before its as_of.
 
+    Identity is point-in-time too: a row's `profile_id` is a person as known at its as_of
+    (`feature_store.identity_as_of`), whose facts are those of the records linked to it by links
+    known before as_of. Today's profile ids name whole profiles; a part of a profile not yet
+    linked at as_of is keyed `<profile_id>#<hash>`.
+
     Args:
-        con: warehouse connection holding `staging.*` and `identity.record_xref`.
+        con: warehouse connection holding `staging.*`, `identity.record_xref` and `identity.links`.
         spine: one row per example: `as_of` (date or datetime), the join keys of the service's
             views (`profile_id`, and `offer_id` for offer features), and any label columns.
         service: the features to compute.
@@ -246,10 +258,12 @@ def training_set(
     views = service_views(service)
     _check_spine(spine, service, views)
     name = f"_spine_input_{uuid.uuid4().hex}"
+    cutoffs = [as_datetime(value) for value in spine["as_of"].unique().to_list()]
     con.register(name, spine.with_row_index("_spine_row").to_arrow())
     try:
-        sql = feature_query(con, spine.columns, service, offer_field).replace("_spine_input", name)
-        return con.sql(sql).pl()
+        with identity_as_of(con, cutoffs) as at:
+            sql = feature_query(con, spine.columns, service, offer_field, at=at).replace("_spine_input", name)
+            return con.sql(sql).pl()
     finally:
         con.unregister(name)
 

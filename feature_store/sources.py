@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 
 import duckdb
 
+from feature_store.identity_as_of import IdentityAsOf, profile_at_sql
 from feature_store.vocabulary import Source
 
 # The staging columns the feature store reads (docs/data-model.md), with their types.
@@ -137,13 +138,27 @@ def check_offer_field(offer_field: str) -> str:
     return OFFER_FIELDS[offer_field]
 
 
-def source_sql(con: duckdb.DuckDBPyConnection, source: Source, offer_field: str = "product_category") -> str:
-    """The SQL of a source's facts: `profile_id`, `ts` and the source's columns, one row per fact.
+def source_sql(
+    con: duckdb.DuckDBPyConnection,
+    source: Source,
+    offer_field: str = "product_category",
+    *,
+    at: IdentityAsOf | None = None,
+    horizon_days: int = 0,
+) -> str:
+    """The SQL of a source's facts: `profile_id`, `_as_of`, `ts` and the source's columns.
+
+    With `at`, every fact is given once per cut-off it precedes (by less than `horizon_days`
+    after it, for labels), attributed to the person as known at that cut-off
+    (`feature_store.identity_as_of`); `_as_of` is the cut-off. Without it, facts belong to
+    today's profiles and `_as_of` is NULL.
 
     Args:
         con: warehouse connection.
         source: the declared source.
         offer_field: the orders column that names an offer (checked against `OFFER_FIELDS`).
+        at: the cut-offs and as-of identity registered by `identity_as_of`, or None.
+        horizon_days: with `at`, also give the facts up to this many days after each cut-off.
 
     Returns:
         SQL text of a query (not parenthesised).
@@ -154,19 +169,56 @@ def source_sql(con: duckdb.DuckDBPyConnection, source: Source, offer_field: str 
     for table, timestamp in source.parts:
         columns = "".join(f", {expression} AS {name}" for name, expression in source.columns.items())
         where = f" AND ({source.where})" if source.where else ""
+        if at is None:
+            attribution, cutoff, joins = "x.profile_id", "CAST(NULL AS TIMESTAMP)", ""
+        else:
+            override, attribution = profile_at_sql(at, "t", "x", "c.as_of")
+            cutoff = "c.as_of"
+            joins = (
+                f" JOIN {at.cutoffs} c ON t.{timestamp} < c.as_of + to_days(CAST({int(horizon_days)} AS INTEGER))"
+                f" {override}"
+            )
         parts.append(
-            f"SELECT x.profile_id, t.{timestamp} AS ts{columns} "
+            f"SELECT {attribution} AS profile_id, {cutoff} AS _as_of, t.{timestamp} AS ts{columns} "
             f"FROM {staging_sql(con, table)} t "
-            f"JOIN {xref} x ON x.source = t.source AND x.record_id = t.record_id "
+            f"JOIN {xref} x ON x.source = t.source AND x.record_id = t.record_id{joins} "
             f"WHERE t.{timestamp} IS NOT NULL{where}"
         )
     sql = " UNION ALL ".join(parts)
     sql = sql.replace("{offer_field}", offer_field).replace("{offer_property}", offer_property)
     if source.first_only:
-        sql = f"SELECT profile_id, min(ts) AS ts FROM ({sql}) GROUP BY profile_id"
+        sql = f"SELECT profile_id, _as_of, min(ts) AS ts FROM ({sql}) GROUP BY profile_id, _as_of"
     if source.regroup:
         sql = source.regroup.replace("{facts}", sql)
     return sql
+
+
+def staging_at_sql(
+    con: duckdb.DuckDBPyConnection, table: str, columns: str, where: str, at: IdentityAsOf | None = None
+) -> str:
+    """Rows of a staging table with the person each belongs to, today or at each cut-off.
+
+    Args:
+        con: warehouse connection.
+        table: `orders`, `events`, `cases` or `people` (read through `staging_sql`, as `t`).
+        columns: the SQL select list over `t` to keep.
+        where: a SQL filter over `t`.
+        at: the cut-offs and as-of identity registered by `identity_as_of`; None for today's
+            profiles.
+
+    Returns:
+        SQL text of a query: `profile_id, as_of` (the cut-off, NULL without `at`), then `columns`;
+        with `at`, every row once per cut-off.
+    """
+    if at is None:
+        key, cutoff, joins = "x.profile_id", "CAST(NULL AS TIMESTAMP)", ""
+    else:
+        override, key = profile_at_sql(at, "t", "x", "c.as_of")
+        cutoff, joins = "c.as_of", f" CROSS JOIN {at.cutoffs} c {override}"
+    return (
+        f"SELECT {key} AS profile_id, {cutoff} AS as_of, {columns} FROM {staging_sql(con, table)} t "
+        f"JOIN {xref_sql(con)} x ON x.source = t.source AND x.record_id = t.record_id{joins} WHERE {where}"
+    )
 
 
 def latest_fact_time(con: duckdb.DuckDBPyConnection) -> datetime | None:

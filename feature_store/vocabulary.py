@@ -61,11 +61,12 @@ class Source:
         columns: output column -> SQL expression over the staging row `t`; `{offer_field}` stands
             for the configured offer column and `{offer_property}` for its event property.
         where: an optional SQL filter over `t`.
-        first_only: keep only each profile's earliest timestamp. Enough, and exact, for
+        first_only: keep only each profile's earliest timestamp (per cut-off). Enough, and exact, for
             `days_since_first`: the earliest fact before `as_of` is the earliest fact overall
             whenever that one is before `as_of`.
-        regroup: SQL over `{facts}` (the parts' rows: `profile_id, ts` and the columns) that
-            turns them into the source's facts, e.g. one row per person and purchase day. Each
+        regroup: SQL over `{facts}` (the parts' rows: `profile_id, _as_of, ts` and the columns)
+            that turns them into the source's facts, e.g. one row per person and purchase day,
+            grouping by `profile_id, _as_of` (who a person is depends on the cut-off). Each
             output row's `ts` must be the time the row became known (its earliest input time),
             and nothing in it may depend on facts after that time.
     """

@@ -24,7 +24,8 @@ import numpy as np
 import polars as pl
 
 from feature_store.definitions import CHURN_RISK
-from feature_store.sources import staging_sql, xref_sql
+from feature_store.identity_as_of import IdentityAsOf, identity_as_of
+from feature_store.sources import staging_at_sql
 from models import bgnbd
 from models.binary_model import BinaryModelSpec, train_and_score_binary
 from models.model_run import ModelRun
@@ -40,11 +41,9 @@ LGBM_PARAMS = {"num_leaves": 7, "min_child_samples": 100}
 _WEEK = 7.0
 
 
-def _purchases(con: duckdb.DuckDBPyConnection) -> str:
-    return (
-        f"SELECT x.profile_id, t.ordered_at AS ts FROM {staging_sql(con, 'orders')} t "
-        f"JOIN {xref_sql(con)} x ON x.source = t.source AND x.record_id = t.record_id "
-        "WHERE t.ordered_at IS NOT NULL AND coalesce(t.amount, 0) >= 0"
+def _purchases(con: duckdb.DuckDBPyConnection, at: IdentityAsOf | None = None) -> str:
+    return staging_at_sql(
+        con, "orders", "t.ordered_at AS ts", "t.ordered_at IS NOT NULL AND coalesce(t.amount, 0) >= 0", at
     )
 
 
@@ -56,6 +55,9 @@ def population(
 ) -> pl.DataFrame:
     """Active customers at each cut-off and whether they made no purchase in the horizon after it.
 
+    People are as known at each cut-off (`feature_store.identity_as_of`): purchases count for
+    the records linked together by then.
+
     Args:
         con: warehouse connection.
         cutoffs: the cut-offs T.
@@ -65,19 +67,20 @@ def population(
     Returns:
         `profile_id, as_of, label` (label 1 = no purchase in [T, T + horizon)).
     """
-    return con.sql(
-        f"""
-        WITH c AS (SELECT unnest(CAST(? AS TIMESTAMP[])) AS as_of), o AS ({_purchases(con)})
-        SELECT o.profile_id, c.as_of,
-               CAST(NOT coalesce(bool_or(o.ts >= c.as_of), false) AS INTEGER) AS label
-        FROM c JOIN o ON o.ts < c.as_of + to_days(CAST(? AS INTEGER))
-                     AND o.ts >= c.as_of - to_days(CAST(? AS INTEGER))
-        GROUP BY o.profile_id, c.as_of
-        HAVING bool_or(o.ts < c.as_of)
-        ORDER BY c.as_of, o.profile_id
-        """,
-        params=[cutoffs, horizon_days, lookback_days],
-    ).pl()
+    with identity_as_of(con, cutoffs) as at:
+        return con.sql(
+            f"""
+            WITH o AS ({_purchases(con, at)})
+            SELECT o.profile_id, o.as_of,
+                   CAST(NOT coalesce(bool_or(o.ts >= o.as_of), false) AS INTEGER) AS label
+            FROM o
+            WHERE o.ts < o.as_of + to_days(CAST(? AS INTEGER)) AND o.ts >= o.as_of - to_days(CAST(? AS INTEGER))
+            GROUP BY o.profile_id, o.as_of
+            HAVING bool_or(o.ts < o.as_of)
+            ORDER BY o.as_of, o.profile_id
+            """,
+            params=[horizon_days, lookback_days],
+        ).pl()
 
 
 def purchase_summary(con: duckdb.DuckDBPyConnection, cutoffs: list[datetime]) -> pl.DataFrame:
@@ -89,22 +92,22 @@ def purchase_summary(con: duckdb.DuckDBPyConnection, cutoffs: list[datetime]) ->
 
     Returns:
         `as_of, profile_id, frequency` (purchase days after the first), `recency` (first to last
-        purchase day) and `age` (first purchase day to the cut-off), times in weeks.
+        purchase day) and `age` (first purchase day to the cut-off), times in weeks; customers
+        as known at each cut-off.
     """
-    return con.sql(
-        f"""
-        WITH c AS (SELECT unnest(CAST(? AS TIMESTAMP[])) AS as_of),
-             d AS (SELECT profile_id, CAST(ts AS DATE) AS day, min(ts) AS ts FROM ({_purchases(con)})
-                   GROUP BY profile_id, CAST(ts AS DATE))
-        SELECT c.as_of, d.profile_id,
-               count(*) - 1 AS frequency,
-               date_diff('day', min(d.day), max(d.day)) / {_WEEK} AS recency,
-               date_diff('day', min(d.day), CAST(c.as_of AS DATE)) / {_WEEK} AS age
-        FROM c JOIN d ON d.ts < c.as_of
-        GROUP BY c.as_of, d.profile_id
-        """,
-        params=[cutoffs],
-    ).pl()
+    with identity_as_of(con, cutoffs) as at:
+        return con.sql(
+            f"""
+            WITH d AS (SELECT profile_id, as_of, CAST(ts AS DATE) AS day FROM ({_purchases(con, at)})
+                       WHERE ts < as_of GROUP BY profile_id, as_of, CAST(ts AS DATE))
+            SELECT as_of, profile_id,
+                   count(*) - 1 AS frequency,
+                   date_diff('day', min(day), max(day)) / {_WEEK} AS recency,
+                   date_diff('day', min(day), CAST(as_of AS DATE)) / {_WEEK} AS age
+            FROM d
+            GROUP BY as_of, profile_id
+            """
+        ).pl()
 
 
 def bgnbd_features(con: duckdb.DuckDBPyConnection, frame: pl.DataFrame, horizon_days: int) -> pl.DataFrame:

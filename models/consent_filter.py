@@ -16,6 +16,7 @@ from collections.abc import Sequence
 import duckdb
 import polars as pl
 
+from feature_store.identity_as_of import person_sql
 from privacy.consent import permitted_condition, reachable_condition
 from warehouse.config import ConsentConfig
 
@@ -40,7 +41,7 @@ def may_profile(
     """
     condition, params = permitted_condition(
         con,
-        "candidate.profile_id",
+        "candidate.person",
         purpose=PROFILING,
         channel=None,
         opt_in_required=(consent or ConsentConfig()).opt_in_needed(PROFILING, None),
@@ -72,7 +73,7 @@ def reachable_for_offers(
     settings = consent or ConsentConfig()
     condition, params = reachable_condition(
         con,
-        "candidate.profile_id",
+        "candidate.person",
         purpose=MARKETING,
         channels=channels,
         opt_in_channels=[c for c in channels if settings.opt_in_needed(MARKETING, c)],
@@ -83,12 +84,16 @@ def reachable_for_offers(
 def _keep(
     con: duckdb.DuckDBPyConnection, frame: pl.DataFrame, condition: str, params: list
 ) -> tuple[pl.DataFrame, int]:
+    # A part of a profile not yet linked at a past cut-off (`<profile_id>#...`) is the same
+    # person: their consent, known today, decides.
     candidates = frame.select(pl.col("profile_id").unique().drop_nulls())
     view = f"_consent_candidates_{uuid.uuid4().hex}"
     con.register(view, candidates.to_arrow())
     try:
         kept = con.sql(
-            f"SELECT candidate.profile_id FROM {view} AS candidate WHERE {condition}", params=params
+            f"SELECT candidate.profile_id FROM (SELECT profile_id, {person_sql('profile_id')} AS person "
+            f"FROM {view}) AS candidate WHERE {condition}",
+            params=params,
         ).pl()["profile_id"]
     finally:
         con.unregister(view)

@@ -16,7 +16,8 @@ import numpy as np
 import polars as pl
 
 from feature_store.definitions import LEAD_SCORE
-from feature_store.sources import staging_sql, xref_sql
+from feature_store.identity_as_of import IdentityAsOf, identity_as_of
+from feature_store.sources import staging_at_sql
 from models.binary_model import BinaryModelSpec, train_and_score_binary
 from models.model_run import ModelRun
 from warehouse.config import ConsentConfig
@@ -25,16 +26,17 @@ MODEL = "lead_score"
 _PRIOR_WEIGHT = 10.0
 
 
-def _leads(con: duckdb.DuckDBPyConnection) -> str:
-    return (
-        f"SELECT x.profile_id, t.created_at, t.converted, t.converted_at FROM {staging_sql(con, 'people')} t "
-        f"JOIN {xref_sql(con)} x ON x.source = t.source AND x.record_id = t.record_id "
-        "WHERE lower(t.crm_object) = 'lead'"
+def _leads(con: duckdb.DuckDBPyConnection, at: IdentityAsOf | None = None) -> str:
+    return staging_at_sql(
+        con, "people", "t.created_at, t.converted, t.converted_at", "lower(t.crm_object) = 'lead'", at
     )
 
 
 def population(con: duckdb.DuckDBPyConnection, cutoffs: list[datetime], horizon_days: int) -> pl.DataFrame:
     """Open leads at each cut-off and whether they converted in the horizon after it.
+
+    People are as known at each cut-off (`feature_store.identity_as_of`): a lead record belongs
+    to the records linked to it by then.
 
     Args:
         con: warehouse connection.
@@ -44,23 +46,24 @@ def population(con: duckdb.DuckDBPyConnection, cutoffs: list[datetime], horizon_
     Returns:
         `profile_id, as_of, label` (label 1 = converted in [T, T + horizon)).
     """
-    return con.sql(
-        f"""
-        WITH c AS (SELECT unnest(CAST(? AS TIMESTAMP[])) AS as_of), l AS ({_leads(con)})
-        SELECT l.profile_id, c.as_of,
-               CAST(coalesce(bool_or(l.converted_at >= c.as_of
-                                     AND l.converted_at < c.as_of + to_days(CAST(? AS INTEGER))), false)
-                    AS INTEGER) AS label
-        FROM c CROSS JOIN l
-        GROUP BY l.profile_id, c.as_of
-        HAVING coalesce(bool_or(l.created_at < c.as_of AND (l.converted_at IS NULL OR l.converted_at >= c.as_of)),
-                        false)
-           AND NOT coalesce(bool_or(l.converted_at < c.as_of), false)
-           AND NOT coalesce(bool_or(l.converted AND l.converted_at IS NULL), false)
-        ORDER BY c.as_of, l.profile_id
-        """,
-        params=[cutoffs, horizon_days],
-    ).pl()
+    with identity_as_of(con, cutoffs) as at:
+        return con.sql(
+            f"""
+            WITH l AS ({_leads(con, at)})
+            SELECT l.profile_id, l.as_of,
+                   CAST(coalesce(bool_or(l.converted_at >= l.as_of
+                                         AND l.converted_at < l.as_of + to_days(CAST(? AS INTEGER))), false)
+                        AS INTEGER) AS label
+            FROM l
+            GROUP BY l.profile_id, l.as_of
+            HAVING coalesce(bool_or(l.created_at < l.as_of AND (l.converted_at IS NULL OR l.converted_at >= l.as_of)),
+                            false)
+               AND NOT coalesce(bool_or(l.converted_at < l.as_of), false)
+               AND NOT coalesce(bool_or(l.converted AND l.converted_at IS NULL), false)
+            ORDER BY l.as_of, l.profile_id
+            """,
+            params=[horizon_days],
+        ).pl()
 
 
 def _history_start(con: duckdb.DuckDBPyConnection) -> datetime | None:

@@ -24,6 +24,7 @@ import polars as pl
 from sklearn.pipeline import Pipeline
 
 from feature_store.definitions import NEXT_BEST_OFFER, OFFER_ORDERS
+from feature_store.identity_as_of import identity_as_of
 from feature_store.offer_affinity import offer_candidates
 from feature_store.point_in_time import feature_description, feature_type, training_set
 from feature_store.sources import check_offer_field, source_sql
@@ -74,15 +75,13 @@ def population(con: duckdb.DuckDBPyConnection, cutoffs: list[datetime], offer_fi
     Returns:
         `profile_id, as_of`.
     """
-    return con.sql(
-        f"""
-        WITH c AS (SELECT unnest(CAST(? AS TIMESTAMP[])) AS as_of)
-        SELECT DISTINCT f.profile_id, c.as_of
-        FROM c JOIN ({source_sql(con, OFFER_ORDERS, offer_field)}) f ON f.ts < c.as_of
-        ORDER BY c.as_of, f.profile_id
-        """,
-        params=[cutoffs],
-    ).pl()
+    with identity_as_of(con, cutoffs) as at:  # people as known at each cut-off
+        return con.sql(
+            f"""
+            SELECT DISTINCT f.profile_id, f._as_of AS as_of
+            FROM ({source_sql(con, OFFER_ORDERS, offer_field, at=at)}) f ORDER BY as_of, profile_id
+            """
+        ).pl()
 
 
 def purchases_after(
@@ -99,16 +98,18 @@ def purchases_after(
     Returns:
         Distinct `profile_id, as_of, offer_id` bought in [as_of, as_of + horizon).
     """
-    return _with_spine(
-        con,
-        spine.select("profile_id", "as_of"),
-        f"""
-        SELECT DISTINCT s.profile_id, CAST(s.as_of AS TIMESTAMP) AS as_of, f.offer_id
-        FROM _nbo_spine s JOIN ({source_sql(con, OFFER_ORDERS, offer_field)}) f
-          ON f.profile_id = s.profile_id AND f.ts >= s.as_of AND f.ts < s.as_of + to_days(CAST(? AS INTEGER))
-        """,
-        [horizon_days],
-    )
+    with identity_as_of(con, spine["as_of"].unique().to_list()) as at:
+        orders = source_sql(con, OFFER_ORDERS, offer_field, at=at, horizon_days=horizon_days)
+        return _with_spine(
+            con,
+            spine.select("profile_id", "as_of"),
+            f"""
+            SELECT DISTINCT s.profile_id, CAST(s.as_of AS TIMESTAMP) AS as_of, f.offer_id
+            FROM _nbo_spine s JOIN ({orders}) f ON f.profile_id = s.profile_id AND f._as_of = s.as_of
+              AND f.ts >= s.as_of AND f.ts < s.as_of + to_days(CAST(? AS INTEGER))
+            """,
+            [horizon_days],
+        )
 
 
 def _labelled_pairs(

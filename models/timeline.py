@@ -13,21 +13,10 @@ from datetime import date, datetime, timedelta
 
 import duckdb
 
+from feature_store.identity_as_of import as_datetime
 from feature_store.sources import default_as_of
 
-
-def as_datetime(value: date | datetime) -> datetime:
-    """A date as midnight of that day; a datetime unchanged.
-
-    Args:
-        value: a date or datetime.
-
-    Returns:
-        A naive datetime.
-    """
-    if isinstance(value, datetime):
-        return value
-    return datetime(value.year, value.month, value.day)
+__all__ = ["as_datetime", "holdout_cutoff", "months_before", "resolve_as_of", "training_cutoffs"]
 
 
 def resolve_as_of(con: duckdb.DuckDBPyConnection, as_of: date | datetime | None) -> datetime | None:
