@@ -6,7 +6,10 @@ the evidence that made it, and never before both of its records had appeared:
 
 - `identify_call`: the first event carrying both the anonymous id and the user id;
 - `email`, `phone`, `loyalty_id`: the first time both records carried the shared value;
-- `same_id_namespace` and `splink`: the later of the two records' first appearances.
+- `same_id_namespace`: the later of the two records' first appearances;
+- `splink`: the later of the two records' first appearances and of the first time each carried
+  the email, phone and loyalty number it has now (the values the model compared). Other
+  attributes (names, addresses, dates of birth) count as known from the record's first appearance.
 
 Times are those of what happened (an event's timestamp, an order's date, a lead's creation), not
 of loading, so a file loaded today does not make old links look new. A record whose rows carry no
@@ -19,6 +22,7 @@ from __future__ import annotations
 import duckdb
 import polars as pl
 
+from identity_resolution.links import SPLINK_RULE
 from identity_resolution.normalise import email_series, identifier_expr, phone_series
 from identity_resolution.records import STAGING_TABLES, table_columns
 from warehouse.connection import table_exists
@@ -163,11 +167,19 @@ def with_evidence_times(
 
     rows = _rows_sql(con)
     keys = records.select("source", "record_id", *(key for key, _ in _CONTACT_KEYS.values()))
+    current = [arrivals.select("source", "record_id", pl.col("arrived_at").alias("since"))]
     for rule, (key, raw) in _CONTACT_KEYS.items():
-        shared = frame.filter(pl.col("rule") == rule)
-        if shared.height == 0 or rows is None:
+        if rows is None:
             continue
         first = _first_carried(con, rows, raw, key, default_phone_region)
+        current.append(
+            keys.join(first.rename({"value": key}), on=["source", "record_id", key]).select(
+                "source", "record_id", "since"
+            )
+        )
+        shared = frame.filter(pl.col("rule") == rule)
+        if shared.height == 0:
+            continue
         shared = shared.join(
             keys.select(pl.col("source").alias("source_l"), pl.col("record_id").alias("record_id_l"), key),
             on=["source_l", "record_id_l"],
@@ -191,6 +203,19 @@ def with_evidence_times(
                 "_link", _latest(["_since_l", "_since_r", "_arrived_l", "_arrived_r"]).alias("_evidence")
             )
         )
+    # Splink compared the records' current values: known once both carried their current
+    # email, phone and loyalty number (other attributes are taken as known from arrival).
+    since = pl.concat(current).group_by("source", "record_id").agg(pl.col("since").max())
+    compared = frame.filter(pl.col("rule") == SPLINK_RULE)
+    for side in _SIDES:
+        compared = compared.join(
+            since.rename(
+                {"source": f"source_{side}", "record_id": f"record_id_{side}", "since": f"_current_{side}"}
+            ),
+            on=[f"source_{side}", f"record_id_{side}"],
+            how="left",
+        )
+    times.append(compared.select("_link", _latest(["_current_l", "_current_r"]).alias("_evidence")))
     # Rule-specific times come after the generic one, so they win.
     evidence = pl.concat(times).group_by("_link").agg(pl.col("_evidence").last())
     return (

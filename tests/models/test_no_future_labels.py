@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from models import churn_risk, lead_score
+from models import churn_risk, lead_score, next_best_offer
 from tests.feature_store.staging_frames import write_staging
 from tests.models.conftest import prepare_home
 from tests.models.synthetic import build_shop
@@ -83,7 +83,7 @@ def test_a_run_is_the_same_with_or_without_the_future(tmp_path, monkeypatch, mlf
         # Fewer trees keep the test quick; the comparison does not depend on the model's size.
         runs[name] = [
             model.train_and_score(warehouse, as_of=as_of, horizon_days=45, lgbm_params={"n_estimators": 100})
-            for model in (churn_risk, lead_score)
+            for model in (churn_risk, lead_score, next_best_offer)
         ]
     for with_future, past_only in zip(runs["with_future"], runs["past_only"], strict=True):
         assert with_future.skipped is None
@@ -103,3 +103,13 @@ def test_a_run_is_the_same_with_or_without_the_future(tmp_path, monkeypatch, mlf
     assert scores(con).equals(scores(past))
     assert set(scores(con)["model"]) == {"churn_risk", "lead_score"}
     assert scores(con)["score"].n_unique() > 1
+
+    def offers(c):
+        return (
+            read_table(c, "scores.offers")
+            .select("profile_id", "rank", "offer_id", "score")
+            .sort("profile_id", "rank")
+        )
+
+    assert offers(con).height > 0
+    assert offers(con).equals(offers(past))
