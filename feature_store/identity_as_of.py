@@ -18,7 +18,6 @@ nothing, so the work scales with the late-linked profiles, not with the warehous
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
 import uuid
@@ -121,52 +120,13 @@ def _late_links(con: duckdb.DuckDBPyConnection, earliest: datetime) -> tuple[pl.
     records = con.sql(late, params=[earliest]).pl()
     links = con.sql(
         f"""
-        SELECT l.source_l, l.record_id_l, l.source_r, l.record_id_r, CAST(l.evidence_at AS TIMESTAMP) AS evidence_at
+        SELECT l.source_l, l.record_id_l, l.source_r, l.record_id_r,
+               CAST(l.evidence_at AS TIMESTAMP) AS evidence_at
         FROM identity.links l SEMI JOIN ({late}) x ON x.source = l.source_l AND x.record_id = l.record_id_l
         """,
         params=[earliest],
     ).pl()
     return records, links
-    seen = (
-        "r.first_seen" if "first_seen" in _columns(con, "identity", "person_records") else "NULL::TIMESTAMP"
-    )
-    person_records = (
-        "LEFT JOIN identity.person_records r ON r.source = x.source AND r.record_id = x.record_id"
-        if seen != "NULL::TIMESTAMP"
-        else ""
-    )
-    late = con.sql(
-        """
-        WITH late AS (
-            SELECT DISTINCT x.profile_id FROM identity.links l
-            JOIN identity.record_xref x ON x.source = l.source_l AND x.record_id = l.record_id_l
-            WHERE l.evidence_at >= ?
-        )
-        SELECT x.source, x.record_id, x.profile_id FROM identity.record_xref x SEMI JOIN late USING (profile_id)
-        """,
-        params=[earliest],
-    )
-    con.register("_late_records", late.arrow())
-    try:
-        records = con.sql(
-            f"SELECT x.source, x.record_id, x.profile_id, CAST({seen} AS TIMESTAMP) AS first_seen "
-            f"FROM _late_records x {person_records}"
-        ).pl()
-        links = con.sql(
-            """
-            SELECT l.source_l, l.record_id_l, l.source_r, l.record_id_r, CAST(l.evidence_at AS TIMESTAMP) AS evidence_at
-            FROM identity.links l
-            SEMI JOIN _late_records x ON x.source = l.source_l AND x.record_id = l.record_id_l
-            """
-        ).pl()
-    finally:
-        con.unregister("_late_records")
-    return records, links
-
-
-def _part_key(profile_id: str, source: str, record_id: str) -> str:
-    digest = hashlib.sha256(f"{source}\x1f{record_id}".encode()).hexdigest()[:8]
-    return f"{profile_id}{PART_SEPARATOR}{digest}"
 
 
 def as_of_keys(con: duckdb.DuckDBPyConnection, cutoffs: Sequence[datetime]) -> pl.DataFrame:
@@ -226,21 +186,28 @@ def as_of_keys(con: duckdb.DuckDBPyConnection, cutoffs: Sequence[datetime]) -> p
         np.minimum.at(head, labels, order)
         rows = nodes.filter(pl.Series(split))
         heads = nodes[head[labels[split]]]
-        keys = [
-            _part_key(profile, source, record)
-            for profile, source, record in zip(
-                rows["profile_id"], heads["source"], heads["record_id"], strict=True
-            )
-        ]
         parts.append(
             rows.select(
                 "source",
                 "record_id",
+                "profile_id",
                 pl.lit(cutoff).cast(pl.Datetime("us")).alias("as_of"),
-                pl.Series("profile_id", keys, dtype=pl.String),
+                heads["source"].alias("_head_source"),
+                heads["record_id"].alias("_head_record"),
             )
         )
-    result = pl.concat(parts) if parts else pl.DataFrame(schema=OVERRIDE_SCHEMA)
+    if not parts:
+        return pl.DataFrame(schema=OVERRIDE_SCHEMA)
+    view = f"_split_rows_{uuid.uuid4().hex}"
+    con.register(view, pl.concat(parts).to_arrow())
+    try:
+        # A part's key hashes its first record (DuckDB's md5: vectorised, and stable across versions).
+        result = con.sql(
+            f"SELECT source, record_id, as_of, profile_id || '{PART_SEPARATOR}' || "
+            f"left(md5(_head_source || chr(31) || _head_record), 8) AS profile_id FROM {view}"
+        ).pl()
+    finally:
+        con.unregister(view)
     log.info(
         "identity as of %d cut-offs: %d records of late-linked profiles, %d record-cut-offs in parts, %.2f s",
         len(cutoffs),
