@@ -9,6 +9,7 @@ from benchmarks import (
     consent_read,
     crm_sync,
     identity_accuracy,
+    identity_as_of,
     identity_scale,
     ingest_throughput,
     models_public,
@@ -62,6 +63,9 @@ SECTIONS = {
     models_targets.SECTION: lambda: models_targets.section(models_targets.run()),
     models_scoring.SECTION: lambda: models_scoring.section(models_scoring.run()),
     survivorship_scale.SECTION: lambda: survivorship_scale.section(survivorship_scale.run()),
+    identity_as_of.SECTION: lambda: identity_as_of.section(
+        identity_as_of.run(demo=identity_as_of.demo_warehouse())
+    ),
 }
 
 

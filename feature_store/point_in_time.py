@@ -148,6 +148,14 @@ def _view_sql(
     on = [f"f.{key} = k.{key}" for key in keys] + ["f._as_of = k._as_of", "f.ts < k._as_of"]
     if view.ttl_days is not None:
         on.append(f"f.ts >= k._as_of - INTERVAL {int(view.ttl_days)} DAY")
+    facts = source_sql(
+        con,
+        view.source,
+        offer_field,
+        at=at,
+        ttl_days=view.ttl_days,
+        people="_spine" if "profile_id" in keys else None,
+    )
     aggregates = ", ".join(
         f"{_aggregate_sql(view, feature)} AS {feature.name}"
         for feature in view.features
@@ -156,7 +164,7 @@ def _view_sql(
     return (
         f"SELECT {''.join(f'k.{key}, ' for key in keys)}k._as_of, {aggregates} "
         f"FROM (SELECT DISTINCT {key_list}_as_of FROM _spine) k "
-        f"LEFT JOIN ({source_sql(con, view.source, offer_field, at=at)}) f ON {' AND '.join(on)} "
+        f"LEFT JOIN ({facts}) f ON {' AND '.join(on)} "
         f"GROUP BY {''.join(f'k.{key}, ' for key in keys)}k._as_of"
     )
 

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 
 import duckdb
 
-from feature_store.identity_as_of import IdentityAsOf, profile_at_sql
+from feature_store.identity_as_of import IdentityAsOf, person_sql, profile_at_sql
 from feature_store.vocabulary import Source
 
 # The staging columns the feature store reads (docs/data-model.md), with their types.
@@ -145,6 +145,8 @@ def source_sql(
     *,
     at: IdentityAsOf | None = None,
     horizon_days: int = 0,
+    ttl_days: int | None = None,
+    people: str | None = None,
 ) -> str:
     """The SQL of a source's facts: `profile_id`, `_as_of`, `ts` and the source's columns.
 
@@ -159,6 +161,10 @@ def source_sql(
         offer_field: the orders column that names an offer (checked against `OFFER_FIELDS`).
         at: the cut-offs and as-of identity registered by `identity_as_of`, or None.
         horizon_days: with `at`, also give the facts up to this many days after each cut-off.
+        ttl_days: with `at`, leave out facts more than this many days before each cut-off
+            (ignored for sources that regroup or keep first facts: they need every earlier fact).
+        people: with `at`, a relation whose `profile_id` column names the only people needed
+            (as-of keys or profile ids); None for everyone.
 
     Returns:
         SQL text of a query (not parenthesised).
@@ -174,10 +180,14 @@ def source_sql(
         else:
             override, attribution = profile_at_sql(at, "t", "x", "c.as_of")
             cutoff = "c.as_of"
-            joins = (
-                f" JOIN {at.cutoffs} c ON t.{timestamp} < c.as_of + to_days(CAST({int(horizon_days)} AS INTEGER))"
-                f" {override}"
-            )
+            window = f"t.{timestamp} < c.as_of + to_days(CAST({int(horizon_days)} AS INTEGER))"
+            if ttl_days is not None and not (source.first_only or source.regroup):
+                window += f" AND t.{timestamp} >= c.as_of - to_days(CAST({int(ttl_days)} AS INTEGER))"
+            joins = f" JOIN {at.cutoffs} c ON {window} {override}"
+            if people is not None:
+                # A person's facts are among their profile's today: the rest cannot be theirs.
+                where += f" AND x.profile_id IN (SELECT {person_sql('profile_id')} FROM {people})"
+
         parts.append(
             f"SELECT {attribution} AS profile_id, {cutoff} AS _as_of, t.{timestamp} AS ts{columns} "
             f"FROM {staging_sql(con, table)} t "
