@@ -12,6 +12,7 @@ from feature_store.identity_as_of import PART_SEPARATOR, as_of_keys
 from feature_store.point_in_time import training_set
 from identity_resolution.resolve import resolve_identities
 from models import lead_score
+from models.consent_filter import may_profile
 from tests.feature_store.staging_frames import write_staging
 from warehouse.connection import connect, read_table
 
@@ -116,3 +117,24 @@ def test_a_warehouse_resolved_before_evidence_times_uses_todays_identity(con):
     old.register("rows", read_table(con, "identity.links").drop("evidence_at").to_arrow())
     old.execute("CREATE TABLE identity.links AS SELECT * FROM rows")
     assert as_of_keys(old, [BEFORE_LOGIN]).height == 0
+
+
+def test_an_objection_covers_every_part_of_the_person(con):
+    profile = read_table(con, "identity.record_xref")["profile_id"][0]
+    part = as_of_keys(con, [BEFORE_LOGIN])["profile_id"][0]
+    con.execute(
+        "CREATE OR REPLACE TABLE profiles.consent (profile_id VARCHAR, channel VARCHAR, purpose VARCHAR, "
+        "status VARCHAR, source VARCHAR, record_id VARCHAR, recorded_at TIMESTAMP)"
+    )
+    rows = pl.DataFrame({"profile_id": [profile, part, "someone-else"]})
+    try:
+        assert may_profile(con, rows, None)[0]["profile_id"].to_list() == [profile, part, "someone-else"]
+        con.execute(
+            "INSERT INTO profiles.consent VALUES (?, 'any', 'profiling', 'opted_out', 'prefs', 'lead-1', ?)",
+            [profile, BEFORE_LOGIN],
+        )
+        kept, withheld = may_profile(con, rows, None)
+        assert kept["profile_id"].to_list() == ["someone-else"]
+        assert withheld == 2
+    finally:
+        con.execute("DROP TABLE profiles.consent")
