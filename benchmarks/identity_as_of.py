@@ -8,8 +8,10 @@ made on or after the earliest cut-off; every other profile is whole at every cut
 Measured on one connection, in alternating rounds:
 
 - all components: the plain approach, connected components over every record and every link
-  known at each cut-off (scipy), as a whole-warehouse union-find would do;
-- `as_of_keys`: Kindred's, reading `identity.*` and returning the records whose key differs.
+  known at each cut-off (scipy), as a whole-warehouse union-find would do, tables already in
+  memory and no keys made (a floor for that approach, not a full implementation);
+- `as_of_keys`: Kindred's, reading `identity.*` and returning the records whose key differs,
+  with their keys.
 
 Data: a generated `identity.record_xref` of N records of 0.7 N people (the other 0.3 N are extra
 records of the same people), `identity.links` as a star per profile with evidence times spread
@@ -201,10 +203,12 @@ def section(r: dict) -> str:
         [
             "Who was who at each of a run's cut-offs (12 monthly training cut-offs and the holdout, horizon "
             f"{HORIZON_DAYS} days): `feature_store.identity_as_of.as_of_keys` next to connected components of the "
-            f"whole link graph at every cut-off, alternating on one connection, medians of {r['rounds']} rounds "
-            "(range in brackets). A run asks for it once per population, label and feature-service query.",
+            f"whole link graph at every cut-off (links already in memory, no keys made: a floor for that approach), "
+            f"alternating on one connection, medians of {r['rounds']} rounds (range in brackets). A run asks for "
+            "it once per population, label and feature-service query; at a run's own as_of (scoring) only "
+            "links made after it count, so scoring pays next to nothing.",
             "",
-            "| data | records | links (made after the earliest cut-off) | cut-offs | all components (s) | `as_of_keys` (s) | faster | record-cut-offs in parts |",
+            "| data | records | links (made after the earliest cut-off) | cut-offs | all components (s) | `as_of_keys` (s) | components / `as_of_keys` | record-cut-offs in parts |",
             "|---|---|---|---|---|---|---|---|",
             *rows,
             "",

@@ -173,41 +173,46 @@ def as_of_keys(con: duckdb.DuckDBPyConnection, cutoffs: Sequence[datetime]) -> p
     a, b = edges["a"].to_numpy().astype(np.int64), edges["b"].to_numpy().astype(np.int64)
     evidence = edges["evidence_at"]
     order = np.arange(n)
-    parts = []
-    for cutoff in cutoffs:
-        known = (evidence.is_null() | (evidence < cutoff)).to_numpy()
+    known_at = evidence.fill_null(datetime.min).to_numpy()
+    members, heads, at = [], [], []
+    for index, cutoff in enumerate(cutoffs):
+        known = known_at < np.datetime64(cutoff)
         graph = coo_matrix((np.ones(int(known.sum()), dtype=np.int8), (a[known], b[known])), shape=(n, n))
         labels = connected_components(graph, directed=False)[1]
-        split = labels != labels[anchor_of_node]
-        if not split.any():
+        split = np.flatnonzero(labels != labels[anchor_of_node])
+        if split.size == 0:
             continue
         # A part's first row is its own first record: rows are in that order within a profile.
         head = np.full(labels.max() + 1, n, dtype=np.int64)
         np.minimum.at(head, labels, order)
-        rows = nodes.filter(pl.Series(split))
-        heads = nodes[head[labels[split]]]
-        parts.append(
-            rows.select(
-                "source",
-                "record_id",
-                "profile_id",
-                pl.lit(cutoff).cast(pl.Datetime("us")).alias("as_of"),
-                heads["source"].alias("_head_source"),
-                heads["record_id"].alias("_head_record"),
-            )
-        )
-    if not parts:
+        members.append(split)
+        heads.append(head[labels[split]])
+        at.append(np.full(split.size, index))
+    if not members:
         return pl.DataFrame(schema=OVERRIDE_SCHEMA)
-    view = f"_split_rows_{uuid.uuid4().hex}"
-    con.register(view, pl.concat(parts).to_arrow())
+    rows = pl.DataFrame(
+        {"node": np.concatenate(members), "_head": np.concatenate(heads), "_at": np.concatenate(at)}
+    )
+    view = f"_part_heads_{uuid.uuid4().hex}"
+    distinct_heads = nodes.join(rows.select(pl.col("_head").unique().alias("node")), on="node", how="semi")
+    con.register(view, distinct_heads.select("node", "source", "record_id", "profile_id").to_arrow())
     try:
         # A part's key hashes its first record (DuckDB's md5: vectorised, and stable across versions).
-        result = con.sql(
-            f"SELECT source, record_id, as_of, profile_id || '{PART_SEPARATOR}' || "
-            f"left(md5(_head_source || chr(31) || _head_record), 8) AS profile_id FROM {view}"
+        keys = con.sql(
+            f"SELECT node AS _head, profile_id || '{PART_SEPARATOR}' || "
+            f"left(md5(source || chr(31) || record_id), 8) AS _key FROM {view}"
         ).pl()
     finally:
         con.unregister(view)
+    stamps = pl.DataFrame(
+        {"_at": np.arange(len(cutoffs)), "as_of": cutoffs}, schema_overrides={"as_of": pl.Datetime("us")}
+    )
+    result = (
+        rows.join(nodes.select("node", "source", "record_id"), on="node")
+        .join(keys.with_columns(pl.col("_head").cast(rows.schema["_head"])), on="_head")
+        .join(stamps.with_columns(pl.col("_at").cast(rows.schema["_at"])), on="_at")
+        .select("source", "record_id", "as_of", pl.col("_key").alias("profile_id"))
+    )
     log.info(
         "identity as of %d cut-offs: %d records of late-linked profiles, %d record-cut-offs in parts, %.2f s",
         len(cutoffs),
