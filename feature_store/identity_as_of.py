@@ -77,56 +77,70 @@ def _columns(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> set[str
     return {row[0] for row in rows}
 
 
-def _late_links(con: duckdb.DuckDBPyConnection, earliest: datetime) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """The records of profiles with a link made on or after `earliest`, and all their links."""
-    records = pl.DataFrame(
-        schema={
-            "source": pl.String,
-            "record_id": pl.String,
-            "profile_id": pl.String,
-            "first_seen": pl.Datetime("us"),
-        }
-    )
-    links = pl.DataFrame(
-        schema={
-            "source_l": pl.String,
-            "record_id_l": pl.String,
-            "source_r": pl.String,
-            "record_id_r": pl.String,
-            "evidence_at": pl.Datetime("us"),
-        }
-    )
+_NODE_SCHEMA = {
+    "node": pl.Int64,
+    "source": pl.String,
+    "record_id": pl.String,
+    "anchor": pl.Int64,
+    "part_key": pl.String,
+}
+_EDGE_SCHEMA = {"a": pl.Int64, "b": pl.Int64, "evidence_at": pl.Datetime("us")}
+
+
+def _late_graph(con: duckdb.DuckDBPyConnection, earliest: datetime) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The records of profiles with a link made on or after `earliest`, numbered, and their links.
+
+    Records are numbered in (profile, first seen, source, record id) order, so each profile's
+    first record has its smallest number (`anchor`); `part_key` is the key a part headed by the
+    record would have. Links come as pairs of numbers with their `evidence_at`.
+    """
+    empty = pl.DataFrame(schema=_NODE_SCHEMA), pl.DataFrame(schema=_EDGE_SCHEMA)
     if "evidence_at" not in _columns(con, "identity", "links") or not _columns(
         con, "identity", "record_xref"
     ):
-        return records, links
-    seen = (
-        "r.first_seen" if "first_seen" in _columns(con, "identity", "person_records") else "NULL::TIMESTAMP"
-    )
+        return empty
+    has_seen = "first_seen" in _columns(con, "identity", "person_records")
+    seen = "r.first_seen" if has_seen else "NULL::TIMESTAMP"
     person_records = (
         "LEFT JOIN identity.person_records r ON r.source = x.source AND r.record_id = x.record_id"
-        if seen != "NULL::TIMESTAMP"
+        if has_seen
         else ""
     )
-    late = f"""
+    # A part's key hashes its first record (DuckDB's md5: vectorised, and stable across versions).
+    nodes = con.sql(
+        f"""
         WITH late AS (
             SELECT DISTINCT x.profile_id FROM identity.links l
             JOIN identity.record_xref x ON x.source = l.source_l AND x.record_id = l.record_id_l
             WHERE l.evidence_at >= ?
+        ), numbered AS (
+            SELECT x.source, x.record_id, x.profile_id,
+                   row_number() OVER (ORDER BY x.profile_id, CAST({seen} AS TIMESTAMP) NULLS FIRST,
+                                               x.source, x.record_id) - 1 AS node
+            FROM identity.record_xref x {person_records} SEMI JOIN late ON late.profile_id = x.profile_id
         )
-        SELECT x.source, x.record_id, x.profile_id, CAST({seen} AS TIMESTAMP) AS first_seen
-        FROM identity.record_xref x {person_records} SEMI JOIN late ON late.profile_id = x.profile_id
-    """
-    records = con.sql(late, params=[earliest]).pl()
-    links = con.sql(
-        f"""
-        SELECT l.source_l, l.record_id_l, l.source_r, l.record_id_r,
-               CAST(l.evidence_at AS TIMESTAMP) AS evidence_at
-        FROM identity.links l SEMI JOIN ({late}) x ON x.source = l.source_l AND x.record_id = l.record_id_l
+        SELECT node, source, record_id, min(node) OVER (PARTITION BY profile_id) AS anchor,
+               profile_id || '{PART_SEPARATOR}' || left(md5(source || chr(31) || record_id), 8) AS part_key
+        FROM numbered ORDER BY node
         """,
         params=[earliest],
     ).pl()
-    return records, links
+    if nodes.height == 0:
+        return empty
+    view = f"_late_nodes_{uuid.uuid4().hex}"
+    con.register(view, nodes.select("node", "source", "record_id").to_arrow())
+    try:
+        edges = con.sql(
+            f"""
+            SELECT nl.node AS a, nr.node AS b, CAST(l.evidence_at AS TIMESTAMP) AS evidence_at
+            FROM identity.links l
+            JOIN {view} nl ON nl.source = l.source_l AND nl.record_id = l.record_id_l
+            JOIN {view} nr ON nr.source = l.source_r AND nr.record_id = l.record_id_r
+            """
+        ).pl()
+    finally:
+        con.unregister(view)
+    return nodes.cast(_NODE_SCHEMA), edges.cast(_EDGE_SCHEMA)
 
 
 def as_of_keys(con: duckdb.DuckDBPyConnection, cutoffs: Sequence[datetime]) -> pl.DataFrame:
@@ -146,43 +160,23 @@ def as_of_keys(con: duckdb.DuckDBPyConnection, cutoffs: Sequence[datetime]) -> p
     cutoffs = sorted({c for c in cutoffs if c is not None})
     if not cutoffs:
         return pl.DataFrame(schema=OVERRIDE_SCHEMA)
-    records, links = _late_links(con, cutoffs[0])
-    if records.height == 0:
-        return pl.DataFrame(schema=OVERRIDE_SCHEMA)
-    # Row order = (profile, first seen, source, record id): each profile's first row is its anchor.
-    nodes = records.sort(
-        ["profile_id", "first_seen", "source", "record_id"], nulls_last=False
-    ).with_row_index("node")
+    nodes, edges = _late_graph(con, cutoffs[0])
     n = nodes.height
-    anchor_of_node = nodes.select(pl.col("node").min().over("profile_id")).to_series().to_numpy()
-    edges = links.join(
-        nodes.select(
-            pl.col("source").alias("source_l"),
-            pl.col("record_id").alias("record_id_l"),
-            pl.col("node").alias("a"),
-        ),
-        on=["source_l", "record_id_l"],
-    ).join(
-        nodes.select(
-            pl.col("source").alias("source_r"),
-            pl.col("record_id").alias("record_id_r"),
-            pl.col("node").alias("b"),
-        ),
-        on=["source_r", "record_id_r"],
-    )
-    a, b = edges["a"].to_numpy().astype(np.int64), edges["b"].to_numpy().astype(np.int64)
-    evidence = edges["evidence_at"]
+    if n == 0:
+        return pl.DataFrame(schema=OVERRIDE_SCHEMA)
+    anchor = nodes["anchor"].to_numpy()
+    a, b = edges["a"].to_numpy(), edges["b"].to_numpy()
+    known_at = edges["evidence_at"].fill_null(datetime.min).to_numpy()
     order = np.arange(n)
-    known_at = evidence.fill_null(datetime.min).to_numpy()
     members, heads, at = [], [], []
     for index, cutoff in enumerate(cutoffs):
         known = known_at < np.datetime64(cutoff)
         graph = coo_matrix((np.ones(int(known.sum()), dtype=np.int8), (a[known], b[known])), shape=(n, n))
         labels = connected_components(graph, directed=False)[1]
-        split = np.flatnonzero(labels != labels[anchor_of_node])
+        split = np.flatnonzero(labels != labels[anchor])
         if split.size == 0:
             continue
-        # A part's first row is its own first record: rows are in that order within a profile.
+        # A part's first record has its smallest number: records are numbered in that order.
         head = np.full(labels.max() + 1, n, dtype=np.int64)
         np.minimum.at(head, labels, order)
         members.append(split)
@@ -190,28 +184,14 @@ def as_of_keys(con: duckdb.DuckDBPyConnection, cutoffs: Sequence[datetime]) -> p
         at.append(np.full(split.size, index))
     if not members:
         return pl.DataFrame(schema=OVERRIDE_SCHEMA)
-    rows = pl.DataFrame(
-        {"node": np.concatenate(members), "_head": np.concatenate(heads), "_at": np.concatenate(at)}
-    )
-    view = f"_part_heads_{uuid.uuid4().hex}"
-    distinct_heads = nodes.join(rows.select(pl.col("_head").unique().alias("node")), on="node", how="semi")
-    con.register(view, distinct_heads.select("node", "source", "record_id", "profile_id").to_arrow())
-    try:
-        # A part's key hashes its first record (DuckDB's md5: vectorised, and stable across versions).
-        keys = con.sql(
-            f"SELECT node AS _head, profile_id || '{PART_SEPARATOR}' || "
-            f"left(md5(source || chr(31) || record_id), 8) AS _key FROM {view}"
-        ).pl()
-    finally:
-        con.unregister(view)
-    stamps = pl.DataFrame(
-        {"_at": np.arange(len(cutoffs)), "as_of": cutoffs}, schema_overrides={"as_of": pl.Datetime("us")}
-    )
-    result = (
-        rows.join(nodes.select("node", "source", "record_id"), on="node")
-        .join(keys.with_columns(pl.col("_head").cast(rows.schema["_head"])), on="_head")
-        .join(stamps.with_columns(pl.col("_at").cast(rows.schema["_at"])), on="_at")
-        .select("source", "record_id", "as_of", pl.col("_key").alias("profile_id"))
+    member, head, cutoff_index = (np.concatenate(parts) for parts in (members, heads, at))
+    result = pl.DataFrame(
+        {
+            "source": nodes["source"].gather(member),
+            "record_id": nodes["record_id"].gather(member),
+            "as_of": pl.Series(cutoffs, dtype=pl.Datetime("us")).gather(cutoff_index),
+            "profile_id": nodes["part_key"].gather(head),
+        }
     )
     log.info(
         "identity as of %d cut-offs: %d records of late-linked profiles, %d record-cut-offs in parts, %.2f s",

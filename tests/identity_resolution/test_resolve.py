@@ -16,6 +16,7 @@ EXPECTED_COLUMNS = {
         "rule",
         "match_probability",
         "explanation",
+        "evidence_at",
     ],
     "identity.record_xref": ["source", "record_id", "profile_id", "resolved_at"],
     "profiles.unified_profile": [
