@@ -170,32 +170,35 @@ def source_sql(
         SQL text of a query (not parenthesised).
     """
     offer_property = check_offer_field(offer_field)
-    xref = xref_sql(con)
     parts = []
     for table, timestamp in source.parts:
         columns = "".join(f", {expression} AS {name}" for name, expression in source.columns.items())
         where = f" AND ({source.where})" if source.where else ""
-        if at is None:
-            attribution, cutoff, joins = "x.profile_id", "CAST(NULL AS TIMESTAMP)", ""
-        else:
-            override, attribution = profile_at_sql(at, "t", "x", "c.as_of")
-            cutoff = "c.as_of"
-            window = f"t.{timestamp} < c.as_of + to_days(CAST({int(horizon_days)} AS INTEGER))"
-            if ttl_days is not None and not (source.first_only or source.regroup):
-                window += f" AND t.{timestamp} >= c.as_of - to_days(CAST({int(ttl_days)} AS INTEGER))"
-            joins = f" JOIN {at.cutoffs} c ON {window} {override}"
-            if people is not None:
-                # A person's facts are among their profile's today: the rest cannot be theirs.
-                where += f" AND x.profile_id IN (SELECT {person_sql('profile_id')} FROM {people})"
-
         parts.append(
-            f"SELECT {attribution} AS profile_id, {cutoff} AS _as_of, t.{timestamp} AS ts{columns} "
-            f"FROM {staging_sql(con, table)} t "
-            f"JOIN {xref} x ON x.source = t.source AND x.record_id = t.record_id{joins} "
+            f"SELECT t.source, t.record_id, t.{timestamp} AS ts{columns} FROM {staging_sql(con, table)} t "
             f"WHERE t.{timestamp} IS NOT NULL{where}"
         )
-    sql = " UNION ALL ".join(parts)
-    sql = sql.replace("{offer_field}", offer_field).replace("{offer_property}", offer_property)
+    facts = " UNION ALL ".join(parts)
+    facts = facts.replace("{offer_field}", offer_field).replace("{offer_property}", offer_property)
+    if source.first_only:
+        # A part's first fact before a cut-off is the earliest first fact of its records before it.
+        facts = f"SELECT source, record_id, min(ts) AS ts FROM ({facts}) GROUP BY source, record_id"
+    if at is None:
+        attribution, cutoff, joins, where = "x.profile_id", "CAST(NULL AS TIMESTAMP)", "", ""
+    else:
+        override, attribution = profile_at_sql(at, "r", "x", "c.as_of")
+        cutoff = "c.as_of"
+        window = f"r.ts < c.as_of + to_days(CAST({int(horizon_days)} AS INTEGER))"
+        if ttl_days is not None and not (source.first_only or source.regroup):
+            window += f" AND r.ts >= c.as_of - to_days(CAST({int(ttl_days)} AS INTEGER))"
+        joins = f" JOIN {at.cutoffs} c ON {window} {override}"
+        # A person's facts are among their profile's today: the rest cannot be theirs.
+        where = f" WHERE x.profile_id IN (SELECT {person_sql('profile_id')} FROM {people})" if people else ""
+    sql = (
+        f"SELECT {attribution} AS profile_id, {cutoff} AS _as_of, r.* EXCLUDE (source, record_id) "
+        f"FROM ({facts}) r JOIN {xref_sql(con)} x ON x.source = r.source AND x.record_id = r.record_id"
+        f"{joins}{where}"
+    )
     if source.first_only:
         sql = f"SELECT profile_id, _as_of, min(ts) AS ts FROM ({sql}) GROUP BY profile_id, _as_of"
     if source.regroup:
