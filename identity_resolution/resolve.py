@@ -117,7 +117,8 @@ def resolve_identities(
     `identity.record_xref`, `profiles.unified_profile`, `profiles.contact_points` and
     `profiles.attribute_provenance` in one transaction, adding a row to `identity.match_models`
     when a model was trained. Profile ids of the previous `identity.record_xref` are kept where
-    the cluster still matches.
+    the cluster still matches. Each link carries `evidence_at`, when it became known
+    (`identity_resolution.evidence`).
 
     Args:
         con: warehouse connection.
