@@ -60,6 +60,11 @@ XREF_COLUMNS = {"source": "VARCHAR", "record_id": "VARCHAR", "profile_id": "VARC
 # same thing on `Product Viewed` events.
 OFFER_FIELDS: dict[str, str] = {"product_category": "category", "product_id": "product_id"}
 
+# The offer field that stands for "offers come from the catalog": sources with catalog variants
+# read their facts through `OFFER_CATALOG_TABLE` instead of a column (see `Source.catalog`).
+CATALOG = "catalog"
+OFFER_CATALOG_TABLE = "scores.offer_catalog"
+
 # Event names compare in one spelling: "Product Viewed", "product_viewed" and "product-viewed" match.
 EVENT_NAME_SQL = r"lower(regexp_replace(trim(t.event), '[_\s-]+', ' ', 'g'))"
 
@@ -126,11 +131,14 @@ def check_offer_field(offer_field: str) -> str:
         offer_field: the `offer_field` setting of the next-best-offer model.
 
     Returns:
-        The event property that carries the same value on product views.
+        The event property that carries the same value on product views (`product_id` for
+        `CATALOG`, whose sources match views on both products and categories).
 
     Raises:
         ValueError: naming the allowed fields.
     """
+    if offer_field == CATALOG:
+        return "product_id"
     if offer_field not in OFFER_FIELDS:
         allowed = ", ".join(sorted(OFFER_FIELDS))
         raise ValueError(f"offer_field {offer_field!r} is not supported; use one of: {allowed}")
@@ -143,12 +151,18 @@ def source_sql(con: duckdb.DuckDBPyConnection, source: Source, offer_field: str 
     Args:
         con: warehouse connection.
         source: the declared source.
-        offer_field: the orders column that names an offer (checked against `OFFER_FIELDS`).
+        offer_field: the orders column that names an offer (checked against `OFFER_FIELDS`), or
+            `CATALOG`: offers are the entries of `scores.offer_catalog`.
 
     Returns:
         SQL text of a query (not parenthesised).
     """
     offer_property = check_offer_field(offer_field)
+    if offer_field == CATALOG and source.catalog:
+        # By name: each variant keeps the facts' own columns (profile_id, ts, ...) and adds offer_id.
+        return " UNION ALL BY NAME ".join(
+            f"(SELECT * FROM ({source_sql(con, variant, offer_field)}))" for variant in source.catalog
+        )
     xref = xref_sql(con)
     parts = []
     for table, timestamp in source.parts:

@@ -68,6 +68,9 @@ class Source:
             turns them into the source's facts, e.g. one row per person and purchase day. Each
             output row's `ts` must be the time the row became known (its earliest input time),
             and nothing in it may depend on facts after that time.
+        catalog: when offers come from the offer catalog (`scores.offer_catalog`), the sources
+            whose facts, unioned by column name, stand for this one's (same columns, `offer_id`
+            being the catalog id). Empty: the source is the same either way.
     """
 
     name: str
@@ -76,6 +79,7 @@ class Source:
     where: str | None = None
     first_only: bool = False
     regroup: str | None = None
+    catalog: tuple[Source, ...] = ()
 
 
 @dataclass(frozen=True)

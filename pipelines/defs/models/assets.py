@@ -83,5 +83,6 @@ next_best_offer_scores = model_asset(
     "next_best_offer",
     "The offers each customer is most likely to buy next, ranked. top_k rows per customer profile in scores.offers.",
     next_best_offer.train_and_score,
-    lambda m: m.next_best_offer.model_dump(),
+    # The catalog travels as its typed offers, not as the plain dicts model_dump would make of them.
+    lambda m: {**m.next_best_offer.model_dump(exclude={"catalog"}), "catalog": m.next_best_offer.catalog},
 )
