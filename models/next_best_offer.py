@@ -300,7 +300,13 @@ def train_and_score(
         log.warning("%s: no version has beaten its baseline yet; no offers written", MODEL)
         return run
     run.n_scored, run.scored_with, run.withheld_for_consent = score_offers(
-        con, run.as_of, offer_field=offer_field, top_k=k, channels=channels, consent=consent
+        con,
+        run.as_of,
+        offer_field=offer_field,
+        top_k=k,
+        channels=channels,
+        consent=consent,
+        left_out=run.offers_left_out,
     )
     return run
 
@@ -314,6 +320,7 @@ def score_offers(
     channels: Sequence[str] = ("email",),
     consent: ConsentConfig | None = None,
     seconds: dict[str, float] | None = None,
+    left_out: dict[str, int] | None = None,
 ) -> tuple[int, str, int]:
     """Rank offers for everyone in the population at as_of with the champion; write `scores.offers`.
 
@@ -330,6 +337,8 @@ def score_offers(
         consent: the `consent:` settings (None: the defaults).
         seconds: when given, filled with the seconds spent on `features`, `scoring` (ranking)
             and `writes`.
+        left_out: when given, filled with the (person, offer) pairs each catalog eligibility rule
+            left out (with a catalog only).
 
     Returns:
         (people given offers, the champion version that ranked them, people left out for consent).
@@ -339,7 +348,9 @@ def score_offers(
         spine, objected = may_profile(con, population(con, [as_of], offer_field), consent)
         if offer_field == CATALOG:
             pairs = offer_candidates(con, spine, offer_field=offer_field, n_popular=0)
-            pairs, _, unreachable = eligible_offers(con, pairs, as_of=as_of, consent=consent)
+            pairs, rules, unreachable = eligible_offers(con, pairs, as_of=as_of, consent=consent)
+            if left_out is not None:
+                left_out.update(rules)
         else:
             spine, unreachable = reachable_for_offers(con, spine, channels=channels, consent=consent)
             pairs = offer_candidates(con, spine, offer_field=offer_field, n_popular=_n_popular(top_k))

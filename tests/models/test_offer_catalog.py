@@ -234,11 +234,14 @@ def test_next_best_offer_with_a_catalog_is_the_same_with_or_without_the_future(c
 
 
 def test_offers_are_catalog_ids_and_only_eligible_ones(catalog_runs):
-    con, _, _, _ = catalog_runs
+    con, _, runs, _ = catalog_runs
     offers = read_table(con, "scores.offers")
     assert set(offers["offer_id"]) <= {o.id for o in CATALOG}
     # Paused, and ended the day before as_of: never offered, however likely to be bought.
     assert not set(offers["offer_id"]) & {"outdoor", "summer"}
+    left_out = runs["with_future"].offers_left_out
+    assert left_out[INACTIVE] == left_out[ENDED] == offers["profile_id"].n_unique()
+    assert left_out[BOUGHT_RECENTLY] > 0
     assert offers.group_by("profile_id").len()["len"].max() == 3
     toys_last_month = set(
         con.sql(

@@ -39,6 +39,8 @@ def run_metadata(run: ModelRun) -> dict:
         metadata["classic_model"] = run.classic
         for name, figure in run.classic_figures.items():
             metadata[f"classic_{name}"] = float(figure.value)
+    if run.offers_left_out:
+        metadata["offers_left_out"] = dg.MetadataValue.json(run.offers_left_out)
     if run.card:
         metadata["model_card"] = dg.MetadataValue.md(run.card)
     return metadata
