@@ -163,7 +163,11 @@ def train_and_score(
     orders = source_sql(con, OFFER_ORDERS, offer_field)
     history_start = con.sql(f"SELECT min(ts) FROM ({orders})").fetchall()[0][0]
     if history_start is None:
-        run.skipped = f"no offers: no order linked to a profile has a {offer_field} value"
+        run.skipped = (
+            "no offers: no order line of a profile is covered by a catalog offer, and no catalog offer's event was seen"
+            if catalog
+            else f"no offers: no order linked to a profile has a {offer_field} value"
+        )
         return run
     cutoffs, holdout_at = plan_cutoffs(run, history_start, "orders")
     if run.skipped:

@@ -278,3 +278,15 @@ def test_a_care_plan_is_ranked_first_for_people_who_take_plans(catalog_runs):
         len(plan_first & others),
         len(others),
     )
+
+
+def test_a_catalog_nothing_ever_matched_skips_with_a_reason():
+    # A catalog naming categories the orders never use (a typo, another language) must say so.
+    con = connect(":memory:")
+    write_staging(con, orders=[_order("ann", "Tents", datetime(2024, 1, 1))])
+    run = next_best_offer.train_and_score(
+        con, as_of=AS_OF, catalog=[_offer("tents", covers={"categories": ["Tent"]})]
+    )
+    assert run.skipped == (
+        "no offers: no order line of a profile is covered by a catalog offer, and no catalog offer's event was seen"
+    )
