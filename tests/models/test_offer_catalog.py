@@ -198,7 +198,7 @@ CATALOG = [
 def catalog_runs(tmp_path_factory, mlflow_template):
     """Next best offer with the catalog, run once on the whole warehouse and once on its past only."""
     con = connect(":memory:")
-    build_shop(con, seed=5)
+    build_shop(con, seed=5, with_leads=False)
     careful = _add_care_plans(con)
     past = _past_only(con, AS_OF)
     runs = {}
