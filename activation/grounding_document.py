@@ -138,6 +138,7 @@ def _offers(row: dict[str, Any]) -> dict | None:
             {
                 "rank": item["rank"],
                 "offer": item["offer_id"],
+                "name": item.get("offer_name"),
                 "score": None if item["score"] is None else round(item["score"], 4),
             }
             for item in items

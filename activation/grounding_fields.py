@@ -49,7 +49,10 @@ DOCUMENT_FIELDS: dict[str, Any] = {
     # Per channel (`email`, `sms`, ... as configured: `*` stands for any key), see privacy.consent.
     "consent": {"profiling": None, "channels": {"*": {"marketing": None, "contact": None}}},
     "scores": {"lead_score": _SCORE, "churn_risk": _SCORE},
-    "next_best_offers": {"model_version": None, "offers": [{"rank": None, "offer": None, "score": None}]},
+    "next_best_offers": {
+        "model_version": None,
+        "offers": [{"rank": None, "offer": None, "name": None, "score": None}],
+    },
     "recent_activity": {
         "orders": [
             {

@@ -18,6 +18,7 @@ from privacy.callers import Caller
 from warehouse.connection import table_exists
 
 OFFERS = "scores.offers"
+OFFER_CATALOG = "scores.offer_catalog"
 # The columns of crm.record_scores a caller gets, in this order (others stay internal).
 SCORE_COLUMNS = (*KEY_COLUMNS, *VALUE_COLUMNS, "updated_at")
 
@@ -95,8 +96,8 @@ def offers_context(
         request_id: ties the audit row to the caller's request.
 
     Returns:
-        `{"crm_object", "crm_record_id", "profile_id", "as_of", "offers": [{"rank", "offer", "score",
-        "model_version"}]}`.
+        `{"crm_object", "crm_record_id", "profile_id", "as_of", "offers": [{"rank", "offer", "name", "score",
+        "model_version"}]}` (`name`: the catalog's name of the offer, None without a catalog).
 
     Raises:
         LookupError: no such record. ValueError: several sources, or `limit` out of range.
@@ -157,14 +158,21 @@ def _one_record(
 def _offers(con: duckdb.DuckDBPyConnection, profile_id: str, limit: int) -> tuple[list[dict], object]:
     if not table_exists(con, OFFERS):
         return [], None
+    # Names come from the offer catalog when there is one (offers without a catalog have none).
+    names = (
+        f"(SELECT offer_id, any_value(name) AS name FROM {OFFER_CATALOG} GROUP BY offer_id)"
+        if table_exists(con, OFFER_CATALOG)
+        else "(SELECT NULL::VARCHAR AS offer_id, NULL::VARCHAR AS name WHERE false)"
+    )
     rows = con.sql(
-        "SELECT rank, offer_id, score, model_version, as_of FROM scores.offers "
-        "WHERE profile_id = ? AND as_of = (SELECT max(as_of) FROM scores.offers WHERE profile_id = ?) "
-        "ORDER BY rank LIMIT ?",
+        f"SELECT o.rank, o.offer_id, c.name, o.score, o.model_version, o.as_of FROM scores.offers o "
+        f"LEFT JOIN {names} c ON c.offer_id = o.offer_id "
+        "WHERE o.profile_id = ? AND o.as_of = (SELECT max(as_of) FROM scores.offers WHERE profile_id = ?) "
+        "ORDER BY o.rank LIMIT ?",
         params=[profile_id, profile_id, limit],
     ).fetchall()
-    offers = [{"rank": r, "offer": o, "score": s, "model_version": v} for r, o, s, v, _ in rows]
-    return offers, rows[0][4] if rows else None
+    offers = [{"rank": r, "offer": o, "name": n, "score": s, "model_version": v} for r, o, n, s, v, _ in rows]
+    return offers, rows[0][5] if rows else None
 
 
 def _plain(value: object) -> object:

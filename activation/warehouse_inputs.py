@@ -75,6 +75,8 @@ INPUT_COLUMNS: dict[str, dict[str, str]] = {
         "model_version": "VARCHAR",
         "as_of": "TIMESTAMP",
     },
+    # The offer catalog (empty or absent without one): offers are shown with their names.
+    "scores.offer_catalog": {"offer_id": "VARCHAR", "name": "VARCHAR"},
     "staging.events": {
         "source": "VARCHAR",
         "record_id": "VARCHAR",

@@ -20,6 +20,13 @@ from demo.timeline import DAY, T0, T1, WEB_HOURS, uniform_times
 # Event kinds of the skeleton; the writers turn each into its Segment call.
 LANDING, PRODUCT_PAGE, VIEWED, ADDED, CHECKOUT_PAGE, CHECKOUT_STARTED, ORDER_COMPLETED = range(7)
 CONTACT_PAGE, IDENTIFY_FORM, IDENTIFY_LOGIN = 7, 8, 9
+# The care plan, Northwind's offer that is not a product: bought at checkout with gear (the
+# categories below), far more often by people who care for their gear (a trait that lasts), so a
+# past plan predicts the next one.
+CARE_PLAN = 10
+CARE_PLAN_CATEGORIES = ("Electronics", "Cycling", "Camping")
+CARE_PLAN_CAREFUL_SHARE = 0.3
+CARE_PLAN_RATES = (0.04, 0.5)  # per order with gear: everyone else, the careful
 STEP_SECONDS = 35
 LOGIN_RATE = 0.97  # chance a device used after the account exists gets logged in on
 
@@ -237,6 +244,7 @@ def simulate_clickstream(
         ts = o_start + (step + 3 * o_lines) * STEP_SECONDS + _jitter(len(o_key), rng)
         parts.append(_frame(kind, o_pidx, o_device, ts, order_key=o_key))
     parts.append(_frame(ORDER_COMPLETED, o_pidx, o_device, o_end, order_key=o_key))
+    parts.append(_care_plans(people, online, catalog, device_of_order, rng))
 
     leads = lifecycles.leads
     f_pidx = leads["pidx"].to_numpy()
@@ -269,6 +277,39 @@ def simulate_clickstream(
         .drop("identify_at", "account_id")
     )
     return Clickstream(devices=devices, events=events)
+
+
+def _care_plans(
+    people: pl.DataFrame,
+    online: pl.DataFrame,
+    catalog: pl.DataFrame,
+    device_of_order: np.ndarray,
+    rng: np.random.Generator,
+) -> pl.DataFrame:
+    """Care plans bought a step after online orders with gear in them, on the order's device."""
+    # Its own stream, spawned from the demo's seed: the rest of the demo draws what it drew before.
+    own = np.random.default_rng(rng.bit_generator.seed_seq.spawn(1)[0])
+    careful = own.random(int(people["pidx"].max()) + 1 if people.height else 0) < CARE_PLAN_CAREFUL_SHARE
+    gear = catalog.with_row_index("product_row").filter(pl.col("category").is_in(CARE_PLAN_CATEGORIES))
+    orders = (
+        online.filter(
+            pl.col("product_row").is_in(gear["product_row"].cast(online["product_row"].dtype).implode())
+        )
+        .group_by("order_key")
+        .agg(pl.col("pidx").first(), pl.col("ordered_at").first())
+        .sort("order_key")
+    )
+    pidx = orders["pidx"].to_numpy()
+    rate = np.where(careful[pidx], CARE_PLAN_RATES[1], CARE_PLAN_RATES[0])
+    chosen = orders.filter(pl.Series(own.random(orders.height) < rate))
+    keys = chosen["order_key"].to_numpy()
+    return _frame(
+        CARE_PLAN,
+        chosen["pidx"].to_numpy(),
+        device_of_order[keys],
+        chosen["ordered_at"].to_numpy() + STEP_SECONDS,
+        order_key=keys,
+    )
 
 
 def _logins(

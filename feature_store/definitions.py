@@ -5,7 +5,7 @@ docs/features.md describes these for users; a test keeps the two in step.
 
 from __future__ import annotations
 
-from feature_store.sources import EVENT_NAME_SQL
+from feature_store.sources import EVENT_NAME_SQL, OFFER_CATALOG_TABLE
 from feature_store.vocabulary import Entity, Feature, FeatureService, FeatureView, OnDemandFeature, Source
 
 # ---------------------------------------------------------------------------------------------
@@ -78,15 +78,53 @@ ACTIVITY = Source(
     ),
     first_only=True,
 )
-OFFER_ORDERS = Source(
+_ORDER_KEY = "coalesce(t.order_id, t.source || ':' || t.record_id || ':' || CAST(t.ordered_at AS VARCHAR))"
+# With an offer catalog (`scores.offer_catalog`, written from kindred.yaml by the next best offer
+# model), an order line is a purchase of every offer covering its product or category, and a track
+# event named in an offer's `taken` is that offer taken (one "order" per event; the amount from the
+# event's `revenue` property when it has one).
+_CATALOG_ORDER_LINES = Source(
     "offer_orders",
     parts=(("orders", "ordered_at"),),
     columns={
-        "offer_id": "t.{offer_field}",
-        "order_key": "coalesce(t.order_id, t.source || ':' || t.record_id || ':' || CAST(t.ordered_at AS VARCHAR))",
+        "product": "t.product_id",
+        "category": "t.product_category",
+        "order_key": _ORDER_KEY,
         "amount": "t.amount",
     },
+    regroup=f"""SELECT f.* EXCLUDE (product, category), c.offer_id FROM ({{facts}}) f
+        JOIN {OFFER_CATALOG_TABLE} c
+          ON list_contains(c.product_ids, f.product) OR list_contains(c.categories, f.category)""",
+)
+_CATALOG_TAKEN_EVENTS = Source(
+    "offer_takes",
+    parts=(("events", "timestamp"),),
+    columns={
+        "event": EVENT_NAME_SQL,
+        "amount": "TRY_CAST(json_extract_string(t.properties, '$.revenue') AS DOUBLE)",
+    },
+    regroup=f"""SELECT f.* EXCLUDE (event), c.offer_id,
+            c.offer_id || ':' || f.profile_id || ':' || CAST(f.ts AS VARCHAR) AS order_key
+        FROM ({{facts}}) f JOIN {OFFER_CATALOG_TABLE} c ON c.taken_event = f.event""",
+)
+_CATALOG_VIEWS = Source(
+    "offer_views",
+    parts=(("events", "timestamp"),),
+    columns={
+        "product": "json_extract_string(t.properties, '$.product_id')",
+        "category": "json_extract_string(t.properties, '$.category')",
+    },
+    where=f"{EVENT_NAME_SQL} = 'product viewed'",
+    regroup=f"""SELECT f.* EXCLUDE (product, category), c.offer_id FROM ({{facts}}) f
+        JOIN {OFFER_CATALOG_TABLE} c
+          ON list_contains(c.product_ids, f.product) OR list_contains(c.categories, f.category)""",
+)
+OFFER_ORDERS = Source(
+    "offer_orders",
+    parts=(("orders", "ordered_at"),),
+    columns={"offer_id": "t.{offer_field}", "order_key": _ORDER_KEY, "amount": "t.amount"},
     where="t.{offer_field} IS NOT NULL",
+    catalog=(_CATALOG_ORDER_LINES, _CATALOG_TAKEN_EVENTS),
 )
 OFFER_VIEWS = Source(
     "offer_views",
@@ -94,6 +132,7 @@ OFFER_VIEWS = Source(
     columns={"offer_id": "json_extract_string(t.properties, '$.{offer_property}')"},
     where=f"{EVENT_NAME_SQL} = 'product viewed' "
     "AND json_extract_string(t.properties, '$.{offer_property}') IS NOT NULL",
+    catalog=(_CATALOG_VIEWS,),
 )
 
 

@@ -2,7 +2,8 @@
 
 Scoring every (person, offer) pair is wasteful when offers are products; the candidates are the
 offers a person bought in the year or viewed in the 90 days before `as_of`, plus the `n_popular`
-offers most people bought in the 90 days before it. The affinity features themselves are the
+offers most people bought in the 90 days before it. With an offer catalog, every catalog offer is a
+candidate. The affinity features themselves are the
 `offer_*` feature views in `feature_store.definitions`.
 """
 
@@ -15,7 +16,7 @@ import polars as pl
 
 from feature_store.definitions import OFFER_ORDERS, OFFER_VIEWS
 from feature_store.identity_as_of import identity_as_of
-from feature_store.sources import source_sql
+from feature_store.sources import CATALOG, OFFER_CATALOG_TABLE, source_sql
 
 
 def offer_candidates(
@@ -26,7 +27,8 @@ def offer_candidates(
     Args:
         con: warehouse connection holding `staging.*` and `identity.record_xref`.
         spine: `profile_id, as_of` rows.
-        offer_field: the orders column that names an offer.
+        offer_field: the orders column that names an offer, or `CATALOG`: then every offer of
+            `scores.offer_catalog` is a candidate for everyone.
         n_popular: how many of the most bought offers (by buyers in the 90 days before as_of)
             every person gets as candidates.
 
@@ -36,6 +38,19 @@ def offer_candidates(
     """
     name = f"_offer_spine_{uuid.uuid4().hex}"
     con.register(name, spine.select("profile_id", "as_of").to_arrow())
+    if offer_field == CATALOG:
+        # A catalog is a short, curated list: every offer is worth ranking for everyone, including
+        # offers nobody took yet and offers that are not products.
+        try:
+            return con.sql(
+                f"""
+                SELECT DISTINCT s.profile_id, CAST(s.as_of AS TIMESTAMP) AS as_of, c.offer_id
+                FROM {name} s CROSS JOIN {OFFER_CATALOG_TABLE} c
+                ORDER BY as_of, profile_id, offer_id
+                """
+            ).pl()
+        finally:
+            con.unregister(name)
     try:
         with identity_as_of(con, spine["as_of"].unique().to_list()) as at:
             orders = source_sql(con, OFFER_ORDERS, offer_field, at=at)

@@ -61,6 +61,11 @@ XREF_COLUMNS = {"source": "VARCHAR", "record_id": "VARCHAR", "profile_id": "VARC
 # same thing on `Product Viewed` events.
 OFFER_FIELDS: dict[str, str] = {"product_category": "category", "product_id": "product_id"}
 
+# The offer field that stands for "offers come from the catalog": sources with catalog variants
+# read their facts through `OFFER_CATALOG_TABLE` instead of a column (see `Source.catalog`).
+CATALOG = "catalog"
+OFFER_CATALOG_TABLE = "scores.offer_catalog"
+
 # Event names compare in one spelling: "Product Viewed", "product_viewed" and "product-viewed" match.
 EVENT_NAME_SQL = r"lower(regexp_replace(trim(t.event), '[_\s-]+', ' ', 'g'))"
 
@@ -127,11 +132,14 @@ def check_offer_field(offer_field: str) -> str:
         offer_field: the `offer_field` setting of the next-best-offer model.
 
     Returns:
-        The event property that carries the same value on product views.
+        The event property that carries the same value on product views (`product_id` for
+        `CATALOG`, whose sources match views on both products and categories).
 
     Raises:
         ValueError: naming the allowed fields.
     """
+    if offer_field == CATALOG:
+        return "product_id"
     if offer_field not in OFFER_FIELDS:
         allowed = ", ".join(sorted(OFFER_FIELDS))
         raise ValueError(f"offer_field {offer_field!r} is not supported; use one of: {allowed}")
@@ -158,7 +166,8 @@ def source_sql(
     Args:
         con: warehouse connection.
         source: the declared source.
-        offer_field: the orders column that names an offer (checked against `OFFER_FIELDS`).
+        offer_field: the orders column that names an offer (checked against `OFFER_FIELDS`), or
+            `CATALOG`: offers are the entries of `scores.offer_catalog`.
         at: the cut-offs and as-of identity registered by `identity_as_of`, or None.
         horizon_days: with `at`, also give the facts up to this many days after each cut-off.
         ttl_days: with `at`, leave out facts more than this many days before each cut-off
@@ -170,6 +179,12 @@ def source_sql(
         SQL text of a query (not parenthesised).
     """
     offer_property = check_offer_field(offer_field)
+    if offer_field == CATALOG and source.catalog:
+        # By name: each variant keeps the facts' own columns (profile_id, _as_of, ts, ...) and adds offer_id.
+        return " UNION ALL BY NAME ".join(
+            f"(SELECT * FROM ({source_sql(con, variant, offer_field, at=at, horizon_days=horizon_days, ttl_days=ttl_days, people=people)}))"
+            for variant in source.catalog
+        )
     parts = []
     for table, timestamp in source.parts:
         columns = "".join(f", {expression} AS {name}" for name, expression in source.columns.items())

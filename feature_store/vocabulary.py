@@ -69,6 +69,9 @@ class Source:
             grouping by `profile_id, _as_of` (who a person is depends on the cut-off). Each
             output row's `ts` must be the time the row became known (its earliest input time),
             and nothing in it may depend on facts after that time.
+        catalog: when offers come from the offer catalog (`scores.offer_catalog`), the sources
+            whose facts, unioned by column name, stand for this one's (same columns, `offer_id`
+            being the catalog id). Empty: the source is the same either way.
     """
 
     name: str
@@ -77,6 +80,7 @@ class Source:
     where: str | None = None
     first_only: bool = False
     regroup: str | None = None
+    catalog: tuple[Source, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,8 @@ class ModelRun:
         n_scored: profiles scored as of `as_of`.
         withheld_for_consent: profiles of the scoring population left out for consent (an
             objection to profiling; for offers also no marketing channel).
+        offers_left_out: next best offer with a catalog: (person, offer) pairs its eligibility
+            rules left out as of `as_of`, per rule (`models.offer_catalog`).
         skipped: why nothing was trained, in words a user can act on; None when the run trained.
     """
 
@@ -58,6 +60,7 @@ class ModelRun:
     n_holdout_positive: int = 0
     n_scored: int = 0
     withheld_for_consent: int = 0
+    offers_left_out: dict[str, int] = field(default_factory=dict)
     skipped: str | None = None
 
     @property

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 import time
-import uuid
 from collections.abc import Sequence
 from datetime import date, datetime
 
@@ -24,10 +23,9 @@ import polars as pl
 from sklearn.pipeline import Pipeline
 
 from feature_store.definitions import NEXT_BEST_OFFER, OFFER_ORDERS
-from feature_store.identity_as_of import identity_as_of
 from feature_store.offer_affinity import offer_candidates
 from feature_store.point_in_time import feature_description, feature_type, training_set
-from feature_store.sources import check_offer_field, source_sql
+from feature_store.sources import CATALOG, check_offer_field, source_sql
 from models import registry
 from models.consent_filter import may_profile, reachable_for_offers
 from models.estimator import LGBM_PARAMS, fit_pipeline, model_input, pipeline_features
@@ -35,11 +33,14 @@ from models.evaluation import buyer_outcomes, keep_top_k, ranking_figures, ranki
 from models.explanations import feature_importance
 from models.model_card import CardFacts
 from models.model_run import ModelRun
+from models.offer_catalog import eligible_offers, write_catalog
+from models.offer_history import population, purchases_after
 from models.promotion import Holdout
 from models.score_tables import write_offers
 from models.timing import step
 from models.training_run import begin_run, plan_cutoffs, register_and_gate, training_window
 from warehouse.config import ConsentConfig
+from warehouse.offer_config import OfferConfig
 
 log = logging.getLogger(__name__)
 
@@ -49,67 +50,17 @@ MAX_TRAINING_PAIRS = 1_000_000
 # Most candidate pairs are not bought; learning needs only so many of them per purchase.
 NEGATIVES_PER_POSITIVE = 10
 BASELINE = "own most-bought offers, then globally popular"
+# With a catalog the offer itself is a feature, so the model can learn an offer's own base rate (an
+# offer few people take twice); on the demo it neither helped nor hurt (docs/models.md).
+OFFER_ID = "offer_id"
+
+
+def _description(feature: str) -> str:
+    return "Which catalog offer the pair is about." if feature == OFFER_ID else feature_description(feature)
 
 
 def _n_popular(k: int) -> int:
     return max(3 * k, 20)
-
-
-def _with_spine(con: duckdb.DuckDBPyConnection, spine: pl.DataFrame, sql: str, params: list) -> pl.DataFrame:
-    name = f"_nbo_spine_{uuid.uuid4().hex}"
-    con.register(name, spine.to_arrow())
-    try:
-        return con.sql(sql.replace("_nbo_spine", name), params=params).pl()
-    finally:
-        con.unregister(name)
-
-
-def population(con: duckdb.DuckDBPyConnection, cutoffs: list[datetime], offer_field: str) -> pl.DataFrame:
-    """Everyone who bought an offer before each cut-off.
-
-    Args:
-        con: warehouse connection.
-        cutoffs: the cut-offs T.
-        offer_field: the orders column that names an offer.
-
-    Returns:
-        `profile_id, as_of`.
-    """
-    with identity_as_of(con, cutoffs) as at:  # people as known at each cut-off
-        return con.sql(
-            f"""
-            SELECT DISTINCT f.profile_id, f._as_of AS as_of
-            FROM ({source_sql(con, OFFER_ORDERS, offer_field, at=at)}) f ORDER BY as_of, profile_id
-            """
-        ).pl()
-
-
-def purchases_after(
-    con: duckdb.DuckDBPyConnection, spine: pl.DataFrame, horizon_days: int, offer_field: str
-) -> pl.DataFrame:
-    """What each spine person bought in the horizon after their as_of.
-
-    Args:
-        con: warehouse connection.
-        spine: `profile_id, as_of`.
-        horizon_days: the window length.
-        offer_field: the orders column that names an offer.
-
-    Returns:
-        Distinct `profile_id, as_of, offer_id` bought in [as_of, as_of + horizon).
-    """
-    with identity_as_of(con, spine["as_of"].unique().to_list()) as at:
-        orders = source_sql(con, OFFER_ORDERS, offer_field, at=at, horizon_days=horizon_days)
-        return _with_spine(
-            con,
-            spine.select("profile_id", "as_of"),
-            f"""
-            SELECT DISTINCT s.profile_id, CAST(s.as_of AS TIMESTAMP) AS as_of, f.offer_id
-            FROM _nbo_spine s JOIN ({orders}) f ON f.profile_id = s.profile_id AND f._as_of = s.as_of
-              AND f.ts >= s.as_of AND f.ts < s.as_of + to_days(CAST(? AS INTEGER))
-            """,
-            [horizon_days],
-        )
 
 
 def _labelled_pairs(
@@ -174,6 +125,7 @@ def train_and_score(
     lgbm_params: dict | None = None,
     channels: Sequence[str] = ("email",),
     consent: ConsentConfig | None = None,
+    catalog: Sequence[OfferConfig] = (),
 ) -> ModelRun:
     """Train, evaluate and register the offer ranker, then write everyone's top offers as of as_of.
 
@@ -188,6 +140,10 @@ def train_and_score(
             marketing on at least one of them.
         consent: the `consent:` settings; people who may not be profiled are neither learnt from
             nor given offers (None: the defaults).
+        catalog: the offer catalog; when given, its offers are ranked instead of the values of
+            `offer_field` (saved to `scores.offer_catalog`), the model also learns each offer's own
+            appeal (`offer_id` as a feature), and offers are kept only where eligible as of as_of
+            (`models.offer_catalog`).
 
     Returns:
         The run's outcome (metrics `hr_at_1`, `hr_at_3`, `hr_at_<k>`, `recall_at_<k>`, `mrr_at_<k>`);
@@ -199,13 +155,19 @@ def train_and_score(
     check_offer_field(offer_field)
     if top_k <= 0:
         raise ValueError(f"top_k must be a positive number of offers, got {top_k}")
+    write_catalog(con, catalog, channels)
+    offer_field = CATALOG if catalog else offer_field
     run = begin_run(con, MODEL, as_of, horizon_days)
     if run.skipped:
         return run
     orders = source_sql(con, OFFER_ORDERS, offer_field)
     history_start = con.sql(f"SELECT min(ts) FROM ({orders})").fetchall()[0][0]
     if history_start is None:
-        run.skipped = f"no offers: no order linked to a profile has a {offer_field} value"
+        run.skipped = (
+            "no offers: no order line of a profile is covered by a catalog offer, and no catalog offer's event was seen"
+            if catalog
+            else f"no offers: no order linked to a profile has a {offer_field} value"
+        )
         return run
     cutoffs, holdout_at = plan_cutoffs(run, history_start, "orders")
     if run.skipped:
@@ -243,8 +205,8 @@ def train_and_score(
     )
     train = frame.filter(pl.col("as_of") != holdout_at)
     holdout = frame.filter(pl.col("as_of") == holdout_at)
-    features = list(NEXT_BEST_OFFER.features)
-    categorical = [f for f in features if feature_type(f) == "categorical"]
+    features = list(NEXT_BEST_OFFER.features) + ([OFFER_ID] if offer_field == CATALOG else [])
+    categorical = [f for f in features if f == OFFER_ID or feature_type(f) == "categorical"]
     run.n_train, run.n_holdout = train.height, holdout.height
 
     started = time.perf_counter()
@@ -296,7 +258,7 @@ def train_and_score(
         evaluate=lambda model: reciprocal_ranks(_rank_with(model, holdout, k)),
         card=CardFacts(
             model=MODEL,
-            question=f"Which {offer_field} values will this customer buy in the {horizon_days} days after the "
+            question=f"Which {'catalog offers' if catalog else f'{offer_field} values'} will this customer buy in the {horizon_days} days after the "
             f"scoring date? The top {k} are kept per customer. Figures are over the people who bought "
             "anything in the holdout window; the deciles below rank (person, offer) pairs by the model's score.",
             training=training_window(cutoffs, holdout_at, horizon_days),
@@ -313,7 +275,7 @@ def train_and_score(
             scores=pair_scores,
             baseline_scores=None,
             probability=False,
-            features=[(name, share, feature_description(name)) for name, share in feature_importance(final)],
+            features=[(name, share, _description(name)) for name, share in feature_importance(final)],
             settings={
                 "feature service": NEXT_BEST_OFFER.name,
                 "LightGBM": {**LGBM_PARAMS, **(lgbm_params or {})},
@@ -324,8 +286,11 @@ def train_and_score(
         params={
             **(lgbm_params or {}),
             "offer_field": offer_field,
+            "catalog": ",".join(offer.id for offer in catalog),
             "top_k": k,
-            "candidates": f"own offers (365 d bought, 90 d viewed) + top {_n_popular(k)} popular",
+            "candidates": "every catalog offer"
+            if catalog
+            else f"own offers (365 d bought, 90 d viewed) + top {_n_popular(k)} popular",
             "negatives_per_positive": NEGATIVES_PER_POSITIVE,
             "training_cutoffs": ",".join(c.date().isoformat() for c in cutoffs),
             "holdout_cutoff": holdout_at.date().isoformat(),
@@ -339,7 +304,13 @@ def train_and_score(
         log.warning("%s: no version has beaten its baseline yet; no offers written", MODEL)
         return run
     run.n_scored, run.scored_with, run.withheld_for_consent = score_offers(
-        con, run.as_of, offer_field=offer_field, top_k=k, channels=channels, consent=consent
+        con,
+        run.as_of,
+        offer_field=offer_field,
+        top_k=k,
+        channels=channels,
+        consent=consent,
+        left_out=run.offers_left_out,
     )
     return run
 
@@ -353,21 +324,25 @@ def score_offers(
     channels: Sequence[str] = ("email",),
     consent: ConsentConfig | None = None,
     seconds: dict[str, float] | None = None,
+    left_out: dict[str, int] | None = None,
 ) -> tuple[int, str, int]:
     """Rank offers for everyone in the population at as_of with the champion; write `scores.offers`.
 
     Left out (consent): people who may not be profiled, and people who may not receive marketing
-    on any of `channels`.
+    on any of `channels`. With a catalog (`offer_field` = `CATALOG`), each (person, offer) pair
+    must pass the offer's eligibility as of as_of instead, its channels included.
 
     Args:
         con: warehouse connection.
         as_of: features use facts strictly before it.
-        offer_field: the orders column that names an offer.
+        offer_field: the orders column that names an offer, or `CATALOG`.
         top_k: offers kept per person.
-        channels: the channels offers go out on.
+        channels: the channels offers go out on (without a catalog).
         consent: the `consent:` settings (None: the defaults).
         seconds: when given, filled with the seconds spent on `features`, `scoring` (ranking)
             and `writes`.
+        left_out: when given, filled with the (person, offer) pairs each catalog eligibility rule
+            left out (with a catalog only).
 
     Returns:
         (people given offers, the champion version that ranked them, people left out for consent).
@@ -375,8 +350,14 @@ def score_offers(
     model, version = registry.load_champion(MODEL)
     with step(seconds, "features"):
         spine, objected = may_profile(con, population(con, [as_of], offer_field), consent)
-        spine, unreachable = reachable_for_offers(con, spine, channels=channels, consent=consent)
-        pairs = offer_candidates(con, spine, offer_field=offer_field, n_popular=_n_popular(top_k))
+        if offer_field == CATALOG:
+            pairs = offer_candidates(con, spine, offer_field=offer_field, n_popular=0)
+            pairs, rules, unreachable = eligible_offers(con, pairs, as_of=as_of, consent=consent)
+            if left_out is not None:
+                left_out.update(rules)
+        else:
+            spine, unreachable = reachable_for_offers(con, spine, channels=channels, consent=consent)
+            pairs = offer_candidates(con, spine, offer_field=offer_field, n_popular=_n_popular(top_k))
         frame = training_set(con, pairs, NEXT_BEST_OFFER, offer_field=offer_field)
     with step(seconds, "scoring"):
         ranked = _rank_with(model, frame, top_k)

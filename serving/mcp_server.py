@@ -152,8 +152,8 @@ def build_mcp_server(service: KindredService, resolver: CallerResolver) -> MCPSe
         crm_record_id: CrmRecordId,
         limit: Annotated[int, Field(ge=1, le=100, description="How many offers at most, best first.")] = 5,
     ) -> dict[str, Any]:
-        """The offers (product categories or products) the customer of a CRM record is most likely to
-        take up next, best first, with their scores. Empty for people who may not receive offers."""
+        """The offers (catalog offers with their names, or product categories or products) the customer
+        of a CRM record is most likely to take up next, best first, with their scores. Empty for people who may not receive offers."""
         return call(
             ctx,
             lambda caller, rid: service.offers(

@@ -75,7 +75,12 @@ class Offer(BaseModel):
     """One next best offer."""
 
     rank: int = Field(description="1 is the best.")
-    offer: str = Field(description="The offer: a product category or product id, as configured.")
+    offer: str = Field(
+        description="The offer: its catalog id, or without a catalog a product category or product id, as configured."
+    )
+    name: str | None = Field(
+        default=None, description="The offer's name in the catalog (none without a catalog)."
+    )
     score: float | None = Field(default=None, description="How likely the person is to take it up (0-1).")
     model_version: str | None = None
 

@@ -19,6 +19,7 @@ from warehouse.canonical import (
 )
 from warehouse.consent_config import ANY_CONSENT, ConsentConfig
 from warehouse.identity_config import SparkSettings, SurvivorshipConfig
+from warehouse.offer_config import OfferConfig
 from warehouse.segment_config import SegmentConfig, repeated
 from warehouse.serving_config import ServingConfig
 
@@ -95,6 +96,16 @@ class NextBestOfferConfig(_Strict):
     # How offers reach people: offers are kept only for people who may receive marketing on at
     # least one of these channels (consent).
     channels: list[str] = Field(default_factory=lambda: ["email"], min_length=1)
+    # The offers to rank (warehouse/offer_config.py); empty: every value of offer_field is an offer.
+    catalog: list[OfferConfig] = Field(default_factory=list)
+
+    @field_validator("catalog")
+    @classmethod
+    def _unique_offer_ids(cls, catalog: list[OfferConfig]) -> list[OfferConfig]:
+        duplicated = repeated(o.id for o in catalog)
+        if duplicated:
+            raise ValueError(f"offer ids must be unique; repeated: {', '.join(duplicated)}")
+        return catalog
 
 
 class ModelsConfig(_Strict):
@@ -444,11 +455,17 @@ class KindredConfig(_Strict):
                 "choose another (it names the file's quarantine table)"
             )
         known = [*self.consent.channels, ANY_CONSENT]
-        unknown = [c for c in self.models.next_best_offer.channels if c not in known]
-        if unknown:
-            raise ValueError(
-                f"models.next_best_offer.channels: {unknown[0]!r} is not a consent channel; known: {', '.join(known)}"
-            )
+        offers = self.models.next_best_offer
+        named = [("channels", offers.channels)]
+        named += [
+            (f"catalog[{n}] ('{o.id}').channels", o.channels or []) for n, o in enumerate(offers.catalog)
+        ]
+        for where, channels in named:
+            unknown = [c for c in channels if c not in known]
+            if unknown:
+                raise ValueError(
+                    f"models.next_best_offer.{where}: {unknown[0]!r} is not a consent channel; known: {', '.join(known)}"
+                )
         return self
 
     def path_of(self, pattern: str) -> Path:

@@ -13,6 +13,7 @@ from demo.messiness import format_phones
 from demo.profiles import contact_details_at
 from demo.sessions import (
     ADDED,
+    CARE_PLAN,
     CHECKOUT_PAGE,
     CHECKOUT_STARTED,
     IDENTIFY_FORM,
@@ -29,7 +30,9 @@ TRACK_NAMES = {
     ADDED: "Product Added",
     CHECKOUT_STARTED: "Checkout Started",
     ORDER_COMPLETED: "Order Completed",
+    CARE_PLAN: "Care Plan Purchased",
 }
+CARE_PLAN_PRICE = 19.99
 
 
 def order_summaries(orders: pl.DataFrame, catalog: pl.DataFrame) -> pl.DataFrame:
@@ -190,6 +193,15 @@ def track_properties(kind: int, product_url: pl.Expr) -> pl.Expr | None:
                 ]
             )
         )
+    if kind == CARE_PLAN:
+        return encode_object(
+            pl.struct(
+                "order_id",
+                pl.lit("Northwind Care Plan").alias("plan"),
+                pl.lit(CARE_PLAN_PRICE).alias("revenue"),
+                pl.lit(CURRENCY).alias("currency"),
+            )
+        )
     if kind == ORDER_COMPLETED:
         return encode_object(
             pl.struct(
@@ -260,6 +272,7 @@ def page_of(kind: int) -> tuple[pl.Expr, pl.Expr]:
         CHECKOUT_PAGE: ("/checkout", f"Checkout | {BRAND}"),
         CHECKOUT_STARTED: ("/checkout", f"Checkout | {BRAND}"),
         ORDER_COMPLETED: ("/checkout/confirmation", f"Thank you | {BRAND}"),
+        CARE_PLAN: ("/checkout/confirmation", f"Thank you | {BRAND}"),
         IDENTIFY_LOGIN: ("/account/login", f"Sign in | {BRAND}"),
     }
     path, title = fixed.get(kind, ("/business/contact", f"Contact sales | {BRAND}"))

@@ -12,8 +12,8 @@ ISO_Z = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 SF_DATETIME = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.000\+0000$"
 WINDOW = (datetime(2025, 1, 1, tzinfo=UTC), datetime(2026, 10, 31, 23, 59, 59, 999000, tzinfo=UTC))
 TRACKS = {
-    "web": {"Product Viewed", "Product Added", "Checkout Started", "Order Completed"},
-    "app": {"Product Viewed", "Product Added", "Checkout Started", "Order Completed"},
+    "web": {"Product Viewed", "Product Added", "Checkout Started", "Order Completed", "Care Plan Purchased"},
+    "app": {"Product Viewed", "Product Added", "Checkout Started", "Order Completed", "Care Plan Purchased"},
     "email": {"Email Delivered", "Email Opened", "Email Link Clicked", "Unsubscribed"},
 }
 

@@ -124,3 +124,32 @@ def test_people_keep_buying_their_favourite_categories(orders):
     baseline = second_half["category"].is_in(popular.implode()).mean()
     assert share > 0.7
     assert share > baseline + 0.25
+
+
+def test_care_plans_come_with_gear_and_a_past_plan_predicts_the_next(demo):
+    # The demo's offer that is not a product: next best offer can learn it only if a plan follows an
+    # order with gear in it, and people who took one take the next far more often than others.
+    from demo.sessions import CARE_PLAN_CATEGORIES
+    from tests.demo.conftest import event_lines
+
+    plans = {
+        call["properties"]["order_id"]
+        for folder in ("web", "app")
+        for call in event_lines(demo.out, folder)
+        if call.get("event") == "Care Plan Purchased"
+    }
+    shop = read_csv(demo.out, "orders/shop_orders.csv")
+    gear = (
+        shop.filter(pl.col("product_category").is_in(CARE_PLAN_CATEGORIES))
+        .group_by("order_id")
+        .agg(pl.col("account_id").first(), pl.col("created_at").min())
+        .sort("account_id", "created_at")
+        .with_columns(plan=pl.col("order_id").is_in(sorted(plans)))
+        .with_columns(
+            plans_before=pl.col("plan").cast(pl.Int32).cum_sum().over("account_id") - pl.col("plan")
+        )
+    )
+    assert plans and plans <= set(gear["order_id"])
+    after_a_plan = gear.filter(pl.col("plans_before") > 0)["plan"].mean()
+    never_before = gear.filter(pl.col("plans_before") == 0)["plan"].mean()
+    assert after_a_plan > 3 * never_before

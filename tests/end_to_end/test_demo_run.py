@@ -12,7 +12,7 @@ from activation.generation import generate
 from identity_resolution.metrics import pairwise_metrics
 from privacy.audit import AuditLog
 from privacy.callers import Caller
-from privacy.consent import permitted_condition
+from privacy.consent import reachable_condition
 from tests.end_to_end.conftest import kindred
 from tests.openai_stand_in import StandInLlm
 from warehouse.config import load_config
@@ -166,12 +166,22 @@ def test_consent_is_recorded_from_every_source_and_enforced_where_data_leaves(de
         [sorted(objectors)],
     )[0][0]
     assert crm_scored == 0
+    # Every offer goes only to people who may receive marketing on one of that offer's channels
+    # (the demo catalog has email-only offers and email-or-SMS ones).
     with duckdb.connect(str(demo_run.home / "warehouse.duckdb"), read_only=True) as con:
-        reachable, params = permitted_condition(con, "o.profile_id", purpose="marketing", channel="email")
-        no_email = con.sql(
-            f"SELECT count(*) FROM scores.offers o WHERE NOT ({reachable})", params=params
-        ).fetchall()
-    assert no_email[0][0] == 0
+        by_channels: dict[tuple, list[str]] = {}
+        for offer_id, channels in con.sql("SELECT offer_id, channels FROM scores.offer_catalog").fetchall():
+            by_channels.setdefault(tuple(channels), []).append(offer_id)
+        assert ("email",) in by_channels
+        for channels, offers in by_channels.items():
+            reachable, params = reachable_condition(
+                con, "o.profile_id", purpose="marketing", channels=channels
+            )
+            unreachable = con.sql(
+                f"SELECT count(*) FROM scores.offers o WHERE list_contains(?, o.offer_id) AND NOT ({reachable})",
+                params=[offers, *params],
+            ).fetchall()
+            assert unreachable[0][0] == 0, channels
     do_not_call = demo_run.sql(
         "SELECT g.context FROM crm.grounding g JOIN profiles.consent c USING (profile_id) "
         "WHERE c.channel = 'phone' AND c.purpose = 'any' AND c.status = 'opted_out'"

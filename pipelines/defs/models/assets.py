@@ -39,6 +39,8 @@ def run_metadata(run: ModelRun) -> dict:
         metadata["classic_model"] = run.classic
         for name, figure in run.classic_figures.items():
             metadata[f"classic_{name}"] = float(figure.value)
+    if run.offers_left_out:
+        metadata["offers_left_out"] = dg.MetadataValue.json(run.offers_left_out)
     if run.card:
         metadata["model_card"] = dg.MetadataValue.md(run.card)
     return metadata
@@ -83,5 +85,6 @@ next_best_offer_scores = model_asset(
     "next_best_offer",
     "The offers each customer is most likely to buy next, ranked. top_k rows per customer profile in scores.offers.",
     next_best_offer.train_and_score,
-    lambda m: m.next_best_offer.model_dump(),
+    # The catalog travels as its typed offers, not as the plain dicts model_dump would make of them.
+    lambda m: {**m.next_best_offer.model_dump(exclude={"catalog"}), "catalog": m.next_best_offer.catalog},
 )

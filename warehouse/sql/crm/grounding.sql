@@ -279,7 +279,7 @@ known_pii AS (
 offers AS (
     SELECT
         o.profile_id,
-        list(struct_pack(o.rank, o.offer_id, o.score) ORDER BY o.position) AS items,
+        list(struct_pack(o.rank, o.offer_id, o.offer_name, o.score) ORDER BY o.position) AS items,
         min(o.model_version) AS model_version
     FROM activation_latest_offers AS o
     JOIN wanted AS w ON w.profile_id = o.profile_id
