@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 from dataclasses import dataclass, field
 
 import polars as pl
@@ -88,7 +89,9 @@ def default_name_only_threshold(rule_links: int) -> float | None:
 # records, "every other pair is the same person" would let two namesakes merge on names alone.
 UNTRAINED_MATCH_RATE_CAP = 0.01
 MIN_RECORDS_TO_TRAIN = 1000
-U_MAX_PAIRS = 2e6
+# Splink's default: a fixed number of random pairs, whatever the size of the data (the time u
+# takes does not grow with it; a million pairs see every level common enough to matter).
+U_MAX_PAIRS = 1e6
 SEED = 42
 SPLINK_TABLE = "kindred_person_records"
 # Columns that are not compared but must reach Splink: ids, and the keys behind tf adjustments.
@@ -129,7 +132,9 @@ def matchable_records(records: pl.DataFrame) -> pl.DataFrame:
     Returns:
         The matchable records.
     """
-    keyed = with_blocking_keys(records.with_row_index("unique_id"))
+    # Only what Splink and the training need: the filter copies every column it keeps.
+    kept = ["source", "record_id", *(c for c in MATCH_COLUMNS if c in records.columns)]
+    keyed = with_blocking_keys(records.select(kept).with_row_index("unique_id"))
     compared = [c for c in MATCH_COLUMNS if c in keyed.columns and c != "first_name_aliases"]
     return keyed.filter(pl.any_horizontal(pl.col(c).is_not_null() for c in compared))
 
@@ -252,10 +257,17 @@ def score_pairs(
             "retain_intermediate_calculation_columns": True,
         }
         linker = Linker(sdf, settings, log_level=logging.WARNING)
+        started = time.perf_counter()
         predictions = linker.inference.predict(
             threshold_match_probability=match_threshold, warning_mode="never"
         )
         scored = engine.to_polars(predictions)
+        log.info(
+            "splink: %d pairs at or above %.2f in %.1f s",
+            scored.height,
+            match_threshold,
+            time.perf_counter() - started,
+        )
     finally:
         engine.close()
     if name_only_threshold is not None:
