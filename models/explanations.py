@@ -20,10 +20,13 @@ from models.tree_contributions import tree_contributions
 TOP_FACTORS = 5
 
 
-def _contribution_matrix(pipeline: Pipeline, x: pd.DataFrame) -> np.ndarray:
+def _contribution_matrix(
+    pipeline: Pipeline, x: pd.DataFrame, encoded: np.ndarray | None = None
+) -> np.ndarray:
     """LightGBM's contributions, one column per input feature in `x`'s order (the bias left out)."""
     prepare = pipeline.named_steps["prepare"]
-    raw = tree_contributions(lightgbm_of(pipeline).booster_, prepare.transform(x))
+    encoded = prepare.transform(x) if encoded is None else encoded
+    raw = tree_contributions(lightgbm_of(pipeline).booster_, encoded)
     position = {name: i for i, name in enumerate(prepare.get_feature_names_out())}
     return raw[:, [position[name] for name in x.columns]]
 
@@ -68,7 +71,9 @@ def _strongest(values: np.ndarray, n: int) -> np.ndarray:
     return np.take_along_axis(chosen, order, axis=1)
 
 
-def top_factors(pipeline: Pipeline, x: pd.DataFrame, n: int = TOP_FACTORS) -> pl.Series:
+def top_factors(
+    pipeline: Pipeline, x: pd.DataFrame, n: int = TOP_FACTORS, *, encoded: np.ndarray | None = None
+) -> pl.Series:
     """The strongest reasons behind each row's score, as JSON.
 
     Built column-wise (numpy picks the factors, polars writes the text) rather than row by row:
@@ -78,6 +83,7 @@ def top_factors(pipeline: Pipeline, x: pd.DataFrame, n: int = TOP_FACTORS) -> pl
         pipeline: a fitted pipeline from `models.estimator.fit_pipeline`.
         x: the rows, as given to the pipeline (numbers as floats, categories as text).
         n: how many factors per row.
+        encoded: `x` already through the pipeline's `prepare` step, when the caller has it.
 
     Returns:
         A string Series, one JSON list per row of `{feature, value, contribution}`, largest
@@ -86,7 +92,7 @@ def top_factors(pipeline: Pipeline, x: pd.DataFrame, n: int = TOP_FACTORS) -> pl
     """
     if len(x) == 0:
         return pl.Series("top_factors", [], dtype=pl.String)
-    values = _contribution_matrix(pipeline, x)
+    values = _contribution_matrix(pipeline, x, encoded)
     columns = _strongest(values, min(n, values.shape[1]))
     picked = np.take_along_axis(values, columns, axis=1)
     textual = [i for i, name in enumerate(x.columns) if not pd.api.types.is_numeric_dtype(x[name])]

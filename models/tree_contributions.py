@@ -27,6 +27,8 @@ MIN_ROWS = 20_000
 # LightGBM treats |value| <= this as zero (kZeroThreshold).
 _ZERO = 1e-35
 _MAX_SPLITS = 62
+# Up to this many splits, patterns are numbered through a table of 2^splits entries.
+_TABLE_SPLITS = 20
 
 
 def _splits(node: dict, found: list[dict]) -> list[dict]:
@@ -40,23 +42,27 @@ def _splits(node: dict, found: list[dict]) -> list[dict]:
     return found
 
 
-def _goes_left(values: np.ndarray, split: dict) -> np.ndarray:
+def _goes_left(column: np.ndarray, missing: np.ndarray, split: dict) -> np.ndarray:
     """LightGBM's `NumericalDecision` / `CategoricalDecision` for one split, on a column of values."""
-    missing = np.isnan(values)
     if split["decision_type"] == "==":
-        categories = np.array([int(c) for c in str(split["threshold"]).split("||")], dtype=np.int64)
-        codes = np.where(missing, -1, np.nan_to_num(values, nan=-1.0)).astype(np.int64)
-        return (codes >= 0) & np.isin(codes, categories)
+        # A missing value or a negative code goes right; a code goes left when it is in the set.
+        codes = np.trunc(column)
+        categories = [float(c) for c in str(split["threshold"]).split("||")]
+        left = np.zeros(len(column), dtype=bool)
+        for category in categories:
+            left |= codes == category
+        return left
+    threshold, default_left = float(split["threshold"]), bool(split["default_left"])
     missing_type = split["missing_type"]
-    if missing_type != "NaN":
-        values = np.where(missing, 0.0, values)
+    if missing_type == "NaN":
+        below = column <= threshold  # False for NaN, which then goes to the default side
+        return below | missing if default_left else below
+    zeroed = np.where(missing, 0.0, column) if missing.any() else column
+    below = zeroed <= threshold
     if missing_type == "Zero":
-        default = np.abs(values) <= _ZERO
-    elif missing_type == "NaN":
-        default = missing
-    else:
-        default = np.zeros(len(values), dtype=bool)
-    return np.where(default, bool(split["default_left"]), values <= float(split["threshold"]))
+        zero = np.abs(zeroed) <= _ZERO
+        return below | zero if default_left else below & ~zero
+    return below
 
 
 def _leaves(node: dict, left: np.ndarray, rows: np.ndarray, out: np.ndarray) -> None:
@@ -70,7 +76,7 @@ def _leaves(node: dict, left: np.ndarray, rows: np.ndarray, out: np.ndarray) -> 
 
 
 def _tree_patterns(
-    encoded: np.ndarray, tree: dict, reached: np.ndarray
+    encoded: np.ndarray, missing: np.ndarray, tree: dict, reached: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray] | None:
     """(one row per pattern, each row's pattern), or None when the sides disagree with LightGBM."""
     splits = _splits(tree["tree_structure"], [])
@@ -79,14 +85,30 @@ def _tree_patterns(
         return np.zeros(1, dtype=np.int64), np.zeros(rows, dtype=np.int64)
     if len(splits) > _MAX_SPLITS:
         return None
-    left = np.column_stack([_goes_left(encoded[:, split["split_feature"]], split) for split in splits])
+    left = np.column_stack(
+        [
+            _goes_left(encoded[:, split["split_feature"]], missing[:, split["split_feature"]], split)
+            for split in splits
+        ]
+    )
     leaves = np.empty(rows, dtype=np.int64)
     _leaves(tree["tree_structure"], left, np.arange(rows), leaves)
     if not np.array_equal(leaves, reached):
         return None
     code = left.astype(np.int64) @ (np.int64(1) << np.arange(len(splits), dtype=np.int64))
-    _, first, pattern = np.unique(code, return_index=True, return_inverse=True)
-    return first, pattern.reshape(-1)
+    if len(splits) > _TABLE_SPLITS:
+        _, first, pattern = np.unique(code, return_index=True, return_inverse=True)
+        return first, pattern.reshape(-1)
+    # Few splits: a lookup table over every possible code numbers the patterns without sorting.
+    number = np.full(1 << len(splits), -1, dtype=np.int64)
+    seen = np.zeros(1 << len(splits), dtype=bool)
+    seen[code] = True
+    codes = np.flatnonzero(seen)
+    number[codes] = np.arange(len(codes))
+    pattern = number[code]
+    first = np.empty(len(codes), dtype=np.int64)
+    first[pattern[::-1]] = np.arange(rows - 1, -1, -1)
+    return first, pattern
 
 
 def tree_contributions(
@@ -106,16 +128,19 @@ def tree_contributions(
     encoded = np.asarray(encoded, dtype=np.float64)
     if encoded.shape[0] < min_rows:
         return booster.predict(encoded, pred_contrib=True)
+    # Column after column: each split reads one feature of every row.
+    columns = np.asfortranarray(encoded)
+    missing = np.isnan(columns)
     reached = booster.predict(encoded, pred_leaf=True).reshape(encoded.shape[0], -1)
     trees = booster.dump_model()["tree_info"]
-    total = np.zeros((encoded.shape[0], encoded.shape[1] + 1))
+    total = np.zeros((encoded.shape[0], encoded.shape[1] + 1), order="F")
     for number, tree in enumerate(trees):
-        patterns = _tree_patterns(encoded, tree, reached[:, number])
+        patterns = _tree_patterns(columns, missing, tree, reached[:, number])
         if patterns is None:
             log.warning("tree %d: split sides do not match LightGBM's leaves; computing every row", number)
             return booster.predict(encoded, pred_contrib=True)
         first, pattern = patterns
         values = booster.predict(encoded[first], start_iteration=number, num_iteration=1, pred_contrib=True)
-        used = np.flatnonzero(np.any(values != 0.0, axis=0))
-        total[:, used] += values[:, used][pattern]
-    return total
+        for used in np.flatnonzero(np.any(values != 0.0, axis=0)):
+            total[:, used] += values[pattern, used]
+    return np.ascontiguousarray(total)
