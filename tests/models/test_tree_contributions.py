@@ -55,7 +55,9 @@ def test_falls_back_to_lightgbm_when_sides_disagree(rows, monkeypatch, caplog):
     model = LGBMClassifier(n_estimators=10, num_leaves=7, verbose=-1, random_state=1).fit(
         x, y, categorical_feature=[0]
     )
-    monkeypatch.setattr(module, "_goes_left", lambda column, missing, split: np.zeros(len(column), dtype=bool))
+    monkeypatch.setattr(
+        module, "_goes_left", lambda column, missing, split: np.zeros(len(column), dtype=bool)
+    )
     with caplog.at_level(logging.WARNING, logger=module.__name__):
         got = tree_contributions(model.booster_, x, min_rows=0)
     np.testing.assert_allclose(got, model.booster_.predict(x, pred_contrib=True), rtol=0, atol=1e-10)
