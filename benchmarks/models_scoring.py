@@ -146,9 +146,11 @@ def run(sizes: tuple[int, ...] = (100_000, 1_000_000), rounds: int = 3) -> dict:
                     build_seconds = time.perf_counter() - started
                     log.info("company of %d profiles built in %.1f s: %s", profiles, build_seconds, counts)
                     measured = []
+                    load_before = os.getloadavg()[0]
                     for number in range(rounds):
                         measured.append(_score_round(con))
                         log.info("%d profiles, round %d: %s", profiles, number + 1, measured[-1])
+                    load_after = os.getloadavg()[0]
                 database.unlink()
                 totals = [sum(r[m]["total"] for m in r) for r in measured]
                 results.append(
@@ -159,6 +161,7 @@ def run(sizes: tuple[int, ...] = (100_000, 1_000_000), rounds: int = 3) -> dict:
                         "models": _medians(measured),
                         "totals": totals,
                         "total": statistics.median(totals),
+                        "load": (load_before, load_after),
                     }
                 )
         finally:
@@ -210,7 +213,7 @@ def section(result: dict) -> str:
         f"trained and gated as in production on a {result['training_profiles']:,}-profile company of the "
         f"same generator ({result['training_seconds']:.0f} s for the three; {trees}), then scoring as of "
         f"{AS_OF.date()} with a {HORIZON_DAYS}-day horizon, the calls the Dagster assets make. Median of "
-        f"{result['rounds']} rounds per size on the same warehouse file (`{command}`).",
+        f"{result['rounds']} round(s) per size on the same warehouse file (`{command}`).",
     ]
     for size in sizes:
         lines += ["", f"{size['profiles']:,} profiles (company built in {size['build_seconds']:.0f} s):", ""]
@@ -232,11 +235,20 @@ def section(result: dict) -> str:
         "staging at every run (no feature cache); reasons are the five strongest LightGBM contributions "
         f"per person (exact TreeSHAP, `pred_contrib`), as JSON built column-wise; offers keep the top {TOP_K} "
         "per person; people who objected to profiling get nothing and, for offers, people not reachable by "
-        f"email are left out. Reasons take {reasons / steps_total:.0%} of the time at the largest size. "
-        "TreeSHAP costs trees x leaves x depth^2 per person, so early stopping tries learning rates 0.03, "
-        "0.1 and 0.3 on a held-out fifth of the training people and keeps the fewest trees whose held-out "
-        "log loss is within 1 % of the best (`models.estimator.SCORING_LOSS_TOLERANCE`).",
+        f"email are left out. Reasons take {reasons / steps_total:.0%} of the time at the largest size: "
+        "TreeSHAP is computed once per pattern of split sides in each tree, not once per person "
+        "(`models.tree_contributions`, equal to `pred_contrib`), and lead score and churn risk keep the "
+        "fewest trees whose held-out log loss is within 1 % of the best of learning rates 0.03, 0.1 and "
+        "0.3 (`models.estimator.SCORING_CANDIDATES`). What remains is point-in-time features and the "
+        "offer ranker's 300 trees over every (person, offer) pair.",
     ]
+    loads = [f"{s['profiles']:,}: {s['load'][0]:.1f} to {s['load'][1]:.1f}" for s in sizes if "load" in s]
+    if loads:
+        lines += [
+            "",
+            f"1-minute load average of the shared machine before and after each size's rounds: {'; '.join(loads)} "
+            "(2 cores; above 2 means the run shared them with other work).",
+        ]
     return "\n".join(lines)
 
 
