@@ -78,6 +78,8 @@ class BinaryModelSpec:
         extra_features: names and descriptions of the features `add_features` adds that the
             model learns from.
         lgbm_params: LightGBM settings of this model, over `models.estimator.LGBM_PARAMS`.
+        tree_candidates: learning rates to choose among for the fewest trees (`choose_trees`);
+            empty for the default rate alone.
         classic: a classic model shown beside the model and its baseline on the same holdout
             (BG/NBD for churn), not part of the promotion gate; None for none.
         classic_scores: (training frame, holdout frame) -> the classic model's probability per
@@ -97,6 +99,7 @@ class BinaryModelSpec:
     add_features: Callable[[duckdb.DuckDBPyConnection, pl.DataFrame, int], pl.DataFrame] | None = None
     extra_features: tuple[tuple[str, str], ...] = ()
     lgbm_params: dict | None = None
+    tree_candidates: tuple[dict, ...] = SCORING_CANDIDATES
     classic: str | None = None
     classic_scores: Callable[[pl.DataFrame, pl.DataFrame], np.ndarray] | None = None
 
@@ -272,7 +275,7 @@ def train_and_score_binary(
         params=params,
         early_stopping=True,
         loss_tolerance=SCORING_LOSS_TOLERANCE,
-        candidates=SCORING_CANDIDATES,
+        candidates=spec.tree_candidates,
     )
     x_holdout = model_input(holdout, features, categorical)
     y_holdout = holdout["label"].to_numpy()
@@ -298,7 +301,7 @@ def train_and_score_binary(
         params=params,
         early_stopping=True,
         loss_tolerance=SCORING_LOSS_TOLERANCE,
-        candidates=SCORING_CANDIDATES,
+        candidates=spec.tree_candidates,
     )
     log.info("%s: evaluated and refitted in %.1f s", spec.name, time.perf_counter() - started)
 
