@@ -17,7 +17,7 @@ side uses Splink's comparison library on lightly cleaned columns (lower case, di
 phones), blocking on the same attribute pairs, u by random sampling, m by EM, and clusters at
 match probability 0.9.
 
-Usage: `.venv/bin/python -m benchmarks.identity_accuracy [--part tune|report|both] [--only NAME]`.
+Usage: `.venv/bin/python -m benchmarks.identity_accuracy [--part tune|report|both] [--only NAME] [--write]`.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ import splink.comparison_library as cl
 from splink import DuckDBAPI, Linker, SettingsCreator, block_on
 
 from benchmarks.identity_data import febrl_style, names_and_dates_of_birth
+from benchmarks.report import write_section
 from identity_resolution.metrics import cluster_metrics, pairwise_metrics
 from identity_resolution.options import MatchOptions
 from identity_resolution.resolve import resolve_frames
@@ -372,12 +373,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--part", choices=["tune", "report", "both"], default="both")
     parser.add_argument("--only", default=None)
+    parser.add_argument(
+        "--write", action="store_true", help="write the section into BENCHMARKS.md (both parts)"
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("splink").setLevel(logging.ERROR)
     logging.getLogger("identity_resolution").setLevel(logging.WARNING)
     parts = ("tune", "report") if args.part == "both" else (args.part,)
-    print(section(run(parts, args.only)))
+    text = section(run(parts, args.only))
+    print(text)
+    if args.write and args.part == "both" and args.only is None:
+        write_section("Identity resolution accuracy", text)
 
 
 if __name__ == "__main__":

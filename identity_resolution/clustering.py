@@ -18,6 +18,7 @@ import hashlib
 import logging
 from collections.abc import Callable
 
+import duckdb
 import numpy as np
 import polars as pl
 from scipy.sparse import coo_matrix
@@ -203,6 +204,20 @@ def new_profile_id(source: str, record_id: str, attempt: int = 0) -> str:
     return PROFILE_ID_PREFIX + hashlib.sha256(key.encode("utf-8")).hexdigest()[:16]
 
 
+def _first_profile_ids(anchors: pl.DataFrame) -> pl.Series:
+    """`new_profile_id(source, record_id)` (first attempt) for every row, computed by DuckDB."""
+    con = duckdb.connect()
+    try:
+        con.register("_kindred_anchors", anchors.select("source", "record_id").to_arrow())
+        ids = con.sql(
+            "SELECT ? || substr(sha256(source || chr(31) || record_id), 1, 16) AS profile_id FROM _kindred_anchors",
+            params=[PROFILE_ID_PREFIX],
+        ).pl()
+    finally:
+        con.close()
+    return ids.get_column("profile_id")
+
+
 def assign_profile_ids(clusters: pl.DataFrame, previous: pl.DataFrame | None = None) -> pl.DataFrame:
     """Give each cluster a profile id, keeping the ids of the previous run where they still fit.
 
@@ -241,10 +256,16 @@ def assign_profile_ids(clusters: pl.DataFrame, previous: pl.DataFrame | None = N
         .group_by("cluster", maintain_order=True)
         .agg(pl.col("source").first(), pl.col("record_id").first())
         .sort("cluster")
+        .filter(~pl.col("cluster").is_in(list(assigned)))
     )
-    for cluster, source, record_id in anchors.iter_rows():
-        if cluster in assigned:
-            continue
+    # Every new cluster's id at once (`new_profile_id` one record at a time took 18 s for 700,000
+    # clusters); the rare id already taken goes through `new_profile_id`'s next attempts.
+    fresh = anchors.with_columns(_first_profile_ids(anchors).alias("profile_id"))
+    clash = fresh.get_column("profile_id").is_in(list(taken)) | fresh.get_column("profile_id").is_duplicated()
+    for cluster, profile_id in fresh.filter(~clash).select("cluster", "profile_id").iter_rows():
+        assigned[cluster] = profile_id
+        taken.add(profile_id)
+    for cluster, source, record_id, _ in fresh.filter(clash).iter_rows():
         attempt = 0
         profile_id = new_profile_id(source, record_id)
         while profile_id in taken:

@@ -153,8 +153,14 @@ def guarded_values(records: pl.DataFrame, key: str, guard: ContactGuard) -> pl.D
     Returns:
         Columns value, n_records, n_first_names for every guarded value.
     """
+    # Only a value on more records than either limit can break one: count first, then look at the
+    # names of those few (a million records hold hundreds of thousands of emails, nearly all on
+    # one to three records).
+    counts = records.select(key).drop_nulls().group_by(key).len("n_records")
+    shared = counts.filter(pl.col("n_records") > min(guard.max_first_names, guard.max_records))
     stats = (
-        records.filter(pl.col(key).is_not_null())
+        records.select(key, "first_name_aliases")
+        .join(shared.select(key), on=key, how="semi")
         .group_by(key)
         .agg(
             pl.len().alias("n_records"),

@@ -255,11 +255,15 @@ def pair_conflicts(pairs: pl.DataFrame, records: pl.DataFrame, guards: Guardrail
     if pairs.height == 0:
         return pl.Series("conflict", [], dtype=pl.Utf8)
     present = [c for c in GUARD_COLUMNS if c in records.columns]
-    guard_records = records.select(
-        pl.int_range(pl.len(), dtype=pl.UInt32).alias("_row"),
+    # Only the records the pairs name: a few hundred thousand pairs of a million records touch
+    # a fraction of them, and every record would otherwise be copied and handed to DuckDB.
+    rows = pl.concat([pairs.get_column("_l"), pairs.get_column("_r")]).cast(pl.UInt32).unique()
+    named = records.select(present).with_row_index("_row").filter(pl.col("_row").is_in(rows.implode()))
+    guard_records = named.select(
+        "_row",
         (
             pl.col("first_name_norm").str.split(" ").list.first()
-            if "first_name_norm" in records.columns
+            if "first_name_norm" in named.columns
             else pl.lit(None, dtype=pl.Utf8)
         ).alias("first_word"),
         *present,

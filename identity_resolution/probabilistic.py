@@ -10,7 +10,7 @@ explanation: the match weight and every compared field's level and weight, stron
 from __future__ import annotations
 
 import logging
-import math
+import time
 from dataclasses import dataclass, field
 
 import polars as pl
@@ -25,6 +25,7 @@ from identity_resolution.attributes import (
 )
 from identity_resolution.blocking import Rule, choose_blocking_rules
 from identity_resolution.comparisons import ComparisonSpec, comparison_specs
+from identity_resolution.explanations import with_explanations
 from identity_resolution.splink_engine import EngineFactory, SplinkEngine, duckdb_engine
 from identity_resolution.training import labelled_pairs, sanitised, train_model
 
@@ -88,7 +89,9 @@ def default_name_only_threshold(rule_links: int) -> float | None:
 # records, "every other pair is the same person" would let two namesakes merge on names alone.
 UNTRAINED_MATCH_RATE_CAP = 0.01
 MIN_RECORDS_TO_TRAIN = 1000
-U_MAX_PAIRS = 2e6
+# Splink's default: a fixed number of random pairs, whatever the size of the data (the time u
+# takes does not grow with it; a million pairs see every level common enough to matter).
+U_MAX_PAIRS = 1e6
 SEED = 42
 SPLINK_TABLE = "kindred_person_records"
 # Columns that are not compared but must reach Splink: ids, and the keys behind tf adjustments.
@@ -129,7 +132,9 @@ def matchable_records(records: pl.DataFrame) -> pl.DataFrame:
     Returns:
         The matchable records.
     """
-    keyed = with_blocking_keys(records.with_row_index("unique_id"))
+    # Only what Splink and the training need: the filter copies every column it keeps.
+    kept = ["source", "record_id", *(c for c in MATCH_COLUMNS if c in records.columns)]
+    keyed = with_blocking_keys(records.select(kept).with_row_index("unique_id"))
     compared = [c for c in MATCH_COLUMNS if c in keyed.columns and c != "first_name_aliases"]
     return keyed.filter(pl.any_horizontal(pl.col(c).is_not_null() for c in compared))
 
@@ -252,10 +257,17 @@ def score_pairs(
             "retain_intermediate_calculation_columns": True,
         }
         linker = Linker(sdf, settings, log_level=logging.WARNING)
+        started = time.perf_counter()
         predictions = linker.inference.predict(
             threshold_match_probability=match_threshold, warning_mode="never"
         )
         scored = engine.to_polars(predictions)
+        log.info(
+            "splink: %d pairs at or above %.2f in %.1f s",
+            scored.height,
+            match_threshold,
+            time.perf_counter() - started,
+        )
     finally:
         engine.close()
     if name_only_threshold is not None:
@@ -285,122 +297,3 @@ def other_evidence(scored: pl.DataFrame, settings: dict) -> pl.Expr:
         and f"mw_{c['output_column_name']}" in scored.columns
     ]
     return pl.any_horizontal(compared) if compared else pl.lit(False)
-
-
-def labels_by_gamma(settings: dict) -> dict[str, dict[int, str]]:
-    """Each comparison's level labels by Splink's comparison vector value (gamma): non-null
-    levels are numbered from the top, n-1 down to 0.
-
-    Args:
-        settings: a Splink settings dict.
-
-    Returns:
-        comparison name -> gamma -> label.
-    """
-    labels = {}
-    for comparison in settings.get("comparisons", []):
-        levels = [lv for lv in comparison["comparison_levels"] if not lv.get("is_null_level")]
-        n = len(levels)
-        labels[comparison["output_column_name"]] = {
-            n - 1 - i: lv.get("label_for_charts") or lv["sql_condition"] for i, lv in enumerate(levels)
-        }
-    return labels
-
-
-M_U_CLAMP = 1e-300  # Splink's own floor on m and u before it takes log2(m/u)
-
-
-def _levels_from_weights(scored: pl.DataFrame, settings: dict) -> pl.DataFrame:
-    """Add `gamma_<comparison>` from `mw_<comparison>`: Splink writes each level's match weight,
-    log2(m/u), as a literal, so the weight identifies the level (a null level weighs exactly 0)."""
-    added = []
-    for comparison in settings.get("comparisons", []):
-        name = comparison["output_column_name"]
-        if f"gamma_{name}" in scored.columns or f"mw_{name}" not in scored.columns:
-            continue
-        levels = [lv for lv in comparison["comparison_levels"] if not lv.get("is_null_level")]
-        n = len(levels)
-        gamma = pl.lit(-1, dtype=pl.Int64)
-        for i, level in reversed(list(enumerate(levels))):
-            m = max(level.get("m_probability") or M_U_CLAMP, M_U_CLAMP)
-            u = max(level.get("u_probability") or M_U_CLAMP, M_U_CLAMP)
-            matches = (pl.col(f"mw_{name}") - math.log2(m / u)).abs() < 1e-9
-            gamma = pl.when(matches).then(pl.lit(n - 1 - i, dtype=pl.Int64)).otherwise(gamma)
-        added.append(gamma.alias(f"gamma_{name}"))
-    return scored.with_columns(added) if added else scored
-
-
-def with_explanations(scored: pl.DataFrame, settings: dict) -> pl.DataFrame:
-    """Predictions -> pairs with a JSON explanation (match weight, each field's level and weight).
-
-    Args:
-        scored: Splink predictions with intermediate columns (`gamma_*`, `mw_*`).
-        settings: the model's settings dict (level labels).
-
-    Returns:
-        `unique_id_l, unique_id_r, match_weight, match_probability, explanation`.
-    """
-    columns = ["unique_id_l", "unique_id_r", "match_weight", "match_probability", "explanation"]
-    if scored.height == 0:
-        schema = {
-            "unique_id_l": pl.UInt32,
-            "unique_id_r": pl.UInt32,
-            "match_weight": pl.Float64,
-            "match_probability": pl.Float64,
-            "explanation": pl.Utf8,
-        }
-        return pl.DataFrame(schema=schema)
-    scored = _levels_from_weights(scored, settings).with_row_index("_pair")
-    parts = []
-    for name, labels in labels_by_gamma(settings).items():
-        gamma, weight, tf_weight = f"gamma_{name}", f"mw_{name}", f"mw_tf_adj_{name}"
-        if gamma not in scored.columns:
-            continue
-        total = pl.col(weight) + (pl.col(tf_weight).fill_null(0.0) if tf_weight in scored.columns else 0.0)
-        parts.append(
-            scored.filter(pl.col(gamma) >= 0).select(
-                "_pair",
-                pl.lit(name).alias("field"),
-                pl.col(gamma).replace_strict(labels, default=None, return_dtype=pl.Utf8).alias("level"),
-                total.round(3).alias("weight"),
-            )
-        )
-    # One JSON object per pair, fields strongest first; built as text in long form, which is much
-    # faster than sorting a list of structs inside every row.
-    fields = (
-        pl.concat(parts)
-        .sort(["_pair", "weight", "field"], descending=[False, True, False])
-        .group_by("_pair", maintain_order=True)
-        .agg(
-            pl.concat_str(
-                pl.lit('{"field":"'),
-                "field",
-                pl.lit('","level":"'),
-                pl.col("level").str.replace_all('"', "'"),
-                pl.lit('","weight":'),
-                pl.col("weight").cast(pl.Utf8),
-                pl.lit("}"),
-            )
-            .str.join(",")
-            .alias("_fields")
-        )
-    )
-    explanation = pl.concat_str(
-        pl.lit('{"match_weight":'),
-        pl.col("match_weight").round(3).cast(pl.Utf8),
-        pl.lit(',"fields":['),
-        pl.col("_fields").fill_null(""),
-        pl.lit("]}"),
-    )
-    return (
-        scored.join(fields, on="_pair", how="left")
-        .sort("_pair")
-        .select(
-            pl.col("unique_id_l").cast(pl.UInt32),
-            pl.col("unique_id_r").cast(pl.UInt32),
-            pl.col("match_weight").cast(pl.Float64),
-            pl.col("match_probability").cast(pl.Float64),
-            explanation.alias("explanation"),
-        )
-        .select(columns)
-    )

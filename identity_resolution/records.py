@@ -115,6 +115,40 @@ def person_records(
     return records
 
 
+def records_from_people(
+    people: pl.DataFrame, *, default_phone_region: str = "US", day_first: bool = False
+) -> pl.DataFrame:
+    """`person_records` for rows that are already one per record (the files of `kindred
+    resolve`, ids checked unique): the same columns, without staging them in a database and
+    grouping them back. At a million records that saves a copy of every row and a grouping
+    that took a third of the reading time.
+
+    Args:
+        people: `source, record_id, id_namespace` and the person attributes (trimmed, empty as
+            null), one row per (source, record_id).
+        default_phone_region: region for phone numbers written without a country code.
+        day_first: read ambiguous slashed dates of birth as day/month/year.
+
+    Returns:
+        The records, as `person_records` gives them (no times: files carry none).
+    """
+    base = people.select(
+        "source",
+        "record_id",
+        pl.col("id_namespace").cast(pl.Utf8),
+        *(
+            (pl.col(a) if a in people.columns else pl.lit(None)).cast(pl.Utf8).alias(a)
+            for a in PERSON_ATTRIBUTES
+        ),
+        pl.lit(None, dtype=pl.Datetime("us")).alias("first_seen"),
+        pl.lit(None, dtype=pl.Datetime("us")).alias("last_seen"),
+        pl.lit(1, dtype=pl.Int64).alias("n_rows"),
+    ).sort("source", "record_id")
+    records = normalise_people(base, default_phone_region=default_phone_region, day_first=day_first)
+    log.info("person records: %d", records.height)
+    return records
+
+
 def collect_contact_values(
     con: duckdb.DuckDBPyConnection, *, default_phone_region: str = "US"
 ) -> pl.DataFrame:

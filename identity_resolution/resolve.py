@@ -21,13 +21,12 @@ from identity_resolution.matching import Matching, match_records
 from identity_resolution.model_store import SavedModel, insert_sql, latest_model, model_id, model_row
 from identity_resolution.options import MatchOptions
 from identity_resolution.probabilistic import MatchModel
-from identity_resolution.records import collect_contact_values, person_records
+from identity_resolution.records import collect_contact_values, person_records, records_from_people
 from identity_resolution.splink_engine import EngineFactory, duckdb_engine
 from identity_resolution.survivorship import contact_points, golden_records
 from warehouse.canonical import PERSON_ATTRIBUTES
 from warehouse.connection import connect, quote_table, read_table, table_exists
 from warehouse.identity_config import SurvivorshipConfig
-from warehouse.staging import staging_columns
 
 log = logging.getLogger(__name__)
 
@@ -306,23 +305,20 @@ def resolve_frames(
     options = options or MatchOptions()
     people = _people_frame(frames, id_column, mapping or {})
     saved = SavedModel(model_id(model.settings), dt.datetime.now(), "given", model, {}) if model else None
+    order = people.select("source", "record_id").with_row_index("_order")
+    # The files are read once: each row is a record (ids are unique per file), so the rows go
+    # straight to normalising instead of through staging tables.
+    records = records_from_people(
+        people, default_phone_region=options.default_phone_region, day_first=options.day_first
+    )
+    del people
     con = connect(":memory:")
     try:
-        target = quote_table("staging.people")
-        typed = people.with_columns(pl.lit(None, dtype=pl.Datetime("us")).alias("created_at"))
-        con.register("_kindred_people", typed.to_arrow())
-        known = [c for c in staging_columns("people") if c in typed.columns]
-        con.execute(f"CREATE TABLE {target} AS SELECT {', '.join(known)} FROM _kindred_people")
-        con.unregister("_kindred_people")
-        records = person_records(
-            con, default_phone_region=options.default_phone_region, day_first=options.day_first
-        )
         result = match_records(
             con, records, options, saved=saved, reuse=saved is not None, engine_factory=engine_factory
         )
     finally:
         con.close()
-    order = people.select("source", "record_id").with_row_index("_order")
     resolved = (
         order.join(result.xref, on=["source", "record_id"], how="left")
         .sort("_order")

@@ -30,7 +30,14 @@ from feature_store.point_in_time import feature_description, feature_type, train
 from feature_store.vocabulary import FeatureService
 from models import registry
 from models.consent_filter import may_profile
-from models.estimator import LGBM_PARAMS, fit_pipeline, lightgbm_of, model_input, pipeline_features
+from models.estimator import (
+    SCORING_CANDIDATES,
+    SCORING_LOSS_TOLERANCE,
+    fit_pipeline,
+    lightgbm_settings,
+    model_input,
+    pipeline_features,
+)
 from models.evaluation import binary_figures
 from models.explanations import feature_importance, top_factors
 from models.model_card import CardFacts
@@ -71,6 +78,8 @@ class BinaryModelSpec:
         extra_features: names and descriptions of the features `add_features` adds that the
             model learns from.
         lgbm_params: LightGBM settings of this model, over `models.estimator.LGBM_PARAMS`.
+        tree_candidates: learning rates to choose among for the fewest trees (`choose_trees`);
+            empty for the default rate alone.
         classic: a classic model shown beside the model and its baseline on the same holdout
             (BG/NBD for churn), not part of the promotion gate; None for none.
         classic_scores: (training frame, holdout frame) -> the classic model's probability per
@@ -90,6 +99,7 @@ class BinaryModelSpec:
     add_features: Callable[[duckdb.DuckDBPyConnection, pl.DataFrame, int], pl.DataFrame] | None = None
     extra_features: tuple[tuple[str, str], ...] = ()
     lgbm_params: dict | None = None
+    tree_candidates: tuple[dict, ...] = SCORING_CANDIDATES
     classic: str | None = None
     classic_scores: Callable[[pl.DataFrame, pl.DataFrame], np.ndarray] | None = None
 
@@ -160,9 +170,15 @@ def score_population(
         frame = spec.frame(con, population, horizon_days)
         x = model_input(frame, features, categorical)
     with step(seconds, "scoring"):
-        scores = model.predict_proba(x)[:, 1] if frame.height else np.array([], dtype=float)
+        # Encoded once: the scores and the reasons read the same encoded rows.
+        encoded = model.named_steps["prepare"].transform(x) if frame.height else None
+        scores = (
+            model.named_steps["classify"].predict_proba(encoded)[:, 1]
+            if frame.height
+            else np.array([], dtype=float)
+        )
     with step(seconds, "reasons"):
-        reasons = top_factors(model, x) if frame.height else []
+        reasons = top_factors(model, x, encoded=encoded) if frame.height else []
     with step(seconds, "writes"):
         predictions = (
             frame.select("profile_id")
@@ -258,6 +274,8 @@ def train_and_score_binary(
         groups=train["profile_id"].to_numpy(),
         params=params,
         early_stopping=True,
+        loss_tolerance=SCORING_LOSS_TOLERANCE,
+        candidates=spec.tree_candidates,
     )
     x_holdout = model_input(holdout, features, categorical)
     y_holdout = holdout["label"].to_numpy()
@@ -282,6 +300,8 @@ def train_and_score_binary(
         groups=frame["profile_id"].to_numpy(),
         params=params,
         early_stopping=True,
+        loss_tolerance=SCORING_LOSS_TOLERANCE,
+        candidates=spec.tree_candidates,
     )
     log.info("%s: evaluated and refitted in %.1f s", spec.name, time.perf_counter() - started)
 
@@ -328,14 +348,14 @@ def train_and_score_binary(
             features=[(name, share, spec.describe(name)) for name, share in feature_importance(final)],
             settings={
                 "feature service": f"{spec.service.name} ({len(features)} features)",
-                "LightGBM": {**LGBM_PARAMS, **params, "n_estimators": lightgbm_of(final).n_estimators},
+                "LightGBM": lightgbm_settings(final, params),
                 "calibration": "sigmoid (Platt), folds grouped by person",
             },
         ),
         input_example=x_holdout.head(5),
         params={
             **params,
-            "n_estimators": lightgbm_of(final).n_estimators,
+            **lightgbm_settings(final),
             "training_cutoffs": ",".join(c.date().isoformat() for c in cutoffs),
             "holdout_cutoff": holdout_at.date().isoformat(),
             "feature_service": spec.service.name,

@@ -215,6 +215,9 @@ def spec(lookback_days: int = DEFAULT_LOOKBACK_DAYS) -> BinaryModelSpec:
             ),
         ),
         lgbm_params=LGBM_PARAMS,
+        # One learning rate: the faster rates' fewer trees cost churn 0.006 ROC-AUC on the demo's
+        # holdout (0.768 against 0.774), below 1.01x the BG/NBD model it is measured against.
+        tree_candidates=(),
     )
 
 

@@ -30,7 +30,7 @@ from sklearn.model_selection import StratifiedKFold
 
 from models import registry
 from models.bootstrap import Figure
-from models.estimator import LGBM_PARAMS, SEED, fit_pipeline, lightgbm_of, model_input, pipeline_features
+from models.estimator import SEED, fit_pipeline, lightgbm_settings, model_input, pipeline_features
 from models.evaluation import binary_figures
 from models.explanations import feature_importance, top_factors
 from models.model_card import CardFacts
@@ -248,7 +248,7 @@ def train(path: Path, *, target: str, id_column: str, name: str, drop: tuple[str
             probability=True,
             features=[(f, share, plan.describe(f)) for f, share in feature_importance(final)],
             settings={
-                "LightGBM": {**LGBM_PARAMS, "n_estimators": lightgbm_of(final).n_estimators},
+                "LightGBM": lightgbm_settings(final),
                 "calibration": "sigmoid (Platt), 3 folds",
             },
             sections=[("Columns used", used), ("Columns left out", dropped)],
@@ -264,7 +264,7 @@ def train(path: Path, *, target: str, id_column: str, name: str, drop: tuple[str
             "id_column": id_column,
             "features": ",".join(plan.features),
             "dropped": ",".join(d.column for d in plan.dropped),
-            "n_estimators": lightgbm_of(final).n_estimators,
+            **lightgbm_settings(final),
             **{f"cv_{k}": round(v, 4) for k, v in folds["cv"].items()},
         },
         tags={"prediction_builder": "true", "target": target},

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from pipelines.cli.app import app, console, fail, write_atomically
+from pipelines.cli.app import app, atomic_file, console, fail, write_atomically
 
 
 @app.command()
@@ -27,13 +27,21 @@ def resolve(
     backend: Annotated[
         str, typer.Option(help="Where Splink runs: duckdb (in process) or spark (local[2]; the spark extra).")
     ] = "duckdb",
+    model_out: Annotated[
+        Path | None,
+        typer.Option(
+            help="Also write the Splink settings JSON of the match model used (loads in Splink's Linker)."
+        ),
+    ] = None,
 ) -> None:
     """Identity resolution of arbitrary person-record files: one profile_id per input record."""
+    import json
+
     import polars as pl
 
     from identity_resolution.backends import BACKENDS, engine_factory
     from identity_resolution.options import MatchOptions
-    from identity_resolution.resolve import resolve_records
+    from identity_resolution.resolve import resolve_frames
 
     if backend not in BACKENDS:
         fail(f"--backend {backend!r}: use one of {', '.join(BACKENDS)}")
@@ -56,10 +64,15 @@ def resolve(
             engine_factory(backend) as engines,
         ):
             options = MatchOptions(default_phone_region=phone_region.upper(), day_first=day_first)
-            resolved = resolve_records(frames, id, mapping, options, engine_factory=engines)
+            resolved, model = resolve_frames(frames, id, mapping, options, engine_factory=engines)
     except (ValueError, RuntimeError) as error:
         fail(str(error))
+    if model_out is not None and model is None:
+        fail(f"--model-out {model_out}: no match model was needed (nothing to compare); nothing written")
     write_atomically(resolved, out)
+    if model_out is not None:
+        with atomic_file(model_out) as temporary:
+            temporary.write_text(json.dumps(model.settings, indent=2, sort_keys=True), encoding="utf-8")
     console.print(
         f"{resolved.height:,} records -> {resolved['profile_id'].n_unique():,} profiles, written to {out}"
     )

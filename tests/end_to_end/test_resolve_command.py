@@ -1,5 +1,7 @@
 """`kindred resolve` on arbitrary person files, as the contract defines it."""
 
+import json
+
 import polars as pl
 
 from tests.end_to_end.conftest import kindred
@@ -90,3 +92,46 @@ def test_resolve_names_the_bad_column_and_writes_nothing(tmp_path):
     assert run.returncode != 0
     assert "mail" in run.output
     assert not out.exists()
+
+
+def test_resolve_writes_the_splink_settings_it_used(tmp_path):
+    from splink import DuckDBAPI, Linker
+
+    from identity_resolution.attributes import DERIVED_COLUMNS, MATCH_COLUMNS
+
+    write_people(tmp_path)
+    out, model = tmp_path / "resolved.parquet", tmp_path / "model" / "splink.json"
+    run = kindred(
+        tmp_path,
+        tmp_path / "home",
+        "resolve",
+        "crm.csv",
+        "shop.parquet",
+        "--id",
+        "Id",
+        "--map",
+        "first_name=First",
+        "--map",
+        "last_name=Last",
+        "--map",
+        "email=Mail",
+        "--out",
+        str(out),
+        "--model-out",
+        str(model),
+    )
+    assert run.returncode == 0, run.output
+    settings = json.loads(model.read_text(encoding="utf-8"))
+    assert {c["output_column_name"] for c in settings["comparisons"]} >= {"first_name", "last_name", "email"}
+    assert settings["blocking_rules_to_generate_predictions"]
+    # Splink takes the file as it is: the same model scores outside Kindred.
+    text = json.dumps(settings)
+    columns = {"unique_id": [1, 2]} | {
+        c: [["jon"], ["jon"]] if c == "first_name_aliases" else ["jon", "jon"]
+        for c in (*MATCH_COLUMNS, *DERIVED_COLUMNS)
+        if c in text
+    }
+    api = DuckDBAPI()
+    scored = Linker(api.register(pl.DataFrame(columns).to_arrow()), settings).inference.predict()
+    assert scored.as_pyarrow_table().num_rows == 1
+    assert [p.name for p in model.parent.iterdir()] == ["splink.json"]

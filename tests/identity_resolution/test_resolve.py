@@ -209,3 +209,41 @@ def test_resolve_records_names_the_file_with_a_missing_id_column():
     bad = pl.DataFrame({"ID": ["2"]})
     with pytest.raises(ValueError, match="^shop: id column 'Id' not found"):
         resolve_records({"crm": good, "shop": bad}, "Id", {})
+
+
+def test_files_read_straight_give_the_records_staging_would():
+    from identity_resolution.records import person_records, records_from_people
+    from identity_resolution.resolve import _people_frame
+    from warehouse.connection import quote_table
+    from warehouse.staging import staging_columns
+
+    crm = pl.DataFrame(
+        {
+            "Id": ["c2", "c1"],
+            "First": [" Jane ", "Robert"],
+            "Last": ["Doe", ""],
+            "Mail": ["JANE@example.org", None],
+            "Born": ["02/03/1980", "1990-10-01"],
+            "Phone": ["(415) 555-0101", "+44 20 7946 0958"],
+        }
+    )
+    people = _people_frame(
+        {"crm": crm, "shop": crm.with_columns(pl.col("Id") + "s")},
+        "Id",
+        {
+            "first_name": "First",
+            "last_name": "Last",
+            "email": "Mail",
+            "date_of_birth": "Born",
+            "phone": "Phone",
+        },
+    )
+    con = connect(":memory:")
+    con.register(
+        "people", people.with_columns(pl.lit(None, dtype=pl.Datetime("us")).alias("created_at")).to_arrow()
+    )
+    known = [c for c in staging_columns("people") if c in people.columns or c == "created_at"]
+    con.execute(f"CREATE TABLE {quote_table('staging.people')} AS SELECT {', '.join(known)} FROM people")
+    staged = person_records(con, day_first=True)
+    assert records_from_people(people, day_first=True).equals(staged)
+    assert staged.height == 4

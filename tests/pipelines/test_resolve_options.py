@@ -12,16 +12,16 @@ def test_phone_region_day_first_and_backend_reach_identity_resolution(tmp_path, 
     pl.DataFrame({"Id": ["1"], "Born": ["04/12/1985"]}).write_csv(tmp_path / "crm.csv")
     seen = {}
 
-    def resolve_records(frames, id_column, mapping, options, *, engine_factory, **_):
+    def resolve_frames(frames, id_column, mapping, options, *, engine_factory, **_):
         seen.update(
             default_phone_region=options.default_phone_region,
             day_first=options.day_first,
             duckdb=engine_factory is duckdb_engine,
             backend=getattr(engine_factory, "name", None),
         )
-        return pl.DataFrame({"source": ["crm"], "record_id": ["1"], "profile_id": ["p1"]})
+        return pl.DataFrame({"source": ["crm"], "record_id": ["1"], "profile_id": ["p1"]}), None
 
-    monkeypatch.setattr(identity_resolution.resolve, "resolve_records", resolve_records)
+    monkeypatch.setattr(identity_resolution.resolve, "resolve_frames", resolve_frames)
     args = ["resolve", str(tmp_path / "crm.csv"), "--id", "Id", "--out", str(tmp_path / "out.csv")]
     assert CliRunner().invoke(app, args).exit_code == 0
     assert seen == {"default_phone_region": "US", "day_first": False, "duckdb": True, "backend": None}
