@@ -429,7 +429,7 @@ OFFER_PURCHASES = FeatureView(
     "offer_purchases",
     entity=PROFILE_OFFER,
     source=OFFER_ORDERS,
-    ttl_days=365,
+    ttl_days=730,
     description="How much a person bought of one offer.",
     features=(
         Feature(
@@ -447,12 +447,22 @@ OFFER_PURCHASES = FeatureView(
             window_days=365,
         ),
         Feature(
-            "offer_spend_365d", "sum", "Amount spent on the offer in the 365 days before as_of.", "f.amount"
+            "offer_purchases_730d",
+            "count_distinct",
+            "Orders containing the offer in the two years before as_of.",
+            "f.order_key",
+        ),
+        Feature(
+            "offer_spend_365d",
+            "sum",
+            "Amount spent on the offer in the 365 days before as_of.",
+            "f.amount",
+            window_days=365,
         ),
         Feature(
             "offer_days_since_last_purchase",
             "days_since_last",
-            "Days from the latest purchase of the offer (within a year) to as_of.",
+            "Days from the latest purchase of the offer (within two years) to as_of.",
         ),
     ),
 )
@@ -460,17 +470,20 @@ OFFER_INTEREST = FeatureView(
     "offer_interest",
     entity=PROFILE_OFFER,
     source=OFFER_VIEWS,
-    ttl_days=90,
+    ttl_days=365,
     description="How much a person looked at one offer (`Product Viewed` events naming it).",
     features=(
         Feature(
             "offer_views_30d", "count", "Views of the offer in the 30 days before as_of.", window_days=30
         ),
-        Feature("offer_views_90d", "count", "Views of the offer in the 90 days before as_of."),
+        Feature(
+            "offer_views_90d", "count", "Views of the offer in the 90 days before as_of.", window_days=90
+        ),
+        Feature("offer_views_365d", "count", "Views of the offer in the 365 days before as_of."),
         Feature(
             "offer_days_since_last_view",
             "days_since_last",
-            "Days from the latest view of the offer (within 90 days) to as_of.",
+            "Days from the latest view of the offer (within a year) to as_of.",
         ),
     ),
 )
@@ -603,6 +616,12 @@ ON_DEMAND_FEATURES: tuple[OnDemandFeature, ...] = (
         "Share of the person's 365-day spend that went to the offer.",
     ),
     OnDemandFeature(
+        "offer_purchase_share_730d",
+        "offer_purchases_730d / nullif(purchase_days_730d, 0)",
+        ("offer_purchases_730d", "purchase_days_730d"),
+        "Share of the person's purchase days in the two years before as_of that included the offer.",
+    ),
+    OnDemandFeature(
         "offer_buyers_share_30d",
         "offer_buyers_30d / nullif(buyers_30d, 0)",
         ("offer_buyers_30d", "buyers_30d"),
@@ -697,10 +716,13 @@ NEXT_BEST_OFFER = FeatureService(
     (
         "offer_purchases_90d",
         "offer_purchases_365d",
+        "offer_purchases_730d",
+        "offer_purchase_share_730d",
         "offer_spend_share_365d",
         "offer_days_since_last_purchase",
         "offer_views_30d",
         "offer_views_90d",
+        "offer_views_365d",
         "offer_days_since_last_view",
         "offer_buyers_share_30d",
         "offer_buyers_share_90d",
