@@ -119,12 +119,17 @@ def choose_model(
     *,
     retrain: bool,
     engine_factory: EngineFactory,
+    reuse: bool = False,
 ) -> tuple[MatchModel | None, str | None]:
-    """The saved model when it still fits the data and settings, else a newly fitted one.
+    """The saved model when it still fits the data and settings (or `reuse` says so), else a newly
+    fitted one.
 
     Returns:
         The model (None when nothing can be compared) and why it was fitted (None when reused).
     """
+    if reuse and saved is not None:
+        log.info("splink: scoring with the given match model %s", saved.model_id)
+        return saved.model, None
     profile = profile_attributes(matchable)
     reason = retrain_reason(
         saved, profile.as_dict(), options.fingerprint(), retrain_share=options.retrain_share, forced=retrain
@@ -180,7 +185,7 @@ def match_records(
     clock.lap("rules")
     matchable = matchable_records(without_guarded_values(records, options.contact_guard))
     model, reason = choose_model(
-        matchable, rule_links, options, saved, retrain=retrain, engine_factory=engine_factory
+        matchable, rule_links, options, saved, retrain=retrain, engine_factory=engine_factory, reuse=reuse
     )
     clock.lap("model")
     threshold = options.match_threshold or default_threshold(rule_links.height)

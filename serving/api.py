@@ -9,7 +9,6 @@ same keys and limits.
 """
 
 import asyncio
-import gc
 import logging
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -93,12 +92,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        await asyncio.to_thread(service.warm_up)
-        # The PII detector, phone metadata and libraries leave a quarter of a million long-lived
-        # objects that every full garbage collection would walk again (a pause of 100 ms or more
-        # in the middle of some request); frozen, collections only look at what requests allocate.
-        gc.collect()
-        gc.freeze()
+        await asyncio.to_thread(service.warm_up)  # also freezes start-up objects out of collections
         try:
             if mcp_app is not None:
                 async with mcp_app[0].session_manager.run():

@@ -560,8 +560,9 @@ def load_config(path: Path | str) -> KindredConfig:
 def _describe(error: ValidationError, document: dict) -> str:
     lines = []
     for problem in error.errors():
-        where = _location(problem["loc"], document)
-        lines.append(f"{where}: {problem['msg'].removeprefix('Value error, ')}")
+        message = problem["msg"].removeprefix("Value error, ")
+        # A check across sections (no location) names its settings in the message itself.
+        lines.append(f"{_location(problem['loc'], document)}: {message}" if problem["loc"] else message)
     return "; ".join(lines)
 
 

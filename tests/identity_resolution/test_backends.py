@@ -9,6 +9,7 @@ pair on both engines, so the two models see the same data.
 
 from __future__ import annotations
 
+import logging
 import random
 import subprocess
 import sys
@@ -107,3 +108,16 @@ def test_a_model_trained_on_spark_gives_the_same_clusters(people, spark):
     # The run joined the module's session, left it running and dropped the views it made.
     assert spark.getActiveSession() is not None
     assert not [t for t in spark.catalog.listTables() if t.isTemporary]
+
+
+def test_a_given_model_is_scored_with_not_refitted(people, caplog):
+    # resolve_frames(model=...) used to fit a new model anyway: the given one had no settings
+    # fingerprint, so it never "fitted the data".
+    first, model = resolve_frames({"people": people}, "id", MAPPING)
+    assert model is not None and model.trained
+    with caplog.at_level(logging.INFO, logger="identity_resolution.matching"):
+        again, used = resolve_frames({"people": people}, "id", MAPPING, model=model)
+    assert used is model
+    assert "fitting a match model" not in caplog.text
+    assert "scoring with the given match model" in caplog.text
+    assert again.equals(first)

@@ -114,3 +114,14 @@ def test_the_spark_backend_settings(tmp_path):
         "local[1]",
         {"spark.driver.memory": "2g"},
     )
+
+
+def test_a_check_across_sections_names_the_setting_once(tmp_path):
+    # It read "kindred.yaml: config: identity.survivorship...", a location made up for a check
+    # that spans sections.
+    with pytest.raises(ConfigError) as raised:
+        load(tmp_path, "  survivorship: {source_priority: [crm, web_events]}\n")
+    assert str(raised.value) == (
+        f"{tmp_path / 'kindred.yaml'}: identity.survivorship.source_priority: unknown source 'crm'; "
+        "sources: crm_contacts, web_events"
+    )

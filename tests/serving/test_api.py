@@ -197,6 +197,18 @@ def test_openapi_lists_every_path(client):
         assert path in paths
 
 
+def test_the_warm_up_freezes_what_it_left_for_the_garbage_collector(served):
+    # `kindred mcp` (stdio) warms up outside the app's lifespan: its collections must not walk
+    # the PII detector's objects either.
+    gc.unfreeze()
+    service = KindredService(served.home, served.config)
+    try:
+        service.warm_up()
+    finally:
+        service.close()
+    assert gc.get_freeze_count() > 10_000
+
+
 def test_startup_freezes_what_the_warm_up_left_for_the_garbage_collector(served):
     # Without it every full collection walks the PII detector's objects again: pauses of 100 ms
     # and more in the middle of requests, the grounding endpoint's p99 under load.
