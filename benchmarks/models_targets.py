@@ -106,6 +106,8 @@ def builder(datasets: Path = DATASETS) -> dict[str, dict]:
                     "promoted": bool(outcome.run.promoted),
                     "decision": outcome.run.decision.reason if outcome.run.decision else "",
                     "dropped": [f"{d.column}: {d.reason}" for d in outcome.plan.dropped],
+                    "share_folds": outcome.share_folds,
+                    "value_shares": outcome.value_shares,
                     "seconds": round(time.perf_counter() - started, 1),
                     "target": TARGETS[name],
                 }

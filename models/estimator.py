@@ -217,6 +217,39 @@ def choose_trees(
     return {**chosen, "n_estimators": trees}
 
 
+def held_out_loss(
+    fit_x: pd.DataFrame,
+    fit_y: np.ndarray,
+    held_x: pd.DataFrame,
+    held_y: np.ndarray,
+    categorical: Collection[str],
+    *,
+    params: dict | None = None,
+) -> tuple[int, float]:
+    """Early stopping on given held-out rows, for comparing two sets of features on the same rows.
+
+    Args:
+        fit_x: features of the rows to fit (from `model_input`).
+        fit_y: their 0/1 labels.
+        held_x: features of the held-out rows, the same columns.
+        held_y: their 0/1 labels (both classes present).
+        categorical: categorical feature names.
+        params: LightGBM parameters over `LGBM_PARAMS`.
+
+    Returns:
+        (trees, the held-out log loss at that many trees).
+    """
+    features = list(fit_x.columns)
+    prepare = _prepare(features, categorical).fit(fit_x)
+    n_categorical = sum(1 for c in features if c in categorical)
+    return _early_stopped(
+        (prepare.transform(fit_x), np.asarray(fit_y, dtype=int)),
+        (prepare.transform(held_x), np.asarray(held_y, dtype=int)),
+        n_categorical,
+        dict(params or {}),
+    )
+
+
 def build_pipeline(
     features: Sequence[str],
     categorical: Collection[str],

@@ -20,7 +20,7 @@ import json
 import logging
 import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -30,7 +30,14 @@ from sklearn.model_selection import StratifiedKFold
 
 from models import registry
 from models.bootstrap import Figure
-from models.estimator import SEED, fit_pipeline, lightgbm_settings, model_input, pipeline_features
+from models.estimator import (
+    SEED,
+    fit_pipeline,
+    held_out_loss,
+    lightgbm_settings,
+    model_input,
+    pipeline_features,
+)
 from models.evaluation import binary_figures
 from models.explanations import feature_importance, top_factors
 from models.model_card import CardFacts
@@ -47,6 +54,7 @@ from models.table_plan import (
     univariate_auc,
 )
 from models.training_run import register_and_gate
+from models.value_shares import fit_shares, share_columns, share_feature, with_shares
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +77,8 @@ class BuilderRun:
             default settings (`lgbm_default_*`) and the single-column baseline (`baseline_*`).
         default_figures: LightGBM defaults' out-of-fold figures with intervals.
         baseline_column: the column the baseline used.
+        value_shares: the columns whose value shares the registered version learns from.
+        share_folds: in how many cross-validation folds value shares were kept.
         seconds: time spent cross-validating and refitting.
     """
 
@@ -79,6 +89,8 @@ class BuilderRun:
     cv: dict[str, float] = field(default_factory=dict)
     default_figures: dict[str, Figure] = field(default_factory=dict)
     baseline_column: str = ""
+    value_shares: list[str] = field(default_factory=list)
+    share_folds: int = 0
     seconds: float = 0.0
 
 
@@ -112,6 +124,39 @@ def _baseline_oof(x: pl.DataFrame, y: np.ndarray, folds: list) -> tuple[np.ndarr
     return scores, max(chosen, key=chosen.get)
 
 
+def choose_shares(x: pl.DataFrame, y: np.ndarray, categorical: list[str]) -> tuple[dict, str]:
+    """Whether the model learns from how common each value is, decided on the given rows only.
+
+    A fifth of the rows (stratified) is held out; LightGBM is early-stopped on it once with the
+    features alone and once with their value shares (counted on the other four fifths); the
+    shares are kept when they lower the held-out log loss.
+
+    Args:
+        x: features of the rows the model will be fitted on (from `features_of`).
+        y: their 0/1 labels.
+        categorical: the categorical features.
+
+    Returns:
+        (the value shares counted on all of `x`'s rows, or {} when not kept; the reason in words).
+    """
+    columns = share_columns(x)
+    if not columns:
+        return {}, "no column has 3 to 1,000 distinct values"
+    fit, held = next(StratifiedKFold(FOLDS, shuffle=True, random_state=SEED).split(np.zeros(len(y)), y))
+    if min(y[held].sum(), len(held) - y[held].sum()) < 1:
+        return {}, "too few rows of one class to compare"
+    features = list(x.columns)
+    shared = with_shares(x, fit_shares(x[fit], columns))
+    losses = {}
+    for label, names in (("plain", features), ("shares", features + [share_feature(c) for c in columns])):
+        data = model_input(shared, names, categorical)
+        losses[label] = held_out_loss(data.iloc[fit], y[fit], data.iloc[held], y[held], categorical)[1]
+    verdict = f"held-out log loss {losses['shares']:.4f} with value shares, {losses['plain']:.4f} without"
+    if losses["shares"] < losses["plain"]:
+        return fit_shares(x, columns), verdict
+    return {}, verdict
+
+
 def cross_validate(x: pl.DataFrame, y: np.ndarray, categorical: list[str]) -> dict:
     """Out-of-fold scores of Kindred's pipeline, LightGBM defaults and the single-column baseline.
 
@@ -121,8 +166,9 @@ def cross_validate(x: pl.DataFrame, y: np.ndarray, categorical: list[str]) -> di
         categorical: the categorical features.
 
     Returns:
-        `kindred`, `lgbm_default`, `baseline` out-of-fold score arrays, `baseline_column`, and
-        `cv` (each one's ROC-AUC and PR-AUC averaged over the folds).
+        `kindred`, `lgbm_default`, `baseline` out-of-fold score arrays, `baseline_column`,
+        `share_folds` (in how many folds Kindred kept value shares, chosen on the fold's training
+        rows), and `cv` (each one's ROC-AUC and PR-AUC averaged over the folds).
     """
     from sklearn.metrics import average_precision_score, roc_auc_score
 
@@ -132,9 +178,16 @@ def cross_validate(x: pl.DataFrame, y: np.ndarray, categorical: list[str]) -> di
     as_categories = data.astype({c: "category" for c in categorical})
     ours, default = np.empty(len(y)), np.empty(len(y))
     per_fold: dict[str, list[float]] = {}
+    share_folds = 0
     for train, test in folds:
-        pipeline = fit_pipeline(data.iloc[train], y[train], categorical, calibrate=True, early_stopping=True)
-        ours[test] = pipeline.predict_proba(data.iloc[test])[:, 1]
+        shares, _ = choose_shares(x[train], y[train], categorical)
+        share_folds += bool(shares)
+        names = features + [share_feature(c) for c in shares]
+        fold_data = model_input(with_shares(x, shares), names, categorical)
+        pipeline = fit_pipeline(
+            fold_data.iloc[train], y[train], categorical, calibrate=True, early_stopping=True
+        )
+        ours[test] = pipeline.predict_proba(fold_data.iloc[test])[:, 1]
         plain = LGBMClassifier(random_state=SEED, n_jobs=2, verbose=-1).fit(
             as_categories.iloc[train], y[train]
         )
@@ -149,6 +202,7 @@ def cross_validate(x: pl.DataFrame, y: np.ndarray, categorical: list[str]) -> di
         "lgbm_default": default,
         "baseline": baseline,
         "baseline_column": column,
+        "share_folds": share_folds,
         "cv": cv,
     }
 
@@ -185,8 +239,12 @@ def train(path: Path, *, target: str, id_column: str, name: str, drop: tuple[str
     y = (labelled[target] == plan.positive).cast(pl.Int8).to_numpy().astype(int)
     x = features_of(labelled, plan)
     folds = cross_validate(x, y, plan.categorical)
-    data = model_input(x, plan.features, plan.categorical)
+    shares, shares_verdict = choose_shares(x, y, plan.categorical)
+    plan = replace(plan, value_shares=shares)
+    data = model_input(with_shares(x, shares), plan.features, plan.categorical)
     final = fit_pipeline(data, y, plan.categorical, calibrate=True, early_stopping=True)
+    # Every share feature any version trained on this file could use, for scoring the champion.
+    every_share = with_shares(x, fit_shares(x, share_columns(x)))
 
     run = ModelRun(name, None, 0)
     run.n_train = run.n_holdout = len(y)
@@ -203,7 +261,7 @@ def train(path: Path, *, target: str, id_column: str, name: str, drop: tuple[str
 
     def evaluate(model) -> np.ndarray:
         names, categories = pipeline_features(model)
-        return model.predict_proba(model_input(x, names, categories))[:, 1]
+        return model.predict_proba(model_input(every_share, names, categories))[:, 1]
 
     dropped = "\n".join(f"- `{d.column}`: {d.reason}" for d in plan.dropped) or "none"
     used = "\n".join(f"- `{c.name}`: {c.kind}" + (f" ({c.note})" if c.note else "") for c in plan.columns)
@@ -250,6 +308,8 @@ def train(path: Path, *, target: str, id_column: str, name: str, drop: tuple[str
             settings={
                 "LightGBM": lightgbm_settings(final),
                 "calibration": "sigmoid (Platt), 3 folds",
+                "value shares": ("kept" if shares else "not kept")
+                + f" ({shares_verdict}; kept in {folds['share_folds']} of {FOLDS} cross-validation folds)",
             },
             sections=[("Columns used", used), ("Columns left out", dropped)],
             classic=run.classic,
@@ -264,6 +324,7 @@ def train(path: Path, *, target: str, id_column: str, name: str, drop: tuple[str
             "id_column": id_column,
             "features": ",".join(plan.features),
             "dropped": ",".join(d.column for d in plan.dropped),
+            "value_shares": ",".join(shares),
             **lightgbm_settings(final),
             **{f"cv_{k}": round(v, 4) for k, v in folds["cv"].items()},
         },
@@ -279,6 +340,8 @@ def train(path: Path, *, target: str, id_column: str, name: str, drop: tuple[str
         cv=folds["cv"],
         default_figures=run.classic_figures,
         baseline_column=folds["baseline_column"],
+        value_shares=list(shares),
+        share_folds=folds["share_folds"],
         seconds=time.perf_counter() - started,
     )
 

@@ -27,6 +27,8 @@ import numpy as np
 import polars as pl
 from sklearn.metrics import roc_auc_score
 
+from models.value_shares import share_feature, with_shares
+
 NULL_WORDS = ("", "na", "n/a", "nan", "null", "none", "?", "-")
 TRUE_WORDS = ("true", "t", "yes", "y", "1")
 FALSE_WORDS = ("false", "f", "no", "n", "0")
@@ -112,6 +114,8 @@ class TablePlan:
         dropped: the columns left out, with reasons.
         reference_date: ages of dates are counted in days before this date (the training file's
             latest date), so scoring uses the same clock.
+        value_shares: per feature, the share of training rows holding each value (text), when the
+            model learns from how common a value is (`models.value_shares`); empty otherwise.
     """
 
     target: str
@@ -121,11 +125,14 @@ class TablePlan:
     columns: tuple[ColumnPlan, ...]
     dropped: tuple[Dropped, ...] = field(default_factory=tuple)
     reference_date: str | None = None
+    value_shares: dict[str, dict[str, float]] = field(default_factory=dict)
 
     @property
     def features(self) -> list[str]:
         """The model's feature names, in order."""
-        return [f for column in self.columns for f in column.features()]
+        return [f for column in self.columns for f in column.features()] + [
+            share_feature(f) for f in self.value_shares
+        ]
 
     @property
     def categorical(self) -> list[str]:
@@ -134,6 +141,9 @@ class TablePlan:
 
     def describe(self, feature: str) -> str:
         """A feature in words, for the model card."""
+        for shared in self.value_shares:
+            if feature == share_feature(shared):
+                return f"share of training rows with the same value of {self.describe(shared)}"
         for column in self.columns:
             if feature in column.features():
                 if column.kind == "date":
@@ -276,7 +286,8 @@ def features_of(frame: pl.DataFrame, plan: TablePlan) -> pl.DataFrame:
         plan: the plan the model was trained with.
 
     Returns:
-        One column per feature: floats for numeric, boolean and date features, text for categories.
+        One column per feature: floats for numeric, boolean and date features, text for categories,
+        then the share features of `plan.value_shares`.
 
     Raises:
         TableError: naming every column of the plan the table lacks.
@@ -321,7 +332,7 @@ def features_of(frame: pl.DataFrame, plan: TablePlan) -> pl.DataFrame:
                     else pl.lit(None, pl.Float64)
                 ).alias(f"{column.name}_age_days"),
             ]
-    return frame.select(out)
+    return with_shares(frame.select(out), plan.value_shares)
 
 
 def univariate_auc(y: np.ndarray, score: np.ndarray) -> float:
