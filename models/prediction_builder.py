@@ -2,7 +2,8 @@
 
 `train` reads the file (`models.table_plan`), then measures the model by 5-fold stratified
 cross-validation: in each fold Kindred's pipeline (the one every Kindred model uses: encoding,
-LightGBM with the number of trees chosen on a fifth of the training rows, Platt calibration), plain
+LightGBM with the number of trees chosen on a fifth of the training rows, Platt calibration; here
+with the value shares of `models.value_shares` when they help on the fold's training rows), plain
 LightGBM with its default settings, and the plain baseline (the single most telling column, chosen
 on the training folds) are fitted on four fifths and score the fifth. Every row is then scored by
 models that never saw it; those out-of-fold scores are the holdout the promotion gate, the model
@@ -30,14 +31,7 @@ from sklearn.model_selection import StratifiedKFold
 
 from models import registry
 from models.bootstrap import Figure
-from models.estimator import (
-    SEED,
-    fit_pipeline,
-    held_out_loss,
-    lightgbm_settings,
-    model_input,
-    pipeline_features,
-)
+from models.estimator import SEED, fit_pipeline, lightgbm_settings, model_input, pipeline_features
 from models.evaluation import binary_figures
 from models.explanations import feature_importance, top_factors
 from models.model_card import CardFacts
@@ -54,7 +48,7 @@ from models.table_plan import (
     univariate_auc,
 )
 from models.training_run import register_and_gate
-from models.value_shares import fit_shares, share_columns, share_feature, with_shares
+from models.value_shares import choose_shares, fit_shares, share_columns, share_feature, with_shares
 
 log = logging.getLogger(__name__)
 
@@ -122,39 +116,6 @@ def _baseline_oof(x: pl.DataFrame, y: np.ndarray, folds: list) -> tuple[np.ndarr
         scores[test] = best_scores
         chosen[best] = chosen.get(best, 0) + 1
     return scores, max(chosen, key=chosen.get)
-
-
-def choose_shares(x: pl.DataFrame, y: np.ndarray, categorical: list[str]) -> tuple[dict, str]:
-    """Whether the model learns from how common each value is, decided on the given rows only.
-
-    A fifth of the rows (stratified) is held out; LightGBM is early-stopped on it once with the
-    features alone and once with their value shares (counted on the other four fifths); the
-    shares are kept when they lower the held-out log loss.
-
-    Args:
-        x: features of the rows the model will be fitted on (from `features_of`).
-        y: their 0/1 labels.
-        categorical: the categorical features.
-
-    Returns:
-        (the value shares counted on all of `x`'s rows, or {} when not kept; the reason in words).
-    """
-    columns = share_columns(x)
-    if not columns:
-        return {}, "no column has 3 to 1,000 distinct values"
-    fit, held = next(StratifiedKFold(FOLDS, shuffle=True, random_state=SEED).split(np.zeros(len(y)), y))
-    if min(y[held].sum(), len(held) - y[held].sum()) < 1:
-        return {}, "too few rows of one class to compare"
-    features = list(x.columns)
-    shared = with_shares(x, fit_shares(x[fit], columns))
-    losses = {}
-    for label, names in (("plain", features), ("shares", features + [share_feature(c) for c in columns])):
-        data = model_input(shared, names, categorical)
-        losses[label] = held_out_loss(data.iloc[fit], y[fit], data.iloc[held], y[held], categorical)[1]
-    verdict = f"held-out log loss {losses['shares']:.4f} with value shares, {losses['plain']:.4f} without"
-    if losses["shares"] < losses["plain"]:
-        return fit_shares(x, columns), verdict
-    return {}, verdict
 
 
 def cross_validate(x: pl.DataFrame, y: np.ndarray, categorical: list[str]) -> dict:

@@ -13,11 +13,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+import numpy as np
 import polars as pl
+from sklearn.model_selection import StratifiedKFold
+
+from models.estimator import SEED, held_out_loss, model_input
 
 MIN_VALUES = 3
 MAX_VALUES = 1000
 SUFFIX = "_share"
+# One fold in this many is held out to decide whether the shares help.
+HELD_OUT_FOLDS = 5
 
 
 def share_feature(column: str) -> str:
@@ -81,3 +87,38 @@ def with_shares(x: pl.DataFrame, shares: Mapping[str, Mapping[str, float]]) -> p
         .alias(share_feature(column))
         for column, table in shares.items()
     )
+
+
+def choose_shares(x: pl.DataFrame, y: np.ndarray, categorical: list[str]) -> tuple[dict, str]:
+    """Whether the model learns from how common each value is, decided on the given rows only.
+
+    A fifth of the rows (stratified) is held out; LightGBM is early-stopped on it once with the
+    features alone and once with their value shares (counted on the other four fifths); the
+    shares are kept when they lower the held-out log loss.
+
+    Args:
+        x: features of the rows the model will be fitted on (from `features_of`).
+        y: their 0/1 labels.
+        categorical: the categorical features.
+
+    Returns:
+        (the value shares counted on all of `x`'s rows, or {} when not kept; the reason in words).
+    """
+    columns = share_columns(x)
+    if not columns:
+        return {}, "no column has 3 to 1,000 distinct values"
+    fit, held = next(
+        StratifiedKFold(HELD_OUT_FOLDS, shuffle=True, random_state=SEED).split(np.zeros(len(y)), y)
+    )
+    if min(y[held].sum(), len(held) - y[held].sum()) < 1:
+        return {}, "too few rows of one class to compare"
+    features = list(x.columns)
+    shared = with_shares(x, fit_shares(x[fit], columns))
+    losses = {}
+    for label, names in (("plain", features), ("shares", features + [share_feature(c) for c in columns])):
+        data = model_input(shared, names, categorical)
+        losses[label] = held_out_loss(data.iloc[fit], y[fit], data.iloc[held], y[held], categorical)[1]
+    verdict = f"held-out log loss {losses['shares']:.4f} with value shares, {losses['plain']:.4f} without"
+    if losses["shares"] < losses["plain"]:
+        return fit_shares(x, columns), verdict
+    return {}, verdict

@@ -7,9 +7,9 @@ import polars as pl
 import pytest
 
 from models import registry
-from models.prediction_builder import PLAN_ARTIFACT, choose_shares, score, train
+from models.prediction_builder import PLAN_ARTIFACT, score, train
 from models.table_plan import TablePlan, features_of, plan_table, read_table
-from models.value_shares import fit_shares, share_columns, with_shares
+from models.value_shares import choose_shares, fit_shares, share_columns, with_shares
 
 
 def _calls(n: int = 3000, seed: int = 5) -> pl.DataFrame:
