@@ -169,6 +169,20 @@ def _view_sql(
     )
 
 
+def _stored_or_view_sql(
+    con: duckdb.DuckDBPyConnection,
+    view: FeatureView,
+    names: list[str],
+    offer_field: str,
+    at: IdentityAsOf,
+    stored: str | None,
+) -> str:
+    if stored is None or view.entity.join_keys != ("profile_id",):
+        return _view_sql(con, view, names, offer_field, at)
+    columns = "".join(f", {feature.name}" for feature in view.features if feature.name in names)
+    return f"SELECT profile_id, CAST(as_of AS TIMESTAMP) AS _as_of{columns} FROM {stored}"
+
+
 def _check_spine(spine: pl.DataFrame, service: FeatureService, views: list[FeatureView]) -> None:
     needed = {"as_of", *(key for view in views for key in view.entity.join_keys)}
     missing = sorted(needed - set(spine.columns))
@@ -191,6 +205,7 @@ def feature_query(
     offer_field: str = "product_category",
     *,
     at: IdentityAsOf,
+    stored: str | None = None,
 ) -> str:
     """The SQL computing a service's features for a spine relation named `_spine_input`.
 
@@ -200,6 +215,9 @@ def feature_query(
         service: the features to compute.
         offer_field: the orders column that names an offer.
         at: the spine's cut-offs and the identity as of each (`identity_as_of.identity_as_of`).
+        stored: a relation holding `profile_id, as_of` and every profile view's features, as
+            `feature_store.materialise` stores them for the spine's one as_of; profile views are
+            read from it instead of computed (every spine person must have a row there).
 
     Returns:
         SQL text whose result is the spine's columns followed by the service's features, in the
@@ -209,7 +227,10 @@ def feature_query(
     base = _base_features(service)
     ctes = [
         "_spine AS (SELECT *, CAST(as_of AS TIMESTAMP) AS _as_of FROM _spine_input)",
-        *(f"v_{view.name} AS ({_view_sql(con, view, base, offer_field, at)})" for view in views),
+        *(
+            f"v_{view.name} AS ({_stored_or_view_sql(con, view, base, offer_field, at, stored)})"
+            for view in views
+        ),
     ]
     joins = "".join(
         f" LEFT JOIN v_{view.name} ON "
@@ -241,6 +262,7 @@ def training_set(
     service: FeatureService,
     *,
     offer_field: str = "product_category",
+    stored: str | None = None,
 ) -> pl.DataFrame:
     """Point-in-time correct features for each spine row, using only facts strictly before its as_of.
 
@@ -255,6 +277,8 @@ def training_set(
             views (`profile_id`, and `offer_id` for offer features), and any label columns.
         service: the features to compute.
         offer_field: the orders column that names an offer (`product_category` or `product_id`).
+        stored: profile views' features already computed for the spine's one as_of (see
+            `feature_query`); None computes everything.
 
     Returns:
         The spine's columns, in its row order, followed by the service's features in service order.
@@ -270,7 +294,8 @@ def training_set(
     con.register(name, spine.with_row_index("_spine_row").to_arrow())
     try:
         with identity_as_of(con, cutoffs) as at:
-            sql = feature_query(con, spine.columns, service, offer_field, at=at).replace("_spine_input", name)
+            sql = feature_query(con, spine.columns, service, offer_field, at=at, stored=stored)
+            sql = sql.replace("_spine_input", name)
             return con.sql(sql).pl()
     finally:
         con.unregister(name)

@@ -23,6 +23,7 @@ import polars as pl
 from sklearn.pipeline import Pipeline
 
 from feature_store.definitions import NEXT_BEST_OFFER, OFFER_ORDERS
+from feature_store.materialise import features_for_scoring
 from feature_store.offer_affinity import offer_candidates
 from feature_store.point_in_time import feature_description, feature_type, training_set
 from feature_store.sources import CATALOG, check_offer_field, source_sql
@@ -359,7 +360,7 @@ def score_offers(
         else:
             spine, unreachable = reachable_for_offers(con, spine, channels=channels, consent=consent)
             pairs = offer_candidates(con, spine, offer_field=offer_field, n_popular=_n_popular(top_k))
-        frame = training_set(con, pairs, NEXT_BEST_OFFER, offer_field=offer_field)
+        frame = features_for_scoring(con, pairs, NEXT_BEST_OFFER, offer_field=offer_field)
     with step(seconds, "scoring"):
         ranked = _rank_with(model, frame, top_k)
     with step(seconds, "writes"):
