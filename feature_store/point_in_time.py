@@ -156,16 +156,62 @@ def _view_sql(
         ttl_days=view.ttl_days,
         people="_spine" if "profile_id" in keys else None,
     )
-    aggregates = ", ".join(
-        f"{_aggregate_sql(view, feature)} AS {feature.name}"
-        for feature in view.features
-        if feature.name in names
+    wanted = [feature for feature in view.features if feature.name in names]
+    distinct = [feature for feature in wanted if feature.aggregation == "count_distinct"]
+    k_keys = "".join(f"k.{key}, " for key in keys)
+    spine_keys = f"(SELECT DISTINCT {key_list}_as_of FROM _spine) k"
+    if not distinct:
+        aggregates = ", ".join(f"{_aggregate_sql(view, feature)} AS {feature.name}" for feature in wanted)
+        return (
+            f"SELECT {k_keys}k._as_of, {aggregates} FROM {spine_keys} "
+            f"LEFT JOIN ({facts}) f ON {' AND '.join(on)} GROUP BY {k_keys}k._as_of"
+        )
+    # DuckDB gives every count(DISTINCT ...) FILTER its own hash aggregate and join (six over the
+    # order lines of a million people took 23 s). Counted instead: group the facts once per
+    # distinct expression by (keys, value), keep each feature's latest qualifying time, and count
+    # the values whose latest time falls in the feature's window: the same number.
+    facts_name = f"_facts_{view.name}"
+    aggregates = "".join(
+        f", {_aggregate_sql(view, feature)} AS {feature.name}"
+        for feature in wanted
+        if feature.aggregation != "count_distinct"
+    )
+    selects = [
+        f"SELECT {k_keys}k._as_of{aggregates} FROM {spine_keys} LEFT JOIN {facts_name} f ON {' AND '.join(on)} GROUP BY {k_keys}k._as_of"
+    ]
+    by_expression: dict[str, list[Feature]] = {}
+    for feature in distinct:
+        by_expression.setdefault(str(feature.expression), []).append(feature)
+    for expression, features in by_expression.items():
+        latest = ", ".join(
+            f"max(f.ts){' FILTER (WHERE ' + feature.where + ')' if feature.where else ''} AS _latest_{feature.name}"
+            for feature in features
+        ).replace("{as_of}", "k._as_of")
+        counts = ", ".join(
+            f"count(_latest_{feature.name})"
+            + (
+                f" FILTER (WHERE _latest_{feature.name} >= _as_of - INTERVAL {int(feature.window_days)} DAY)"
+                if feature.window_days and (view.ttl_days is None or feature.window_days < view.ttl_days)
+                else ""
+            )
+            + f" AS {feature.name}"
+            for feature in features
+        )
+        values = (
+            f"SELECT {k_keys}k._as_of, {latest} FROM {spine_keys} JOIN {facts_name} f ON {' AND '.join(on)} "
+            f"WHERE ({expression}) IS NOT NULL GROUP BY {k_keys}k._as_of, ({expression})"
+        )
+        selects.append(f"SELECT {key_list}_as_of, {counts} FROM ({values}) GROUP BY {key_list}_as_of")
+    joined = " ".join(
+        f"LEFT JOIN ({select}) d{i} USING ({key_list}_as_of)" for i, select in enumerate(selects[1:])
+    )
+    distinct_columns = "".join(f", coalesce({feature.name}, 0) AS {feature.name}" for feature in distinct)
+    plain_columns = "".join(
+        f", {feature.name}" for feature in wanted if feature.aggregation != "count_distinct"
     )
     return (
-        f"SELECT {''.join(f'k.{key}, ' for key in keys)}k._as_of, {aggregates} "
-        f"FROM (SELECT DISTINCT {key_list}_as_of FROM _spine) k "
-        f"LEFT JOIN ({facts}) f ON {' AND '.join(on)} "
-        f"GROUP BY {''.join(f'k.{key}, ' for key in keys)}k._as_of"
+        f"WITH {facts_name} AS MATERIALIZED ({facts}) "
+        f"SELECT {key_list}_as_of{plain_columns}{distinct_columns} FROM ({selects[0]}) d {joined}"
     )
 
 
