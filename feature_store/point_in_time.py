@@ -139,15 +139,21 @@ def _aggregate_sql(view: FeatureView, feature: Feature) -> str:
     return sql.replace("{as_of}", "k._as_of")
 
 
+# What an aggregate is over no facts at all, for keys with no fact in the view's window.
+_EMPTY_VALUE = {"count": "0", "count_distinct": "0", "sum": "0", "any": "false"}
+
+
 def _view_sql(
     con: duckdb.DuckDBPyConnection, view: FeatureView, names: list[str], offer_field: str, at: IdentityAsOf
 ) -> str:
     keys = view.entity.join_keys
     key_list = "".join(f"{key}, " for key in keys)
-    # Facts come once per cut-off, attributed to the person as known at it (`identity_as_of`).
-    on = [f"f.{key} = k.{key}" for key in keys] + ["f._as_of = k._as_of", "f.ts < k._as_of"]
+    f_keys = "".join(f"f.{key}, " for key in keys)
+    # Facts come once per cut-off (`_as_of`), attributed to the person as known at it
+    # (`identity_as_of`); a row's window is [as_of - ttl, as_of).
+    window = ["f.ts < f._as_of"]
     if view.ttl_days is not None:
-        on.append(f"f.ts >= k._as_of - INTERVAL {int(view.ttl_days)} DAY")
+        window.append(f"f.ts >= f._as_of - INTERVAL {int(view.ttl_days)} DAY")
     facts = source_sql(
         con,
         view.source,
@@ -156,37 +162,34 @@ def _view_sql(
         ttl_days=view.ttl_days,
         people="_spine" if "profile_id" in keys else None,
     )
+    facts_name = f"_facts_{view.name}"
     wanted = [feature for feature in view.features if feature.name in names]
-    distinct = [feature for feature in wanted if feature.aggregation == "count_distinct"]
-    k_keys = "".join(f"k.{key}, " for key in keys)
-    spine_keys = f"(SELECT DISTINCT {key_list}_as_of FROM _spine) k"
-    if not distinct:
-        aggregates = ", ".join(f"{_aggregate_sql(view, feature)} AS {feature.name}" for feature in wanted)
-        return (
-            f"SELECT {k_keys}k._as_of, {aggregates} FROM {spine_keys} "
-            f"LEFT JOIN ({facts}) f ON {' AND '.join(on)} GROUP BY {k_keys}k._as_of"
-        )
+    # Facts are aggregated per (keys, as_of) first and the spine's keys joined after: grouping
+    # the few keys with facts, not every spine row (six million (person, offer) pairs, most with
+    # no fact at all). Keys without facts get each aggregate's value over nothing.
+    plain = [feature for feature in wanted if feature.aggregation != "count_distinct"]
+    aggregates = "".join(
+        f", {_aggregate_sql(view, feature).replace('k._as_of', 'f._as_of')} AS {feature.name}"
+        for feature in plain
+    )
+    groups = (
+        [f"SELECT {f_keys}f._as_of{aggregates} FROM {facts_name} f GROUP BY {f_keys}f._as_of"]
+        if plain
+        else []
+    )
     # DuckDB gives every count(DISTINCT ...) FILTER its own hash aggregate and join (six over the
     # order lines of a million people took 23 s). Counted instead: group the facts once per
     # distinct expression by (keys, value), keep each feature's latest qualifying time, and count
     # the values whose latest time falls in the feature's window: the same number.
-    facts_name = f"_facts_{view.name}"
-    aggregates = "".join(
-        f", {_aggregate_sql(view, feature)} AS {feature.name}"
-        for feature in wanted
-        if feature.aggregation != "count_distinct"
-    )
-    selects = [
-        f"SELECT {k_keys}k._as_of{aggregates} FROM {spine_keys} LEFT JOIN {facts_name} f ON {' AND '.join(on)} GROUP BY {k_keys}k._as_of"
-    ]
     by_expression: dict[str, list[Feature]] = {}
-    for feature in distinct:
-        by_expression.setdefault(str(feature.expression), []).append(feature)
+    for feature in wanted:
+        if feature.aggregation == "count_distinct":
+            by_expression.setdefault(str(feature.expression), []).append(feature)
     for expression, features in by_expression.items():
         latest = ", ".join(
             f"max(f.ts){' FILTER (WHERE ' + feature.where + ')' if feature.where else ''} AS _latest_{feature.name}"
             for feature in features
-        ).replace("{as_of}", "k._as_of")
+        ).replace("{as_of}", "f._as_of")
         counts = ", ".join(
             f"count(_latest_{feature.name})"
             + (
@@ -198,20 +201,30 @@ def _view_sql(
             for feature in features
         )
         values = (
-            f"SELECT {k_keys}k._as_of, {latest} FROM {spine_keys} JOIN {facts_name} f ON {' AND '.join(on)} "
-            f"WHERE ({expression}) IS NOT NULL GROUP BY {k_keys}k._as_of, ({expression})"
+            f"SELECT {f_keys}f._as_of, {latest} FROM {facts_name} f "
+            f"WHERE ({expression}) IS NOT NULL GROUP BY {f_keys}f._as_of, ({expression})"
         )
-        selects.append(f"SELECT {key_list}_as_of, {counts} FROM ({values}) GROUP BY {key_list}_as_of")
-    joined = " ".join(
-        f"LEFT JOIN ({select}) d{i} USING ({key_list}_as_of)" for i, select in enumerate(selects[1:])
+        groups.append(f"SELECT {key_list}_as_of, {counts} FROM ({values}) GROUP BY {key_list}_as_of")
+    joins = " ".join(
+        f"LEFT JOIN ({group}) g{i} ON "
+        + " AND ".join([f"g{i}.{key} = k.{key}" for key in keys] + [f"g{i}._as_of = k._as_of"])
+        for i, group in enumerate(groups)
     )
-    distinct_columns = "".join(f", coalesce({feature.name}, 0) AS {feature.name}" for feature in distinct)
-    plain_columns = "".join(
-        f", {feature.name}" for feature in wanted if feature.aggregation != "count_distinct"
+    # Each feature comes from exactly one group; `plain` features from g0 when there are any.
+    source_of = {feature.name: 0 for feature in plain}
+    for i, features in enumerate(by_expression.values(), start=1 if plain else 0):
+        source_of.update({feature.name: i for feature in features})
+    columns = "".join(
+        f", coalesce(g{source_of[feature.name]}.{feature.name}, {_EMPTY_VALUE[feature.aggregation]}) AS {feature.name}"
+        if feature.aggregation in _EMPTY_VALUE
+        else f", g{source_of[feature.name]}.{feature.name} AS {feature.name}"
+        for feature in wanted
     )
+    materialized = "MATERIALIZED " if len(groups) > 1 else ""
     return (
-        f"WITH {facts_name} AS MATERIALIZED ({facts}) "
-        f"SELECT {key_list}_as_of{plain_columns}{distinct_columns} FROM ({selects[0]}) d {joined}"
+        f"WITH {facts_name} AS {materialized}(SELECT * FROM ({facts}) f WHERE {' AND '.join(window)}) "
+        f"SELECT {''.join(f'k.{key}, ' for key in keys)}k._as_of{columns} "
+        f"FROM (SELECT DISTINCT {key_list}_as_of FROM _spine) k {joins}"
     )
 
 
