@@ -29,7 +29,15 @@ COMPILE_ABOVE = 50_000_000
 THREADS = 2
 
 
-def _compiled(classifier: LGBMClassifier):
+def compiled_model(classifier: LGBMClassifier):
+    """A fitted LightGBM classifier's trees compiled to native code.
+
+    Args:
+        classifier: a fitted LGBMClassifier.
+
+    Returns:
+        The compiled `lleaves.Model`; its `predict` gives probabilities for binary models.
+    """
     import lleaves
 
     started = time.perf_counter()
@@ -67,4 +75,4 @@ def positive_probability(
         compile_trees = len(encoded) * classifier.booster_.num_trees() >= COMPILE_ABOVE
     if not compile_trees or pipeline_features(pipeline)[1]:
         return classifier.predict_proba(encoded)[:, 1]
-    return np.asarray(_compiled(classifier).predict(encoded, n_jobs=THREADS), dtype=np.float64)
+    return np.asarray(compiled_model(classifier).predict(encoded, n_jobs=THREADS), dtype=np.float64)
