@@ -274,7 +274,8 @@ def section(result: dict) -> str:
         "the ranker's trees compiled to native code (lleaves: the same probabilities as LightGBM's predict; "
         f"compiling them took {result['compile_seconds']:.1f} s, inside the ranker's scoring step); people "
         "who objected to profiling get nothing and, for offers, people not reachable by email are left "
-        f"out. The largest steps at {largest['profiles']:,} profiles, of {steps_total:.1f} s: {remaining}.",
+        f"out. The largest steps at {largest['profiles']:,} profiles (medians, which add up to {steps_total:.1f} s): "
+        f"{remaining}.",
     ]
     loads = [f"{s['profiles']:,}: {s['load'][0]:.1f} to {s['load'][1]:.1f}" for s in sizes if "load" in s]
     if loads:

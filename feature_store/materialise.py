@@ -20,7 +20,7 @@ from datetime import date, datetime
 import duckdb
 import polars as pl
 
-from feature_store.definitions import PROFILE_FEATURES
+from feature_store.definitions import FEATURE_VIEWS, ON_DEMAND_FEATURES, PROFILE_FEATURES
 from feature_store.identity_as_of import as_datetime
 from feature_store.point_in_time import latest_features, training_set
 from feature_store.sources import STAGING_COLUMNS, default_as_of, table_columns
@@ -34,6 +34,8 @@ PREVIOUS_TABLE = "features.profile_features_previous"
 INPUTS_TABLE = "features.profile_features_inputs"
 # Identity decides whose facts are whose (and, through link times, who was who at as_of).
 _IDENTITY_TABLES = ("record_xref", "links", "person_records")
+# A table built by a Kindred whose feature definitions differ is stale too.
+_DEFINITIONS = repr((FEATURE_VIEWS, ON_DEMAND_FEATURES))
 
 
 def inputs_fingerprint(con: duckdb.DuckDBPyConnection) -> str:
@@ -41,7 +43,9 @@ def inputs_fingerprint(con: duckdb.DuckDBPyConnection) -> str:
 
     Row counts and an order-free hash of the staging columns the feature store reads (event
     properties aside: only offer features read them, and those are never stored) and of the
-    identity tables, so an appended, changed or deleted row changes it.
+    identity tables, so an appended, changed or deleted row changes it; and the feature
+    definitions themselves, so a table built by a version of Kindred that defines a feature
+    differently is never read.
 
     Args:
         con: warehouse connection.
@@ -66,7 +70,7 @@ def inputs_fingerprint(con: duckdb.DuckDBPyConnection) -> str:
             f"FROM {quote_table(f'{schema}.{table}')} t"
         )
     rows = con.sql(" UNION ALL ".join(parts)).fetchall() if parts else []
-    return hashlib.sha256(repr(sorted(rows)).encode()).hexdigest()
+    return hashlib.sha256(repr((_DEFINITIONS, sorted(rows))).encode()).hexdigest()
 
 
 def stored_features_fresh(con: duckdb.DuckDBPyConnection, as_of: datetime | date) -> bool:

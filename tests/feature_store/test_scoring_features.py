@@ -88,3 +88,11 @@ def test_a_changed_input_or_another_as_of_computes_instead(company):
         )
     finally:
         materialise_profile_features(company, END)
+
+
+def test_a_table_built_with_other_feature_definitions_is_not_read(company, monkeypatch):
+    from feature_store import materialise
+
+    assert stored_features_fresh(company, END)
+    monkeypatch.setattr(materialise, "_DEFINITIONS", materialise._DEFINITIONS + " changed")
+    assert not stored_features_fresh(company, END)
