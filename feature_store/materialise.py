@@ -116,8 +116,10 @@ def features_for_scoring(
     if len(cutoffs) != 1 or not stored_features_fresh(con, cutoffs[0]):
         return training_set(con, spine, service, offer_field=offer_field)
     stored_ids = con.sql(f"SELECT profile_id FROM {quote_table(PROFILE_FEATURES_TABLE)}").pl()["profile_id"]
-    numbered = spine.with_row_index("_scoring_row")
     in_table = pl.col("profile_id").is_in(stored_ids.implode())
+    if spine.select(in_table.all()).item():
+        return training_set(con, spine, service, offer_field=offer_field, stored=PROFILE_FEATURES_TABLE)
+    numbered = spine.with_row_index("_scoring_row")
     found, missing = numbered.filter(in_table), numbered.filter(~in_table)
     frames = [
         training_set(

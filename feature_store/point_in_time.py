@@ -1,9 +1,9 @@
 """Point-in-time correct feature values: for each spine row, only facts strictly before its `as_of`.
 
-Each feature view is computed once per distinct (join keys, as_of) of the spine: the spine is
-joined to the view's facts on the keys with `ts < as_of` (and `ts >= as_of - ttl`), and every
-feature is an aggregate with its own window as a FILTER. The view results are then joined back to
-the spine, so a training set with many cut-offs and a scoring frame go through the same SQL.
+Each feature view is computed once per distinct (join keys, as_of) of the spine: its facts with
+`ts < as_of` (and `ts >= as_of - ttl`) are aggregated per key and cut-off, every feature with its
+own window as a FILTER (`feature_store.view_sql`). The view results are then joined back to the
+spine, so a training set with many cut-offs and a scoring frame go through the same SQL.
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ import polars as pl
 
 from feature_store.definitions import FEATURE_VIEWS, ON_DEMAND_FEATURES
 from feature_store.identity_as_of import IdentityAsOf, as_datetime, identity_as_of
-from feature_store.sources import source_sql, xref_sql
+from feature_store.sources import xref_sql
+from feature_store.view_sql import view_sql
 from feature_store.vocabulary import Feature, FeatureService, FeatureType, FeatureView, OnDemandFeature
 
 _SPINE_COLUMN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -114,134 +115,6 @@ def _base_features(service: FeatureService) -> list[str]:
     return names
 
 
-def _aggregate_sql(view: FeatureView, feature: Feature) -> str:
-    filters = []
-    if feature.window_days and (view.ttl_days is None or feature.window_days < view.ttl_days):
-        filters.append(f"f.ts >= k._as_of - INTERVAL {int(feature.window_days)} DAY")
-    if feature.where:
-        filters.append(f"({feature.where})")
-    if feature.aggregation == "latest":
-        filters.append(f"({feature.expression}) IS NOT NULL")
-    flt = f" FILTER (WHERE {' AND '.join(filters)})" if filters else ""
-    expression = feature.expression
-    sql = {
-        "count": f"count(f.ts){flt}",
-        "count_distinct": f"count(DISTINCT {expression}){flt}",
-        "sum": f"coalesce(sum({expression}){flt}, 0)",
-        "any": f"coalesce(bool_or({expression}){flt}, false)",
-        "latest": f"arg_max({expression}, f.ts){flt}",
-        "mean": f"avg({expression}){flt}",
-        "std": f"stddev_samp({expression}){flt}",
-        "max": f"max({expression}){flt}",
-        "days_since_last": f"date_diff('second', max(f.ts){flt}, k._as_of) / 86400.0",
-        "days_since_first": f"date_diff('second', min(f.ts){flt}, k._as_of) / 86400.0",
-    }[feature.aggregation]
-    return sql.replace("{as_of}", "k._as_of")
-
-
-# What an aggregate is over no facts at all, for keys with no fact in the view's window.
-_EMPTY_VALUE = {"count": "0", "count_distinct": "0", "sum": "0", "any": "false"}
-
-
-def _view_sql(
-    con: duckdb.DuckDBPyConnection, view: FeatureView, names: list[str], offer_field: str, at: IdentityAsOf
-) -> str:
-    keys = view.entity.join_keys
-    key_list = "".join(f"{key}, " for key in keys)
-    f_keys = "".join(f"f.{key}, " for key in keys)
-    # Facts come once per cut-off (`_as_of`), attributed to the person as known at it
-    # (`identity_as_of`); a row's window is [as_of - ttl, as_of).
-    window = ["f.ts < f._as_of"]
-    if view.ttl_days is not None:
-        window.append(f"f.ts >= f._as_of - INTERVAL {int(view.ttl_days)} DAY")
-    facts = source_sql(
-        con,
-        view.source,
-        offer_field,
-        at=at,
-        ttl_days=view.ttl_days,
-        people="_spine" if "profile_id" in keys else None,
-    )
-    facts_name = f"_facts_{view.name}"
-    wanted = [feature for feature in view.features if feature.name in names]
-    # Facts are aggregated per (keys, as_of) first and the spine's keys joined after: grouping
-    # the few keys with facts, not every spine row (six million (person, offer) pairs, most with
-    # no fact at all). Keys without facts get each aggregate's value over nothing.
-    plain = [feature for feature in wanted if feature.aggregation != "count_distinct"]
-    aggregates = "".join(
-        f", {_aggregate_sql(view, feature).replace('k._as_of', 'f._as_of')} AS {feature.name}"
-        for feature in plain
-    )
-    groups = (
-        [f"SELECT {f_keys}f._as_of{aggregates} FROM {facts_name} f GROUP BY {f_keys}f._as_of"]
-        if plain
-        else []
-    )
-    # DuckDB gives every count(DISTINCT ...) FILTER its own hash aggregate and join (six over the
-    # order lines of a million people took 23 s). Counted instead: group the facts once per
-    # distinct expression by (keys, value), keep each feature's latest qualifying time, and count
-    # the values whose latest time falls in the feature's window: the same number.
-    by_expression: dict[str, list[Feature]] = {}
-    for feature in wanted:
-        if feature.aggregation == "count_distinct":
-            by_expression.setdefault(str(feature.expression), []).append(feature)
-    for expression, features in by_expression.items():
-        latest = ", ".join(
-            f"max(f.ts){' FILTER (WHERE ' + feature.where + ')' if feature.where else ''} AS _latest_{feature.name}"
-            for feature in features
-        ).replace("{as_of}", "f._as_of")
-        counts = ", ".join(
-            f"count(_latest_{feature.name})"
-            + (
-                f" FILTER (WHERE _latest_{feature.name} >= _as_of - INTERVAL {int(feature.window_days)} DAY)"
-                if feature.window_days and (view.ttl_days is None or feature.window_days < view.ttl_days)
-                else ""
-            )
-            + f" AS {feature.name}"
-            for feature in features
-        )
-        values = (
-            f"SELECT {f_keys}f._as_of, {latest} FROM {facts_name} f "
-            f"WHERE ({expression}) IS NOT NULL GROUP BY {f_keys}f._as_of, ({expression})"
-        )
-        groups.append(f"SELECT {key_list}_as_of, {counts} FROM ({values}) GROUP BY {key_list}_as_of")
-    joins = " ".join(
-        f"LEFT JOIN ({group}) g{i} ON "
-        + " AND ".join([f"g{i}.{key} = k.{key}" for key in keys] + [f"g{i}._as_of = k._as_of"])
-        for i, group in enumerate(groups)
-    )
-    # Each feature comes from exactly one group; `plain` features from g0 when there are any.
-    source_of = {feature.name: 0 for feature in plain}
-    for i, features in enumerate(by_expression.values(), start=1 if plain else 0):
-        source_of.update({feature.name: i for feature in features})
-    columns = "".join(
-        f", coalesce(g{source_of[feature.name]}.{feature.name}, {_EMPTY_VALUE[feature.aggregation]}) AS {feature.name}"
-        if feature.aggregation in _EMPTY_VALUE
-        else f", g{source_of[feature.name]}.{feature.name} AS {feature.name}"
-        for feature in wanted
-    )
-    materialized = "MATERIALIZED " if len(groups) > 1 else ""
-    return (
-        f"WITH {facts_name} AS {materialized}(SELECT * FROM ({facts}) f WHERE {' AND '.join(window)}) "
-        f"SELECT {''.join(f'k.{key}, ' for key in keys)}k._as_of{columns} "
-        f"FROM (SELECT DISTINCT {key_list}_as_of FROM _spine) k {joins}"
-    )
-
-
-def _stored_or_view_sql(
-    con: duckdb.DuckDBPyConnection,
-    view: FeatureView,
-    names: list[str],
-    offer_field: str,
-    at: IdentityAsOf,
-    stored: str | None,
-) -> str:
-    if stored is None or view.entity.join_keys != ("profile_id",):
-        return _view_sql(con, view, names, offer_field, at)
-    columns = "".join(f", {feature.name}" for feature in view.features if feature.name in names)
-    return f"SELECT profile_id, CAST(as_of AS TIMESTAMP) AS _as_of{columns} FROM {stored}"
-
-
 def _check_spine(spine: pl.DataFrame, service: FeatureService, views: list[FeatureView]) -> None:
     needed = {"as_of", *(key for view in views for key in view.entity.join_keys)}
     missing = sorted(needed - set(spine.columns))
@@ -284,10 +157,17 @@ def feature_query(
     """
     views = service_views(service)
     base = _base_features(service)
+    # Each entity's distinct (keys, as_of) once, for every view of that entity computed here.
+    computed = [view for view in views if stored is None or view.entity.join_keys != ("profile_id",)]
+    entities = {view.entity.name: view.entity for view in computed}
     ctes = [
         "_spine AS (SELECT *, CAST(as_of AS TIMESTAMP) AS _as_of FROM _spine_input)",
         *(
-            f"v_{view.name} AS ({_stored_or_view_sql(con, view, base, offer_field, at, stored)})"
+            f"_keys_{name} AS (SELECT DISTINCT {''.join(f'{key}, ' for key in entity.join_keys)}_as_of FROM _spine)"
+            for name, entity in entities.items()
+        ),
+        *(
+            f"v_{view.name} AS ({view_sql(con, view, base, offer_field, at=at, stored=stored)})"
             for view in views
         ),
     ]
@@ -300,19 +180,17 @@ def feature_query(
         for view in views
     )
     base_columns = ", ".join(f"v_{CATALOGUE.by_name[name][0].name}.{name} AS {name}" for name in base)
-    inner = f"SELECT s._spine_row, {base_columns} FROM _spine s{joins}"
+    inner = f"SELECT s.*, {base_columns} FROM _spine s{joins}"
     outputs = []
     for name in service.features:
         if name in CATALOGUE.on_demand:
             outputs.append(f"({CATALOGUE.on_demand[name].expression}) AS {name}")
         else:
             outputs.append(name)
-    spine_list = ", ".join(f's."{c}"' for c in spine_columns)
-    return (
-        f"WITH {', '.join(ctes)} "
-        f"SELECT {spine_list}, {', '.join(outputs)} FROM _spine s "
-        f"JOIN ({inner}) v ON v._spine_row = s._spine_row ORDER BY s._spine_row"
-    )
+    spine_list = ", ".join(f'v."{c}"' for c in spine_columns)
+    # Spine columns never share a feature's name (`_check_spine`), so on-demand expressions read
+    # the features by name beside them.
+    return f"WITH {', '.join(ctes)} SELECT {spine_list}, {', '.join(outputs)} FROM ({inner}) v ORDER BY v._spine_row"
 
 
 def training_set(
