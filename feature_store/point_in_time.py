@@ -1,9 +1,9 @@
 """Point-in-time correct feature values: for each spine row, only facts strictly before its `as_of`.
 
-Each feature view is computed once per distinct (join keys, as_of) of the spine: the spine is
-joined to the view's facts on the keys with `ts < as_of` (and `ts >= as_of - ttl`), and every
-feature is an aggregate with its own window as a FILTER. The view results are then joined back to
-the spine, so a training set with many cut-offs and a scoring frame go through the same SQL.
+Each feature view is computed once per distinct (join keys, as_of) of the spine: its facts with
+`ts < as_of` (and `ts >= as_of - ttl`) are aggregated per key and cut-off, every feature with its
+own window as a FILTER (`feature_store.view_sql`). The view results are then joined back to the
+spine, so a training set with many cut-offs and a scoring frame go through the same SQL.
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ import polars as pl
 
 from feature_store.definitions import FEATURE_VIEWS, ON_DEMAND_FEATURES
 from feature_store.identity_as_of import IdentityAsOf, as_datetime, identity_as_of
-from feature_store.sources import source_sql, xref_sql
+from feature_store.sources import xref_sql
+from feature_store.view_sql import view_sql
 from feature_store.vocabulary import Feature, FeatureService, FeatureType, FeatureView, OnDemandFeature
 
 _SPINE_COLUMN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -114,61 +115,6 @@ def _base_features(service: FeatureService) -> list[str]:
     return names
 
 
-def _aggregate_sql(view: FeatureView, feature: Feature) -> str:
-    filters = []
-    if feature.window_days and (view.ttl_days is None or feature.window_days < view.ttl_days):
-        filters.append(f"f.ts >= k._as_of - INTERVAL {int(feature.window_days)} DAY")
-    if feature.where:
-        filters.append(f"({feature.where})")
-    if feature.aggregation == "latest":
-        filters.append(f"({feature.expression}) IS NOT NULL")
-    flt = f" FILTER (WHERE {' AND '.join(filters)})" if filters else ""
-    expression = feature.expression
-    sql = {
-        "count": f"count(f.ts){flt}",
-        "count_distinct": f"count(DISTINCT {expression}){flt}",
-        "sum": f"coalesce(sum({expression}){flt}, 0)",
-        "any": f"coalesce(bool_or({expression}){flt}, false)",
-        "latest": f"arg_max({expression}, f.ts){flt}",
-        "mean": f"avg({expression}){flt}",
-        "std": f"stddev_samp({expression}){flt}",
-        "max": f"max({expression}){flt}",
-        "days_since_last": f"date_diff('second', max(f.ts){flt}, k._as_of) / 86400.0",
-        "days_since_first": f"date_diff('second', min(f.ts){flt}, k._as_of) / 86400.0",
-    }[feature.aggregation]
-    return sql.replace("{as_of}", "k._as_of")
-
-
-def _view_sql(
-    con: duckdb.DuckDBPyConnection, view: FeatureView, names: list[str], offer_field: str, at: IdentityAsOf
-) -> str:
-    keys = view.entity.join_keys
-    key_list = "".join(f"{key}, " for key in keys)
-    # Facts come once per cut-off, attributed to the person as known at it (`identity_as_of`).
-    on = [f"f.{key} = k.{key}" for key in keys] + ["f._as_of = k._as_of", "f.ts < k._as_of"]
-    if view.ttl_days is not None:
-        on.append(f"f.ts >= k._as_of - INTERVAL {int(view.ttl_days)} DAY")
-    facts = source_sql(
-        con,
-        view.source,
-        offer_field,
-        at=at,
-        ttl_days=view.ttl_days,
-        people="_spine" if "profile_id" in keys else None,
-    )
-    aggregates = ", ".join(
-        f"{_aggregate_sql(view, feature)} AS {feature.name}"
-        for feature in view.features
-        if feature.name in names
-    )
-    return (
-        f"SELECT {''.join(f'k.{key}, ' for key in keys)}k._as_of, {aggregates} "
-        f"FROM (SELECT DISTINCT {key_list}_as_of FROM _spine) k "
-        f"LEFT JOIN ({facts}) f ON {' AND '.join(on)} "
-        f"GROUP BY {''.join(f'k.{key}, ' for key in keys)}k._as_of"
-    )
-
-
 def _check_spine(spine: pl.DataFrame, service: FeatureService, views: list[FeatureView]) -> None:
     needed = {"as_of", *(key for view in views for key in view.entity.join_keys)}
     missing = sorted(needed - set(spine.columns))
@@ -191,6 +137,7 @@ def feature_query(
     offer_field: str = "product_category",
     *,
     at: IdentityAsOf,
+    stored: str | None = None,
 ) -> str:
     """The SQL computing a service's features for a spine relation named `_spine_input`.
 
@@ -200,6 +147,9 @@ def feature_query(
         service: the features to compute.
         offer_field: the orders column that names an offer.
         at: the spine's cut-offs and the identity as of each (`identity_as_of.identity_as_of`).
+        stored: a relation holding `profile_id, as_of` and every profile view's features, as
+            `feature_store.materialise` stores them for the spine's one as_of; profile views are
+            read from it instead of computed (every spine person must have a row there).
 
     Returns:
         SQL text whose result is the spine's columns followed by the service's features, in the
@@ -207,9 +157,19 @@ def feature_query(
     """
     views = service_views(service)
     base = _base_features(service)
+    # Each entity's distinct (keys, as_of) once, for every view of that entity computed here.
+    computed = [view for view in views if stored is None or view.entity.join_keys != ("profile_id",)]
+    entities = {view.entity.name: view.entity for view in computed}
     ctes = [
         "_spine AS (SELECT *, CAST(as_of AS TIMESTAMP) AS _as_of FROM _spine_input)",
-        *(f"v_{view.name} AS ({_view_sql(con, view, base, offer_field, at)})" for view in views),
+        *(
+            f"_keys_{name} AS (SELECT DISTINCT {''.join(f'{key}, ' for key in entity.join_keys)}_as_of FROM _spine)"
+            for name, entity in entities.items()
+        ),
+        *(
+            f"v_{view.name} AS ({view_sql(con, view, base, offer_field, at=at, stored=stored)})"
+            for view in views
+        ),
     ]
     joins = "".join(
         f" LEFT JOIN v_{view.name} ON "
@@ -220,19 +180,17 @@ def feature_query(
         for view in views
     )
     base_columns = ", ".join(f"v_{CATALOGUE.by_name[name][0].name}.{name} AS {name}" for name in base)
-    inner = f"SELECT s._spine_row, {base_columns} FROM _spine s{joins}"
+    inner = f"SELECT s.*, {base_columns} FROM _spine s{joins}"
     outputs = []
     for name in service.features:
         if name in CATALOGUE.on_demand:
             outputs.append(f"({CATALOGUE.on_demand[name].expression}) AS {name}")
         else:
             outputs.append(name)
-    spine_list = ", ".join(f's."{c}"' for c in spine_columns)
-    return (
-        f"WITH {', '.join(ctes)} "
-        f"SELECT {spine_list}, {', '.join(outputs)} FROM _spine s "
-        f"JOIN ({inner}) v ON v._spine_row = s._spine_row ORDER BY s._spine_row"
-    )
+    spine_list = ", ".join(f'v."{c}"' for c in spine_columns)
+    # Spine columns never share a feature's name (`_check_spine`), so on-demand expressions read
+    # the features by name beside them.
+    return f"WITH {', '.join(ctes)} SELECT {spine_list}, {', '.join(outputs)} FROM ({inner}) v ORDER BY v._spine_row"
 
 
 def training_set(
@@ -241,6 +199,7 @@ def training_set(
     service: FeatureService,
     *,
     offer_field: str = "product_category",
+    stored: str | None = None,
 ) -> pl.DataFrame:
     """Point-in-time correct features for each spine row, using only facts strictly before its as_of.
 
@@ -255,6 +214,8 @@ def training_set(
             views (`profile_id`, and `offer_id` for offer features), and any label columns.
         service: the features to compute.
         offer_field: the orders column that names an offer (`product_category` or `product_id`).
+        stored: profile views' features already computed for the spine's one as_of (see
+            `feature_query`); None computes everything.
 
     Returns:
         The spine's columns, in its row order, followed by the service's features in service order.
@@ -270,7 +231,8 @@ def training_set(
     con.register(name, spine.with_row_index("_spine_row").to_arrow())
     try:
         with identity_as_of(con, cutoffs) as at:
-            sql = feature_query(con, spine.columns, service, offer_field, at=at).replace("_spine_input", name)
+            sql = feature_query(con, spine.columns, service, offer_field, at=at, stored=stored)
+            sql = sql.replace("_spine_input", name)
             return con.sql(sql).pl()
     finally:
         con.unregister(name)

@@ -26,6 +26,7 @@ import numpy as np
 import polars as pl
 from sklearn.pipeline import Pipeline
 
+from feature_store.materialise import features_for_scoring
 from feature_store.point_in_time import feature_description, feature_type, training_set
 from feature_store.vocabulary import FeatureService
 from models import registry
@@ -167,7 +168,11 @@ def score_population(
     features, categorical = pipeline_features(model)
     with step(seconds, "features"):
         population, withheld = may_profile(con, spec.population(con, [as_of], 0).drop("label"), consent)
-        frame = spec.frame(con, population, horizon_days)
+        # The run's profile features, when built at this as_of from the same inputs, are read
+        # rather than computed again (`feature_store.materialise`): the same values.
+        frame = features_for_scoring(con, population, spec.service)
+        if spec.add_features:
+            frame = spec.add_features(con, frame, horizon_days)
         x = model_input(frame, features, categorical)
     with step(seconds, "scoring"):
         # Encoded once: the scores and the reasons read the same encoded rows.

@@ -23,10 +23,12 @@ import polars as pl
 from sklearn.pipeline import Pipeline
 
 from feature_store.definitions import NEXT_BEST_OFFER, OFFER_ORDERS
+from feature_store.materialise import features_for_scoring
 from feature_store.offer_affinity import offer_candidates
 from feature_store.point_in_time import feature_description, feature_type, training_set
 from feature_store.sources import CATALOG, check_offer_field, source_sql
 from models import registry
+from models.compiled_trees import positive_probability
 from models.consent_filter import may_profile, reachable_for_offers
 from models.estimator import LGBM_PARAMS, fit_pipeline, model_input, pipeline_features
 from models.evaluation import buyer_outcomes, keep_top_k, ranking_figures, ranking_values
@@ -97,7 +99,7 @@ def _rank_with(model: Pipeline, frame: pl.DataFrame, k: int) -> pl.DataFrame:
     features, categorical = pipeline_features(model)
     x = model_input(frame, features, categorical)
     scored = frame.select("profile_id", "offer_id").with_columns(
-        score=pl.Series(model.predict_proba(x)[:, 1] if frame.height else np.array([]), dtype=pl.Float64)
+        score=pl.Series(positive_probability(model, x), dtype=pl.Float64)
     )
     return keep_top_k(scored, k)
 
@@ -358,7 +360,7 @@ def score_offers(
         else:
             spine, unreachable = reachable_for_offers(con, spine, channels=channels, consent=consent)
             pairs = offer_candidates(con, spine, offer_field=offer_field, n_popular=_n_popular(top_k))
-        frame = training_set(con, pairs, NEXT_BEST_OFFER, offer_field=offer_field)
+        frame = features_for_scoring(con, pairs, NEXT_BEST_OFFER, offer_field=offer_field)
     with step(seconds, "scoring"):
         ranked = _rank_with(model, frame, top_k)
     with step(seconds, "writes"):

@@ -196,3 +196,35 @@ def test_the_offer_field_is_checked():
     con = connect(":memory:")
     with pytest.raises(ValueError, match="offer_field"):
         next_best_offer.train_and_score(con, offer_field="amount", as_of=datetime(2024, 1, 1))
+
+
+def test_scores_from_stored_features_and_compiled_trees_equal_the_computed_ones(trained, monkeypatch):
+    """Scoring that reads the run's `features.profile_features` (and ranks offers with compiled
+    trees) writes the scores the training run wrote by computing every feature from staging."""
+    from feature_store.materialise import materialise_profile_features, stored_features_fresh
+    from models import compiled_trees
+    from models.next_best_offer import score_offers
+
+    con, _, _ = trained
+    before = {
+        "predictions": read_table(con, "scores.predictions").sort("model", "profile_id"),
+        "offers": read_table(con, "scores.offers").sort("profile_id", "rank"),
+    }
+    materialise_profile_features(con, END)
+    assert stored_features_fresh(con, END)
+    monkeypatch.setattr(compiled_trees, "COMPILE_ABOVE", 0)
+    for spec in (lead_score.SPEC, churn_risk.spec()):
+        score_population(con, spec, END, horizon_days=HORIZON)
+    score_offers(con, END, offer_field="product_category", top_k=2)
+    after = {
+        "predictions": read_table(con, "scores.predictions").sort("model", "profile_id"),
+        "offers": read_table(con, "scores.offers").sort("profile_id", "rank"),
+    }
+    for table, keys in (
+        ("predictions", ["profile_id", "model"]),
+        ("offers", ["profile_id", "rank", "offer_id"]),
+    ):
+        assert after[table].height == before[table].height > 0
+        assert after[table].select(keys).equals(before[table].select(keys)), table
+        difference = (after[table]["score"] - before[table]["score"]).abs().max()
+        assert difference < 1e-12, f"{table}: scores differ by {difference}"
