@@ -16,6 +16,8 @@ falls back to LightGBM's `pred_contrib` on every row, so the result is always Li
 from __future__ import annotations
 
 import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import lightgbm
 import numpy as np
@@ -29,6 +31,8 @@ _ZERO = 1e-35
 _MAX_SPLITS = 62
 # Up to this many splits, patterns are numbered through a table of 2^splits entries.
 _TABLE_SPLITS = 20
+# Threads sharing the trees: the machine's two cores.
+THREADS = 2
 
 
 def _splits(node: dict, found: list[dict]) -> list[dict]:
@@ -133,14 +137,38 @@ def tree_contributions(
     missing = np.isnan(columns)
     reached = booster.predict(encoded, pred_leaf=True).reshape(encoded.shape[0], -1)
     trees = booster.dump_model()["tree_info"]
-    total = np.zeros((encoded.shape[0], encoded.shape[1] + 1), order="F")
-    for number, tree in enumerate(trees):
-        patterns = _tree_patterns(columns, missing, tree, reached[:, number])
-        if patterns is None:
-            log.warning("tree %d: split sides do not match LightGBM's leaves; computing every row", number)
-            return booster.predict(encoded, pred_contrib=True)
-        first, pattern = patterns
-        values = booster.predict(encoded[first], start_iteration=number, num_iteration=1, pred_contrib=True)
-        for used in np.flatnonzero(np.any(values != 0.0, axis=0)):
-            total[:, used] += values[pattern, used]
-    return np.ascontiguousarray(total)
+    # The trees are shared out between threads: numpy releases the GIL for the per-row work, so
+    # each core works out its own trees' patterns and sums, and the partial sums are added.
+    shares = [
+        list(part) for part in np.array_split(np.arange(len(trees)), min(THREADS, len(trees))) if len(part)
+    ]
+
+    predicting = threading.Lock()
+
+    def sum_of(numbers: list[int]) -> np.ndarray | None:
+        total = np.zeros((encoded.shape[0], encoded.shape[1] + 1), order="F")
+        for number in numbers:
+            patterns = _tree_patterns(columns, missing, trees[number], reached[:, number])
+            if patterns is None:
+                log.warning(
+                    "tree %d: split sides do not match LightGBM's leaves; computing every row", number
+                )
+                return None
+            first, pattern = patterns
+            with predicting:  # a Booster keeps one predictor for its iteration range: one at a time
+                values = booster.predict(
+                    encoded[first], start_iteration=number, num_iteration=1, pred_contrib=True
+                )
+            for used in np.flatnonzero(np.any(values != 0.0, axis=0)):
+                total[:, used] += values[pattern, used]
+        return total
+
+    with ThreadPoolExecutor(max_workers=len(shares)) as pool:
+        sums = list(pool.map(sum_of, shares))
+    if any(part is None for part in sums):
+        return booster.predict(encoded, pred_contrib=True)
+    return (
+        np.ascontiguousarray(np.sum(sums, axis=0))
+        if sums
+        else np.zeros((encoded.shape[0], encoded.shape[1] + 1))
+    )
