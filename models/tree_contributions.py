@@ -89,29 +89,30 @@ def _tree_patterns(
         return np.zeros(1, dtype=np.int64), np.zeros(rows, dtype=np.int64)
     if len(splits) > _MAX_SPLITS:
         return None
-    left = np.column_stack(
-        [
-            _goes_left(encoded[:, split["split_feature"]], missing[:, split["split_feature"]], split)
-            for split in splits
-        ]
-    )
-    leaves = np.empty(rows, dtype=np.int64)
-    _leaves(tree["tree_structure"], left, np.arange(rows), leaves)
-    if not np.array_equal(leaves, reached):
-        return None
-    code = left.astype(np.int64) @ (np.int64(1) << np.arange(len(splits), dtype=np.int64))
+    code = np.zeros(rows, dtype=np.int64)
+    for bit, split in enumerate(splits):
+        goes = _goes_left(encoded[:, split["split_feature"]], missing[:, split["split_feature"]], split)
+        code |= goes.astype(np.int64) << bit
     if len(splits) > _TABLE_SPLITS:
         _, first, pattern = np.unique(code, return_index=True, return_inverse=True)
-        return first, pattern.reshape(-1)
-    # Few splits: a lookup table over every possible code numbers the patterns without sorting.
-    number = np.full(1 << len(splits), -1, dtype=np.int64)
-    seen = np.zeros(1 << len(splits), dtype=bool)
-    seen[code] = True
-    codes = np.flatnonzero(seen)
-    number[codes] = np.arange(len(codes))
-    pattern = number[code]
-    first = np.empty(len(codes), dtype=np.int64)
-    first[pattern[::-1]] = np.arange(rows - 1, -1, -1)
+        pattern = pattern.reshape(-1)
+    else:
+        # Few splits: a lookup table over every possible code numbers the patterns without sorting.
+        number = np.full(1 << len(splits), -1, dtype=np.int64)
+        seen = np.zeros(1 << len(splits), dtype=bool)
+        seen[code] = True
+        codes = np.flatnonzero(seen)
+        number[codes] = np.arange(len(codes))
+        pattern = number[code]
+        first = np.empty(len(codes), dtype=np.int64)
+        first[pattern[::-1]] = np.arange(rows - 1, -1, -1)
+    # Rows with one pattern reach one leaf: the leaf is worked out once per pattern, and every
+    # row's is checked against LightGBM's.
+    left = (code[first][:, None] >> np.arange(len(splits), dtype=np.int64)) & 1 == 1
+    leaf_of_pattern = np.empty(len(first), dtype=np.int64)
+    _leaves(tree["tree_structure"], left, np.arange(len(first)), leaf_of_pattern)
+    if not np.array_equal(leaf_of_pattern[pattern], reached):
+        return None
     return first, pattern
 
 
