@@ -141,7 +141,9 @@ def tree_contributions(
     # The trees are shared out between threads: numpy releases the GIL for the per-row work, so
     # each core works out its own trees' patterns and sums, and the partial sums are added.
     shares = [
-        list(part) for part in np.array_split(np.arange(len(trees)), min(THREADS, len(trees))) if len(part)
+        list(part)
+        for part in np.array_split(np.arange(len(trees)), max(1, min(THREADS, len(trees))))
+        if len(part)
     ]
 
     predicting = threading.Lock()
