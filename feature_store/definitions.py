@@ -79,6 +79,10 @@ ACTIVITY = Source(
     first_only=True,
 )
 _ORDER_KEY = "coalesce(t.order_id, t.source || ':' || t.record_id || ':' || CAST(t.ordered_at AS VARCHAR))"
+# Order lines and views of a product are facts of every catalog offer covering it.
+_COVERED_BY_AN_OFFER = f"""SELECT f.* EXCLUDE (product, category), c.offer_id FROM ({{facts}}) f
+        JOIN {OFFER_CATALOG_TABLE} c
+          ON list_contains(c.product_ids, f.product) OR list_contains(c.categories, f.category)"""
 # With an offer catalog (`scores.offer_catalog`, written from kindred.yaml by the next best offer
 # model), an order line is a purchase of every offer covering its product or category, and a track
 # event named in an offer's `taken` is that offer taken (one "order" per event; the amount from the
@@ -92,9 +96,7 @@ _CATALOG_ORDER_LINES = Source(
         "order_key": _ORDER_KEY,
         "amount": "t.amount",
     },
-    regroup=f"""SELECT f.* EXCLUDE (product, category), c.offer_id FROM ({{facts}}) f
-        JOIN {OFFER_CATALOG_TABLE} c
-          ON list_contains(c.product_ids, f.product) OR list_contains(c.categories, f.category)""",
+    regroup=_COVERED_BY_AN_OFFER,
 )
 _CATALOG_TAKEN_EVENTS = Source(
     "offer_takes",
@@ -115,9 +117,7 @@ _CATALOG_VIEWS = Source(
         "category": "json_extract_string(t.properties, '$.category')",
     },
     where=f"{EVENT_NAME_SQL} = 'product viewed'",
-    regroup=f"""SELECT f.* EXCLUDE (product, category), c.offer_id FROM ({{facts}}) f
-        JOIN {OFFER_CATALOG_TABLE} c
-          ON list_contains(c.product_ids, f.product) OR list_contains(c.categories, f.category)""",
+    regroup=_COVERED_BY_AN_OFFER,
 )
 OFFER_ORDERS = Source(
     "offer_orders",
