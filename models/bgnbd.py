@@ -108,6 +108,83 @@ def _arrays(*values: np.ndarray) -> tuple[np.ndarray, ...]:
     return tuple(np.asarray(v, dtype=float) for v in values)
 
 
+class _Customers:
+    """Every customer's x, t_x and T, with each column's distinct values.
+
+    The likelihood's special functions (gammaln, betaln, digamma, log) take one column each, and
+    the columns have few distinct values (purchase counts; days in weeks), so they are evaluated
+    once per distinct value and gathered: a fit on a million customers costs a second, not ten.
+    """
+
+    def __init__(self, frequency: np.ndarray, recency: np.ndarray, age: np.ndarray) -> None:
+        self.x, self.t_x, self.t = _arrays(frequency, recency, age)
+        self.repeat = self.x > 0
+        self._distinct = {
+            name: np.unique(column, return_inverse=True)
+            for name, column in (("x", self.x), ("t_x", self.t_x), ("t", self.t))
+        }
+
+    def per(self, column: str, function) -> np.ndarray:
+        """`function` of the column, evaluated on its distinct values, one value per customer."""
+        values, index = self._distinct[column]
+        return function(values)[index.reshape(-1)]
+
+    def alive_and_dropped(self, params: tuple[float, float, float, float]) -> tuple[np.ndarray, ...]:
+        """Per customer: log(alpha + T), log(alpha + t_x) and the log-likelihood's two branches
+        without their common part, "still alive" and "dropped out right after the last purchase"
+        (only possible with at least one repeat purchase)."""
+        r, alpha, a, b = params
+        log_t = self.per("t", lambda v: np.log(alpha + v))
+        log_t_x = self.per("t_x", lambda v: np.log(alpha + v))
+        alive = self.per("x", lambda v: betaln(a, b + v)) - (r + self.x) * log_t
+        dropped = np.where(
+            self.repeat,
+            self.per("x", lambda v: betaln(a + 1, np.maximum(b + v - 1, 1e-12))) - (r + self.x) * log_t_x,
+            -np.inf,
+        )
+        return log_t, log_t_x, alive, dropped
+
+    def log_likelihood(self, params: tuple[float, float, float, float]) -> np.ndarray:
+        """Each customer's log-likelihood (equation 6 of the paper)."""
+        return self._common(params) + np.logaddexp(*self.alive_and_dropped(params)[2:])
+
+    def _common(self, params: tuple[float, float, float, float]) -> np.ndarray:
+        r, alpha, a, b = params
+        return self.per("x", lambda v: gammaln(r + v)) - gammaln(r) + r * np.log(alpha) - betaln(a, b)
+
+    def value_and_gradient(self, params: tuple[float, float, float, float]) -> tuple[float, np.ndarray]:
+        """The summed log-likelihood and its derivatives in (r, alpha, a, b)."""
+        r, alpha, a, b = params
+        x = self.x
+        log_t, log_t_x, alive, dropped = self.alive_and_dropped(params)
+        either = np.logaddexp(alive, dropped)
+        value = float(np.sum(self._common(params) + either))
+        # Each customer's likelihood is a mix of "still alive" and "dropped out after the last purchase".
+        w_alive = np.exp(alive - either)
+        w_dropped = 1.0 - w_alive
+        d_r = (
+            self.per("x", lambda v: digamma(r + v))
+            - digamma(r)
+            + np.log(alpha)
+            - (w_alive * log_t + w_dropped * log_t_x)
+        )
+        d_alpha = r / alpha - (r + x) * (
+            w_alive / self.per("t", lambda v: alpha + v) + w_dropped / self.per("t_x", lambda v: alpha + v)
+        )
+        d_a = (
+            -(digamma(a) - digamma(a + b))
+            + w_alive * self.per("x", lambda v: digamma(a) - digamma(a + b + v))
+            + w_dropped * self.per("x", lambda v: digamma(a + 1) - digamma(a + b + v))
+        )
+        # b + x - 1 is only used where there is a repeat purchase.
+        d_b = (
+            -(digamma(b) - digamma(a + b))
+            + w_alive * self.per("x", lambda v: digamma(b + v) - digamma(a + b + v))
+            + w_dropped * self.per("x", lambda v: digamma(np.where(v > 0, b + v - 1, b)) - digamma(a + b + v))
+        )
+        return value, np.array([d_r.sum(), d_alpha.sum(), d_a.sum(), d_b.sum()])
+
+
 def log_likelihood(
     params: tuple[float, float, float, float], frequency: np.ndarray, recency: np.ndarray, age: np.ndarray
 ) -> np.ndarray:
@@ -122,51 +199,14 @@ def log_likelihood(
     Returns:
         One log-likelihood per customer.
     """
-    r, alpha, a, b = params
-    x, t_x, t = _arrays(frequency, recency, age)
-    common = gammaln(r + x) - gammaln(r) + r * np.log(alpha) - betaln(a, b)
-    alive = betaln(a, b + x) - (r + x) * np.log(alpha + t)
-    # Dropped out right after the last purchase: only possible with at least one repeat purchase.
-    dropped = np.where(
-        x > 0,
-        betaln(a + 1, np.maximum(b + x - 1, 1e-12)) - (r + x) * np.log(alpha + t_x),
-        -np.inf,
-    )
-    return common + np.logaddexp(alive, dropped)
+    return _Customers(frequency, recency, age).log_likelihood(params)
 
 
 def _gradient(
     params: tuple[float, float, float, float], x: np.ndarray, t_x: np.ndarray, t: np.ndarray
 ) -> np.ndarray:
     """The summed log-likelihood's derivatives in (r, alpha, a, b)."""
-    r, alpha, a, b = params
-    repeat = x > 0
-    alive = betaln(a, b + x) - (r + x) * np.log(alpha + t)
-    dropped = np.where(
-        repeat, betaln(a + 1, np.maximum(b + x - 1, 1e-12)) - (r + x) * np.log(alpha + t_x), -np.inf
-    )
-    # Each customer's likelihood is a mix of "still alive" and "dropped out after the last purchase".
-    w_alive = np.exp(alive - np.logaddexp(alive, dropped))
-    w_dropped = 1.0 - w_alive
-    b_before = np.where(repeat, b + x - 1, b)  # unused where there is no repeat purchase
-    d_r = (
-        digamma(r + x)
-        - digamma(r)
-        + np.log(alpha)
-        - (w_alive * np.log(alpha + t) + w_dropped * np.log(alpha + t_x))
-    )
-    d_alpha = r / alpha - (r + x) * (w_alive / (alpha + t) + w_dropped / (alpha + t_x))
-    d_a = (
-        -(digamma(a) - digamma(a + b))
-        + w_alive * (digamma(a) - digamma(a + b + x))
-        + w_dropped * (digamma(a + 1) - digamma(a + b + x))
-    )
-    d_b = (
-        -(digamma(b) - digamma(a + b))
-        + w_alive * (digamma(b + x) - digamma(a + b + x))
-        + w_dropped * (digamma(b_before) - digamma(a + b + x))
-    )
-    return np.array([d_r.sum(), d_alpha.sum(), d_a.sum(), d_b.sum()])
+    return _Customers(x, t_x, t).value_and_gradient(params)[1]
 
 
 def fit(frequency: np.ndarray, recency: np.ndarray, age: np.ndarray, *, penalty: float = 1e-4) -> BgNbd:
@@ -189,7 +229,8 @@ def fit(frequency: np.ndarray, recency: np.ndarray, age: np.ndarray, *, penalty:
         >>> model = fit(np.array([2, 0, 5]), np.array([30.0, 0.0, 40.0]), np.array([38.0, 20.0, 40.0]))
         >>> model.p_alive(np.array([2]), np.array([30.0]), np.array([38.0]))  # doctest: +SKIP
     """
-    x, t_x, t = _arrays(frequency, recency, age)
+    customers = _Customers(frequency, recency, age)
+    x, t_x, t = customers.x, customers.t_x, customers.t
     if x.size == 0:
         raise ValueError("BG/NBD needs at least one customer to fit")
     if np.any(t_x > t + 1e-9) or np.any(x < 0):
@@ -198,9 +239,10 @@ def fit(frequency: np.ndarray, recency: np.ndarray, age: np.ndarray, *, penalty:
 
     def objective(log_params: np.ndarray) -> tuple[float, np.ndarray]:
         params = tuple(np.exp(log_params))
-        value = -np.sum(log_likelihood(params, x, t_x, t)) / x.size + penalty * np.sum(log_params**2)
+        log_likelihood, gradient = customers.value_and_gradient(params)
+        value = -log_likelihood / x.size + penalty * np.sum(log_params**2)
         # d/d(log p) = p d/dp.
-        gradient = -_gradient(params, x, t_x, t) * np.exp(log_params) / x.size + 2 * penalty * log_params
+        gradient = -gradient * np.exp(log_params) / x.size + 2 * penalty * log_params
         return float(value), gradient
 
     start = np.log([1.0, scale, 1.0, 1.0])

@@ -55,6 +55,27 @@ def test_the_gradient_matches_the_likelihood():
         assert error < 1e-4
 
 
+def test_the_likelihood_is_each_customers_own_with_repeated_values():
+    # The special functions are evaluated once per distinct value and gathered: each customer must
+    # still get equation 6 of their own (x, t_x, T), written out here term by term.
+    from scipy.special import betaln, gammaln
+
+    rng = np.random.default_rng(1)
+    x = rng.integers(0, 4, 500).astype(float)
+    t = rng.integers(1, 30, 500) / 7
+    t_x = np.where(x > 0, np.floor(t * 7 * rng.uniform(0, 1, 500)) / 7, 0.0)
+    r, alpha, a, b = 0.7, 4.0, 0.9, 2.5
+    expected = []
+    for xi, txi, ti in zip(x, t_x, t, strict=True):
+        alive = betaln(a, b + xi) - (r + xi) * np.log(alpha + ti)
+        terms = [alive]
+        if xi > 0:
+            terms.append(betaln(a + 1, b + xi - 1) - (r + xi) * np.log(alpha + txi))
+        common = gammaln(r + xi) - gammaln(r) + r * np.log(alpha) - betaln(a, b)
+        expected.append(common + np.logaddexp.reduce(terms))
+    np.testing.assert_allclose(bgnbd.log_likelihood((r, alpha, a, b), x, t_x, t), expected, rtol=1e-12)
+
+
 def test_fit_recovers_the_simulated_parameters(customers):
     frequency, recency, age, _ = customers
     model = bgnbd.fit(frequency, recency, age)
