@@ -62,3 +62,20 @@ def test_falls_back_to_lightgbm_when_sides_disagree(rows, monkeypatch, caplog):
         got = tree_contributions(model.booster_, x, min_rows=0)
     np.testing.assert_allclose(got, model.booster_.predict(x, pred_contrib=True), rtol=0, atol=1e-10)
     assert "do not match" in caplog.text
+
+
+def test_the_check_catches_a_wrong_row_sum_and_wrong_values_that_add_up(rows):
+    x, y = rows
+    model = LGBMClassifier(n_estimators=10, num_leaves=7, verbose=-1, random_state=1).fit(x, y)
+    exact = model.booster_.predict(x, pred_contrib=True)
+    assert module._agrees_with_lightgbm(model.booster_, x, exact)
+    # One row's total off: its contributions no longer add up to LightGBM's raw score.
+    one_row = exact.copy()
+    one_row[2999, -1] += 1e-6
+    assert not module._agrees_with_lightgbm(model.booster_, x, one_row)
+    # Every row's sum right but the values shared out wrongly (as a wrong side at a split off a
+    # row's path would): the rows compared in full catch it.
+    shifted = exact.copy()
+    shifted[:, 1] += 0.01
+    shifted[:, 2] -= 0.01
+    assert not module._agrees_with_lightgbm(model.booster_, x, shifted)
