@@ -71,6 +71,15 @@ class MissingFeatureError(KeyError):
         return str(self.args[0])
 
 
+def _check_features(frame: pl.DataFrame, features: Sequence[str]) -> None:
+    missing = [name for name in features if name not in frame.columns]
+    if missing:
+        raise MissingFeatureError(
+            f"the frame lacks feature(s) {missing} that the model needs; compute them through its "
+            "feature service rather than filling them in"
+        )
+
+
 def model_input(frame: pl.DataFrame, features: Sequence[str], categorical: Collection[str]) -> pd.DataFrame:
     """Exactly a model's features, in its order and types, as the pandas frame the pipeline takes.
 
@@ -85,16 +94,31 @@ def model_input(frame: pl.DataFrame, features: Sequence[str], categorical: Colle
     Raises:
         MissingFeatureError: naming every feature the frame lacks; nothing is filled in.
     """
-    missing = [name for name in features if name not in frame.columns]
-    if missing:
-        raise MissingFeatureError(
-            f"the frame lacks feature(s) {missing} that the model needs; compute them through its "
-            "feature service rather than filling them in"
-        )
+    _check_features(frame, features)
     return frame.select(
         pl.col(name).cast(pl.String) if name in categorical else pl.col(name).cast(pl.Float64)
         for name in features
     ).to_pandas()
+
+
+def numeric_matrix(frame: pl.DataFrame, features: Sequence[str]) -> np.ndarray:
+    """An all-numeric model's features as one row-major float64 array (missing values NaN).
+
+    It is what `model_input` and then the pipeline's `prepare` step (which passes numbers through)
+    give such a model, without going through pandas: at millions of rows that takes seconds.
+
+    Args:
+        frame: features (and anything else) per row.
+        features: the model's feature names, none of them categorical.
+
+    Returns:
+        An array (rows, features) in `features`' order.
+
+    Raises:
+        MissingFeatureError: naming every feature the frame lacks; nothing is filled in.
+    """
+    _check_features(frame, features)
+    return frame.select(pl.col(name).cast(pl.Float64) for name in features).to_numpy(order="c")
 
 
 def pipeline_features(pipeline: Pipeline) -> tuple[list[str], list[str]]:

@@ -30,7 +30,7 @@ from feature_store.sources import CATALOG, check_offer_field, source_sql
 from models import registry
 from models.compiled_trees import positive_probability
 from models.consent_filter import may_profile, reachable_for_offers
-from models.estimator import LGBM_PARAMS, fit_pipeline, model_input, pipeline_features
+from models.estimator import LGBM_PARAMS, fit_pipeline, model_input
 from models.evaluation import buyer_outcomes, keep_top_k, ranking_figures, ranking_values
 from models.explanations import feature_importance
 from models.model_card import CardFacts
@@ -96,10 +96,8 @@ def _training_sample(pairs: pl.DataFrame) -> pl.DataFrame:
 
 
 def _rank_with(model: Pipeline, frame: pl.DataFrame, k: int) -> pl.DataFrame:
-    features, categorical = pipeline_features(model)
-    x = model_input(frame, features, categorical)
     scored = frame.select("profile_id", "offer_id").with_columns(
-        score=pl.Series(positive_probability(model, x), dtype=pl.Float64)
+        score=pl.Series(positive_probability(model, frame), dtype=pl.Float64)
     )
     return keep_top_k(scored, k)
 

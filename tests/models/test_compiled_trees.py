@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import polars as pl
 import pytest
 
 from models.compiled_trees import positive_probability
-from models.estimator import fit_pipeline, model_input
+from models.estimator import MissingFeatureError, fit_pipeline, model_input
 
 
 @pytest.fixture(scope="module")
@@ -31,30 +33,32 @@ def _fit(frame: pl.DataFrame, features: list[str], categorical: list[str]):
     return fit_pipeline(x, frame["label"].to_numpy(), categorical, calibrate=False, params=params), x
 
 
-def test_compiled_equals_lightgbm(frame):
+def test_compiled_equals_lightgbm(frame, tmp_path):
     pipeline, x = _fit(frame, ["purchases", "share", "days"], [])
     expected = pipeline.predict_proba(x)[:, 1]
-    compiled = positive_probability(pipeline, x, compile_trees=True)
+    compiled = positive_probability(pipeline, frame, compile_trees=True, cache=tmp_path)
     np.testing.assert_allclose(compiled, expected, rtol=0, atol=1e-12)
     # Ranking within rows is what the offer ranker keeps: the order must not change either.
     assert (np.argsort(-compiled[:200], kind="stable") == np.argsort(-expected[:200], kind="stable")).all()
 
 
-def test_unseen_rows_and_empty_frames(frame):
+def test_unseen_rows_and_empty_frames(frame, tmp_path):
     pipeline, _ = _fit(frame, ["purchases", "share", "days"], [])
     unseen = pl.DataFrame(
         {"purchases": [0.0, 50.0, None], "share": [None, 1.5, 0.0], "days": [None, -3.0, 1e6]}
     )
     x = model_input(unseen, ["purchases", "share", "days"], [])
     np.testing.assert_allclose(
-        positive_probability(pipeline, x, compile_trees=True), pipeline.predict_proba(x)[:, 1], atol=1e-12
+        positive_probability(pipeline, unseen, compile_trees=True, cache=tmp_path),
+        pipeline.predict_proba(x)[:, 1],
+        atol=1e-12,
     )
-    assert positive_probability(pipeline, x.head(0), compile_trees=True).shape == (0,)
+    assert positive_probability(pipeline, unseen.head(0), compile_trees=True, cache=tmp_path).shape == (0,)
 
 
 def test_categorical_models_keep_lightgbm(frame):
     pipeline, x = _fit(frame, ["offer", "purchases", "days"], ["offer"])
-    scores = positive_probability(pipeline, x, compile_trees=True)
+    scores = positive_probability(pipeline, frame, compile_trees=True)
     assert np.array_equal(scores, pipeline.predict_proba(x)[:, 1])
 
 
@@ -62,4 +66,32 @@ def test_calibrated_pipelines_are_refused(frame):
     x = model_input(frame, ["purchases"], [])
     calibrated = fit_pipeline(x, frame["label"].to_numpy(), [], calibrate=True, params={"n_estimators": 5})
     with pytest.raises(TypeError, match="uncalibrated"):
-        positive_probability(calibrated, x)
+        positive_probability(calibrated, frame)
+
+
+def test_a_compiled_model_is_kept_and_loaded_on_the_next_run(frame, tmp_path, caplog):
+    pipeline, x = _fit(frame, ["purchases", "share", "days"], [])
+    trees = tmp_path / "trees"
+    with caplog.at_level(logging.INFO, logger="models.compiled_trees"):
+        first = positive_probability(pipeline, frame, compile_trees=True, cache=trees)
+        assert "compiled 60 trees" in caplog.text
+        caplog.clear()
+        again = positive_probability(pipeline, frame, compile_trees=True, cache=trees)
+        assert "loaded the compiled 60 trees" in caplog.text
+    assert len(list(trees.iterdir())) == 1  # one file, nothing half-written left beside it
+    np.testing.assert_array_equal(again, first)
+    # Another model gets code of its own, not the first model's.
+    other, _ = _fit(frame.with_columns(label=1 - pl.col("label")), ["purchases", "share", "days"], [])
+    np.testing.assert_allclose(
+        positive_probability(other, frame, compile_trees=True, cache=trees),
+        other.predict_proba(x)[:, 1],
+        rtol=0,
+        atol=1e-12,
+    )
+    assert len(list(trees.iterdir())) == 2
+
+
+def test_a_missing_feature_is_named(frame):
+    pipeline, _ = _fit(frame, ["purchases", "share", "days"], [])
+    with pytest.raises(MissingFeatureError, match="days"):
+        positive_probability(pipeline, frame.drop("days"), compile_trees=True)

@@ -31,6 +31,29 @@ def test_ranking_metrics_by_hand():
     assert metrics["mrr_at_2"] == pytest.approx((1 / 2) / 3)
 
 
+def test_top_k_equals_each_profiles_own_ordering_with_rows_interleaved_and_missing_values():
+    rng = np.random.default_rng(4)
+    n = 400
+    scored = pl.DataFrame(
+        {
+            "profile_id": rng.choice(["a", "b", "c", "d", "e"], n),
+            "offer_id": [f"o{i}" for i in range(n)],
+            "own": pl.Series(rng.integers(0, 3, n).astype(float)).scatter(
+                np.flatnonzero(rng.random(n) < 0.2), None
+            ),
+            "popular": rng.random(n).round(1),
+        }
+    )
+    top = keep_top_k(scored, 3, by=["own", "popular"])
+    assert top["profile_id"].to_list() == sorted(top["profile_id"].to_list())
+    for (profile,), rows in scored.group_by(["profile_id"]):
+        # Descending, missing values first as in any polars sort, then offer_id.
+        expected = rows.sort(["own", "popular", "offer_id"], descending=[True, True, False]).head(3)
+        got = top.filter(pl.col("profile_id") == profile)
+        assert got["offer_id"].to_list() == expected["offer_id"].to_list()
+        assert got["rank"].to_list() == [1, 2, 3]
+
+
 def test_ties_break_by_offer_id_and_nobody_buying_gives_no_figures():
     scored = pl.DataFrame({"profile_id": ["a", "a"], "offer_id": ["y", "x"], "score": [0.5, 0.5]})
     assert keep_top_k(scored, 1)["offer_id"].to_list() == ["x"]
