@@ -33,9 +33,11 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, SplineTransformer, StandardScaler
 
 from benchmarks.models_targets import DATASETS
-from models.estimator import EARLY_STOPPING_ROUNDS, LGBM_PARAMS, MAX_TREES, SEED, fit_pipeline, model_input
+from models.estimator import EARLY_STOPPING_ROUNDS, LGBM_PARAMS, MAX_TREES, SEED, fit_pipeline
+from models.model_input import model_input
 from models.prediction_builder import FOLDS
-from models.table_plan import features_of, plan_table, read_table
+from models.table_file import read_table
+from models.table_plan import features_of, plan_table
 from models.value_shares import choose_shares, fit_shares, share_columns, share_feature, with_shares
 
 SECTION = "Prediction builder: what else was tried"

@@ -28,7 +28,8 @@ from lightgbm import LGBMClassifier
 from sklearn.metrics import average_precision_score, roc_auc_score
 from sklearn.model_selection import StratifiedKFold
 
-from models.estimator import SEED, fit_pipeline, model_input
+from models.estimator import SEED, fit_pipeline
+from models.model_input import model_input
 
 log = logging.getLogger("benchmarks.models_public")
 

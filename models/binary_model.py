@@ -31,17 +31,11 @@ from feature_store.point_in_time import feature_description, feature_type, train
 from feature_store.vocabulary import FeatureService
 from models import registry
 from models.consent_filter import may_profile
-from models.estimator import (
-    SCORING_CANDIDATES,
-    SCORING_LOSS_TOLERANCE,
-    fit_pipeline,
-    lightgbm_settings,
-    model_input,
-    pipeline_features,
-)
+from models.estimator import SCORING_CANDIDATES, SCORING_LOSS_TOLERANCE, fit_pipeline, lightgbm_settings
 from models.evaluation import binary_figures
 from models.explanations import feature_importance, top_factors
 from models.model_card import CardFacts
+from models.model_input import model_input, pipeline_features
 from models.model_run import ModelRun
 from models.promotion import Holdout
 from models.score_tables import score_1_99, write_predictions

@@ -26,7 +26,7 @@ import polars as pl
 from lightgbm import LGBMClassifier
 from sklearn.pipeline import Pipeline
 
-from models.estimator import model_input, numeric_matrix, pipeline_features
+from models.model_input import model_input, numeric_matrix, pipeline_features
 from warehouse.home import kindred_home
 
 log = logging.getLogger(__name__)
@@ -95,7 +95,7 @@ def positive_probability(
 
     Args:
         pipeline: a fitted, uncalibrated pipeline from `models.estimator.fit_pipeline`.
-        frame: rows with the pipeline's features (as `models.estimator.model_input` takes them).
+        frame: rows with the pipeline's features (as `models.model_input.model_input` takes them).
         compile_trees: True or False to force either way; None compiles above `COMPILE_ABOVE`
             row-trees. Pipelines with categorical features always use LightGBM's predict
             (lleaves reads category codes as integers; the pipeline's unknown categories are NaN).

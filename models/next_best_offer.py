@@ -30,10 +30,11 @@ from feature_store.sources import CATALOG, check_offer_field, source_sql
 from models import registry
 from models.compiled_trees import positive_probability
 from models.consent_filter import may_profile, reachable_for_offers
-from models.estimator import LGBM_PARAMS, fit_pipeline, model_input
+from models.estimator import LGBM_PARAMS, fit_pipeline
 from models.evaluation import buyer_outcomes, keep_top_k, ranking_figures, ranking_values
 from models.explanations import feature_importance
 from models.model_card import CardFacts
+from models.model_input import model_input
 from models.model_run import ModelRun
 from models.offer_catalog import eligible_offers, write_catalog
 from models.offer_history import population, purchases_after

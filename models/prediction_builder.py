@@ -31,22 +31,17 @@ from sklearn.model_selection import StratifiedKFold
 
 from models import registry
 from models.bootstrap import Figure
-from models.estimator import SEED, fit_pipeline, lightgbm_settings, model_input, pipeline_features
+from models.estimator import SEED, fit_pipeline, lightgbm_settings
 from models.evaluation import binary_figures
 from models.explanations import feature_importance, top_factors
+from models.leak_guards import single_column_scores, univariate_auc
 from models.model_card import CardFacts
+from models.model_input import model_input, pipeline_features
 from models.model_run import ModelRun
 from models.promotion import Holdout
 from models.score_tables import score_1_99
-from models.table_plan import (
-    TableError,
-    TablePlan,
-    features_of,
-    plan_table,
-    read_table,
-    single_column_scores,
-    univariate_auc,
-)
+from models.table_file import read_table
+from models.table_plan import TableError, TablePlan, features_of, plan_table
 from models.training_run import register_and_gate
 from models.value_shares import choose_shares, fit_shares, share_columns, share_feature, with_shares
 

@@ -34,7 +34,7 @@ from sklearn.pipeline import Pipeline
 
 from models import registry
 from models.bootstrap import metric_values, paired_difference
-from models.estimator import MissingFeatureError
+from models.model_input import MissingFeatureError
 
 log = logging.getLogger(__name__)
 

@@ -152,7 +152,7 @@ def log_version(
     from mlflow.models import ModelSignature
     from mlflow.types import ColSpec, Schema, TensorSpec
 
-    from models.estimator import pipeline_features
+    from models.model_input import pipeline_features
 
     experiment_id = _experiment_id(client, name)
     features, categorical = pipeline_features(pipeline)

@@ -1,14 +1,12 @@
-"""Reading any labelled table for the prediction builder: each column's type, what is left out and why,
-and the features a model learns from.
+"""The prediction builder's plan of any labelled table: each column's type, what is left out and why,
+and the features a model learns from (the file is read by `models.table_file`).
 
 Every column is read as text and typed by what its values are: numbers, yes/no values, dates
 (turned into year, month, day of week and age in days), or categories. Columns are left out, each
 with its reason, when they:
 - identify rows (nearly one distinct value per row: ids, free text);
 - are empty or constant;
-- nearly equal the target (on their own they rank the rows with ROC-AUC 0.98 or more);
-- look recorded after the outcome (whether they are filled in tells the target apart, as a
-  cancellation date does);
+- nearly equal the target, or look recorded after the outcome (`models.leak_guards`);
 - are named with `--drop` (such as a call's duration, only known after the call).
 Categories with many values keep their 100 most frequent ones (each seen at least 10 times);
 the rest count as one `(other)` category, as do values first seen when scoring.
@@ -20,16 +18,13 @@ import json
 import re
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
-from pathlib import Path
 from typing import Literal
 
-import numpy as np
 import polars as pl
-from sklearn.metrics import roc_auc_score
 
+from models.leak_guards import leak_reason
 from models.value_shares import share_feature, with_shares
 
-NULL_WORDS = ("", "na", "n/a", "nan", "null", "none", "?", "-")
 TRUE_WORDS = ("true", "t", "yes", "y", "1")
 FALSE_WORDS = ("false", "f", "no", "n", "0")
 DATE_FORMATS = (
@@ -49,9 +44,6 @@ IDENTIFIER_SHARE = 0.9
 MAX_CATEGORIES = 100
 MIN_CATEGORY_ROWS = 10
 OTHER = "(other)"
-# Leak guards: a column this predictive of the target on its own is the target in disguise.
-NEAR_TARGET_AUC = 0.98
-FILLED_IN_AUC = 0.9
 # The last word of a column name (snake_case, kebab-case or CamelCase) that makes it an identifier.
 _ID_WORDS = frozenset({"id", "key", "uuid", "guid", "no", "nr", "num", "number"})
 _WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
@@ -170,52 +162,6 @@ class TablePlan:
         return TablePlan(**raw)
 
 
-def read_table(path: Path) -> pl.DataFrame:
-    """A CSV (comma, semicolon or tab separated) or Parquet file, every column as trimmed text.
-
-    Args:
-        path: the file.
-
-    Returns:
-        The table, all columns String, empty and null-like values as nulls.
-
-    Raises:
-        TableError: naming the file when it is missing, of another type, or unreadable.
-    """
-    if not path.is_file():
-        raise TableError(f"{path}: no such file")
-    suffix = path.suffix.lower()
-    try:
-        if suffix == ".parquet":
-            frame = pl.read_parquet(path)
-            frame = frame.with_columns(
-                pl.col(c).dt.to_string("%Y-%m-%dT%H:%M:%S")
-                if frame.schema[c] in (pl.Datetime, pl.Date) or isinstance(frame.schema[c], pl.Datetime)
-                else pl.col(c).cast(pl.String)
-                for c in frame.columns
-            )
-        elif suffix in (".csv", ".txt", ".tsv"):
-            with path.open(encoding="utf-8", errors="replace") as handle:
-                header = handle.readline()
-            separator = max((",", ";", "\t"), key=header.count)
-            frame = pl.read_csv(path, separator=separator, infer_schema=False, encoding="utf8-lossy")
-        else:
-            raise TableError(f"{path}: unsupported file type '{path.suffix}'; use .csv or .parquet")
-    except TableError:
-        raise
-    except Exception as error:  # polars raises several error types for unreadable files
-        raise TableError(f"{path}: cannot be read: {error}") from error
-    if frame.height == 0:
-        raise TableError(f"{path}: has no rows")
-    return frame.with_columns(
-        pl.when(pl.col(c).str.strip_chars().str.to_lowercase().is_in(NULL_WORDS))
-        .then(None)
-        .otherwise(pl.col(c).str.strip_chars())
-        .alias(c)
-        for c in frame.columns
-    )
-
-
 def _names_an_id(name: str) -> bool:
     words = _WORD.findall(name)
     return bool(words) and words[-1].lower() in _ID_WORDS
@@ -279,7 +225,7 @@ def _type_column(name: str, values: pl.Series, rows: int) -> ColumnPlan | Droppe
 
 
 def features_of(frame: pl.DataFrame, plan: TablePlan) -> pl.DataFrame:
-    """The model's input columns for a table read with `read_table`.
+    """The model's input columns for a table read with `models.table_file.read_table`.
 
     Args:
         frame: the table (text columns).
@@ -335,57 +281,13 @@ def features_of(frame: pl.DataFrame, plan: TablePlan) -> pl.DataFrame:
     return with_shares(frame.select(out), plan.value_shares)
 
 
-def univariate_auc(y: np.ndarray, score: np.ndarray) -> float:
-    """How well one score ranks the labels either way round: max(AUC, 1 - AUC), 0.5 without spread."""
-    if len(np.unique(y)) < 2 or len(np.unique(score)) < 2:
-        return 0.5
-    auc = roc_auc_score(y, score)
-    return max(auc, 1 - auc)
-
-
-def single_column_scores(train: pl.Series, y: np.ndarray, test: pl.Series) -> np.ndarray:
-    """A score for `test` rows from one feature alone: its smoothed target rate by value (categories)
-    or by decile of the training values (numbers), learned on the training rows.
-
-    Args:
-        train: the feature on training rows.
-        y: the training labels.
-        test: the feature on the rows to score.
-
-    Returns:
-        One score per test row (the training rate where the value was never seen).
-    """
-    prior = float(np.mean(y))
-    if train.dtype == pl.String:
-        keys_train, keys_test = train.fill_null("(missing)"), test.fill_null("(missing)")
-    else:
-        edges = (
-            np.unique(np.nanquantile(train.drop_nulls().to_numpy(), np.linspace(0.1, 0.9, 9)))
-            if train.drop_nulls().len()
-            else np.array([])
-        )
-        keys_train = pl.Series(
-            np.where(train.is_null(), -1, np.searchsorted(edges, train.fill_null(0).to_numpy()))
-        )
-        keys_test = pl.Series(
-            np.where(test.is_null(), -1, np.searchsorted(edges, test.fill_null(0).to_numpy()))
-        )
-    rates = (
-        pl.DataFrame({"key": keys_train, "y": y})
-        .group_by("key")
-        .agg(rate=(pl.col("y").sum() + 10 * prior) / (pl.len() + 10))
-    )
-    scored = pl.DataFrame({"key": keys_test}).join(rates, on="key", how="left", maintain_order="left")
-    return scored["rate"].fill_null(prior).to_numpy()
-
-
 def plan_table(
     frame: pl.DataFrame, *, target: str, id_column: str, drop: tuple[str, ...] = (), source: str = "the table"
 ) -> TablePlan:
     """Type every column, apply the guards, and say which columns the model learns from.
 
     Args:
-        frame: the table from `read_table`.
+        frame: the table from `models.table_file.read_table`.
         target: the yes/no column to predict.
         id_column: the column identifying rows.
         drop: columns the user leaves out.
@@ -445,7 +347,8 @@ def plan_table(
         if isinstance(typed, Dropped):
             dropped.append(typed)
             continue
-        reason = _leak(name, labelled[name], typed, y, positive, negative)
+        alone = features_of(labelled[name].to_frame(), TablePlan("", "", positive, negative, (typed,)))
+        reason = leak_reason(labelled[name], alone, y, positive, negative)
         if reason:
             dropped.append(Dropped(name, reason))
         else:
@@ -456,36 +359,6 @@ def plan_table(
         )
     reference = _latest_date(labelled, columns)
     return TablePlan(target, id_column, positive, negative, tuple(columns), tuple(dropped), reference)
-
-
-def _leak(
-    name: str, values: pl.Series, column: ColumnPlan, y: np.ndarray, positive: str, negative: str
-) -> str | None:
-    filled = values.is_not_null().to_numpy()
-    if 0.01 < filled.mean() < 0.99:
-        auc = univariate_auc(y, filled.astype(float))
-        if auc >= FILLED_IN_AUC:
-            return (
-                f"looks recorded after the outcome: filled in for {filled[y == 1].mean():.0%} of {positive!r} rows "
-                f"and {filled[y == 0].mean():.0%} of {negative!r} rows"
-            )
-    plan = TablePlan("", "", positive, negative, (column,))
-    feature = features_of(values.to_frame(), plan)
-    rng = np.random.default_rng(0)
-    half = rng.random(len(y)) < 0.5
-    best = 0.0
-    for name_ in feature.columns:
-        series = feature[name_]
-        # Out of fold: each half scored by rates learned on the other.
-        score = np.empty(len(y))
-        for side in (half, ~half):
-            score[side] = single_column_scores(
-                series.filter(pl.Series(~side)), y[~side], series.filter(pl.Series(side))
-            )
-        best = max(best, univariate_auc(y, score))
-    if best >= NEAR_TARGET_AUC:
-        return f"nearly equals the target: on its own it ranks the rows with ROC-AUC {best:.3f}"
-    return None
 
 
 def _latest_date(frame: pl.DataFrame, columns: list[ColumnPlan]) -> str | None:

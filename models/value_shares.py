@@ -17,7 +17,8 @@ import numpy as np
 import polars as pl
 from sklearn.model_selection import StratifiedKFold
 
-from models.estimator import SEED, held_out_loss, model_input
+from models.estimator import SEED, held_out_loss
+from models.model_input import model_input
 
 MIN_VALUES = 3
 MAX_VALUES = 1000

@@ -9,7 +9,8 @@ import polars as pl
 import pytest
 
 from models.compiled_trees import positive_probability
-from models.estimator import MissingFeatureError, fit_pipeline, model_input
+from models.estimator import fit_pipeline
+from models.model_input import MissingFeatureError, model_input
 
 
 @pytest.fixture(scope="module")

@@ -8,15 +8,9 @@ import numpy as np
 import polars as pl
 import pytest
 
-from models.estimator import (
-    LGBM_PARAMS,
-    MissingFeatureError,
-    choose_trees,
-    fit_pipeline,
-    model_input,
-    pipeline_features,
-)
+from models.estimator import LGBM_PARAMS, choose_trees, fit_pipeline
 from models.explanations import contributions, top_factors
+from models.model_input import MissingFeatureError, model_input, pipeline_features
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ from feature_store.definitions import CHURN_RISK, LEAD_SCORE
 from feature_store.vocabulary import FeatureService
 from models import churn_risk, lead_score, next_best_offer, registry
 from models.binary_model import score_population
-from models.estimator import MissingFeatureError
+from models.model_input import MissingFeatureError
 from models.score_tables import write_predictions
 from tests.models.conftest import prepare_home
 from tests.models.synthetic import END, build_shop

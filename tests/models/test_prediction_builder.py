@@ -12,7 +12,8 @@ from typer.testing import CliRunner
 
 from models import registry
 from models.prediction_builder import PLAN_ARTIFACT, score, train
-from models.table_plan import TableError, read_table
+from models.table_file import read_table
+from models.table_plan import TableError
 from pipelines.cli import app
 
 

@@ -7,7 +7,8 @@ import polars as pl
 import pytest
 
 from models import registry
-from models.estimator import MissingFeatureError, fit_pipeline, model_input
+from models.estimator import fit_pipeline
+from models.model_input import MissingFeatureError, model_input
 from models.promotion import Holdout, compare, gate
 
 

@@ -8,7 +8,8 @@ import pytest
 
 from models import registry
 from models.prediction_builder import PLAN_ARTIFACT, score, train
-from models.table_plan import TablePlan, features_of, plan_table, read_table
+from models.table_file import read_table
+from models.table_plan import TablePlan, features_of, plan_table
 from models.value_shares import choose_shares, fit_shares, share_columns, with_shares
 
 
