@@ -29,7 +29,7 @@ import polars as pl
 from lightgbm import LGBMClassifier
 from sklearn.model_selection import StratifiedKFold
 
-from models import registry
+from models import registry, version_artifacts
 from models.bootstrap import Figure
 from models.estimator import SEED, fit_pipeline, lightgbm_settings
 from models.evaluation import binary_figures
@@ -314,7 +314,7 @@ def _champion_plan(name: str) -> tuple[object, str, TablePlan]:
         raise TableError(
             f"no model named {name!r}: train one with `kindred predict train FILE --name {name} ...`"
         )
-    text = registry.artifact_text(current, PLAN_ARTIFACT)
+    text = version_artifacts.artifact_text(current, PLAN_ARTIFACT)
     if text is None:
         raise TableError(f"model {name!r} was not made by the prediction builder (it has no table plan)")
     model, version = registry.load_champion(name)

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from sklearn.pipeline import Pipeline
 
-from models import registry
+from models import registry, version_artifacts
 from models.bootstrap import metric_values, paired_difference
 from models.model_input import MissingFeatureError
 
@@ -172,7 +172,7 @@ def _champion_scores(
     """The champion's scores on the holdout rows: its own logged ones when the holdout is the same
     and they cover every row, else the champion's pipeline scored on the rows now."""
     if current.tags.get("holdout") == holdout.description:
-        logged = registry.holdout_predictions(current)
+        logged = version_artifacts.holdout_predictions(current)
         if logged is not None:
             by_unit = dict(zip(logged["unit"].to_list(), logged["score"].to_list(), strict=True))
             keys = registry.unit_keys(holdout.units)

@@ -4,7 +4,7 @@ Tracking and registry live in `sqlite:///$KINDRED_HOME/mlflow.db`, artifacts und
 `$KINDRED_HOME/mlartifacts/<model>`; no server is needed. Models are stored with skops (no pickle)
 and only the types a Kindred pipeline contains are trusted when loading. MLflow is imported on
 first use: importing it costs about a second, and its first touch of a new database about two more
-(schema migrations).
+(schema migrations). Reading a version's card, texts and holdout scores back: `models.version_artifacts`.
 """
 
 from __future__ import annotations
@@ -93,7 +93,8 @@ def tracking_uri() -> str:
     return f"sqlite:///{kindred_home() / 'mlflow.db'}"
 
 
-def _client() -> MlflowClient:
+def mlflow_client() -> MlflowClient:
+    """An MLflow client on Kindred's tracking and registry URI, with MLflow set up quietly."""
     # Telemetry would try the network on every call; a self-hosted CDP should not phone home.
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     # Reading a version's holdout scores back draws a progress bar into the run's output otherwise.
@@ -145,7 +146,7 @@ def log_version(
         The new version number, as text.
     """
     started = time.perf_counter()
-    client = _client()
+    client = mlflow_client()
     import mlflow
     import mlflow.sklearn
     from mlflow.exceptions import MlflowException
@@ -250,62 +251,6 @@ def unit_keys(units: np.ndarray) -> list[str]:
     return [hashlib.blake2b(str(unit).encode(), digest_size=16).hexdigest() for unit in units.tolist()]
 
 
-def holdout_predictions(version: RegisteredVersion) -> pl.DataFrame | None:
-    """The holdout scores a version was logged with (`unit, label, score`; units as `unit_keys`), if any.
-
-    Args:
-        version: a registered version.
-
-    Returns:
-        The frame, or None for versions logged without one.
-    """
-    if version.run_id is None:
-        return None
-    _client()
-    import mlflow
-    from mlflow.exceptions import MlflowException
-
-    try:
-        path = mlflow.artifacts.download_artifacts(run_id=version.run_id, artifact_path=HOLDOUT_ARTIFACT)
-    except (MlflowException, OSError):
-        return None
-    return pl.read_parquet(path)
-
-
-def artifact_text(version: RegisteredVersion, name: str) -> str | None:
-    """A text artifact logged with a version, if there is one.
-
-    Args:
-        version: a registered version.
-        name: the artifact's path in the run, e.g. `model_card.md`.
-
-    Returns:
-        The text, or None.
-    """
-    if version.run_id is None:
-        return None
-    _client()
-    import mlflow
-    from mlflow.exceptions import MlflowException
-
-    try:
-        return mlflow.artifacts.load_text(f"runs:/{version.run_id}/{name}")
-    except (MlflowException, OSError):
-        return None
-
-
-def model_card(version: RegisteredVersion) -> str | None:
-    """A version's model card (Markdown), if it was logged with one.
-
-    Args:
-        version: a registered version.
-
-    Returns:
-        The card's text, or None.
-    """
-    return artifact_text(version, CARD_ARTIFACT)
-
-
 def has_model(name: str) -> bool:
     """Whether any version of a model is registered.
 
@@ -315,7 +260,7 @@ def has_model(name: str) -> bool:
     Returns:
         True when the registry knows the name.
     """
-    client = _client()
+    client = mlflow_client()
     from mlflow.exceptions import MlflowException
 
     try:
@@ -335,7 +280,7 @@ def get_version(name: str, version: str) -> RegisteredVersion:
     Returns:
         The version.
     """
-    found = _client().get_model_version(name, version)
+    found = mlflow_client().get_model_version(name, version)
     return RegisteredVersion(name, str(found.version), dict(found.tags), found.run_id)
 
 
@@ -348,7 +293,7 @@ def champion(name: str) -> RegisteredVersion | None:
     Returns:
         The champion version, or None when the model has none yet.
     """
-    client = _client()
+    client = mlflow_client()
     from mlflow.exceptions import MlflowException
 
     try:
@@ -365,7 +310,7 @@ def promote(name: str, version: str) -> None:
         name: the registered model's name.
         version: the version to promote.
     """
-    _client().set_registered_model_alias(name, CHAMPION, version)
+    mlflow_client().set_registered_model_alias(name, CHAMPION, version)
     log.info("%s version %s is now the champion", name, version)
 
 
@@ -379,7 +324,7 @@ def load_version(name: str, version: str) -> Pipeline:
     Returns:
         The fitted pipeline.
     """
-    _client()
+    mlflow_client()
     import mlflow.sklearn
 
     return mlflow.sklearn.load_model(f"models:/{name}/{version}")

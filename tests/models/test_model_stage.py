@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 import dagster as dg
 import pytest
 
-from models import registry
+from models import registry, version_artifacts
 from pipelines.defs.models.assets import lead_score_scores
 from pipelines.defs.models.checks import promotion_check
 from pipelines.resources import KindredResource
@@ -108,7 +108,7 @@ def test_a_model_that_beats_its_baseline_is_published_with_its_card(tmp_path, ki
     assert any(e.asset_key.path == ["crm_stand_in"] for e in result.get_asset_materialization_events())
     # The same card and its plots live in MLflow beside the version.
     version = registry.champion("lead_score")
-    assert registry.model_card(version) == card
+    assert version_artifacts.model_card(version) == card
     plots = kindred_home / "mlartifacts" / "lead_score"
     assert {p.name for p in plots.rglob("*.png")} == {"calibration.png", "gain.png", "lift.png"}
 

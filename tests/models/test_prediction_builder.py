@@ -10,7 +10,7 @@ import polars as pl
 import pytest
 from typer.testing import CliRunner
 
-from models import registry
+from models import registry, version_artifacts
 from models.prediction_builder import PLAN_ARTIFACT, score, train
 from models.table_file import read_table
 from models.table_plan import TableError
@@ -100,7 +100,7 @@ def test_train_types_columns_and_says_what_it_left_out_and_why(trained, home):
     version = registry.champion("churn_demo")
     from models.table_plan import TablePlan
 
-    plan = TablePlan.from_json(registry.artifact_text(version, PLAN_ARTIFACT))
+    plan = TablePlan.from_json(version_artifacts.artifact_text(version, PLAN_ARTIFACT))
     kinds = {c.name: c.kind for c in plan.columns}
     assert kinds == {
         "tenure": "numeric",
@@ -120,7 +120,7 @@ def test_train_cross_validates_next_to_lightgbm_defaults_and_registers_a_card(tr
     output = " ".join(result.output.split())
     assert "LightGBM defaults" in output and "mean of folds" in output
     assert "churn_demo version 1: champion" in output
-    card = registry.model_card(registry.champion("churn_demo"))
+    card = version_artifacts.model_card(registry.champion("churn_demo"))
     for part in ("LightGBM defaults", "## Columns left out", "`cancelled_on`", "## Top features", "5-fold"):
         assert part in card
 

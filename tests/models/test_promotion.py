@@ -6,7 +6,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from models import registry
+from models import registry, version_artifacts
 from models.estimator import fit_pipeline
 from models.model_input import MissingFeatureError, model_input
 from models.promotion import Holdout, compare, gate
@@ -102,7 +102,7 @@ def test_same_holdout_pairs_the_champions_own_scores(labels):
     first = _holdout(labels, _scores(labels, 1.0, 1), _scores(labels, 0.3, 2))
     version = _log("m", first)
     registry.promote("m", version)
-    stored = registry.holdout_predictions(registry.champion("m"))
+    stored = version_artifacts.holdout_predictions(registry.champion("m"))
     assert stored.height == len(labels)
     assert not set(stored["unit"].to_list()) & set(first.units.tolist())  # ids never reach MLflow
     same_again = gate("m", first, evaluate=_never)

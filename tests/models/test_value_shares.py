@@ -6,7 +6,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from models import registry
+from models import registry, version_artifacts
 from models.prediction_builder import PLAN_ARTIFACT, score, train
 from models.table_file import read_table
 from models.table_plan import TablePlan, features_of, plan_table
@@ -81,7 +81,7 @@ def test_a_model_with_shares_scores_with_the_training_tables_shares(tmp_path, ml
     calls.write_csv(path)
     outcome = train(path, target="success", id_column="call", name="calls")
     assert "day" in outcome.value_shares and outcome.share_folds >= 4
-    plan = TablePlan.from_json(registry.artifact_text(registry.champion("calls"), PLAN_ARTIFACT))
+    plan = TablePlan.from_json(version_artifacts.artifact_text(registry.champion("calls"), PLAN_ARTIFACT))
     assert "day_share" in plan.features
     assert (
         plan.describe("day_share") == "share of training rows with the same value of column `day` (numeric)"
