@@ -2,11 +2,11 @@
 
 `name_expr` folds text: trimmed, lower-case, accents and punctuation stripped, whitespace
 collapsed (`collapse_whitespace`), the usual spellings of "nothing" made null (`blank_to_null`).
-Addresses, cities, companies, job titles and gender are folded the same way (`normalise`). On
-top of it a name loses its titles and suffixes, keeps a generational suffix (Jr., II) apart, and
-gets a Soundex key and the nickname aliases and families of `nicknames`. Names are kept apart
-from the other attributes because they carry most of the rules: what counts as a title, a
-suffix, a sound-alike or another form of the same given name.
+Addresses, cities, companies, job titles and gender are folded the same way
+(`address_date_id_keys`). On top of it a name loses its titles and suffixes, keeps a generational
+suffix (Jr., II) apart, and gets a Soundex key and the nickname aliases and families of
+`nicknames`. Names are kept apart from the other attributes because they carry most of the
+rules: what counts as a title, a suffix, a sound-alike or another form of the same given name.
 """
 
 from __future__ import annotations
