@@ -19,7 +19,7 @@ import duckdb
 from activation.grounding import display_masker, grounding_for, record_grounding
 from activation.grounding_fields import mask_document
 from activation.known_pii import known_pii_for
-from identity_resolution.normalise import normalise_email, normalise_phone
+from identity_resolution.email_phone_keys import normalise_email, normalise_phone
 from privacy.audit import AuditLog, Lookup, audit_log, new_request_id
 from privacy.callers import Caller, PiiAccessDenied
 from privacy.classification import Classification

@@ -22,8 +22,9 @@ from __future__ import annotations
 import duckdb
 import polars as pl
 
+from identity_resolution.address_date_id_keys import identifier_expr
+from identity_resolution.email_phone_keys import email_series, phone_series
 from identity_resolution.links import SPLINK_RULE
-from identity_resolution.normalise import email_series, identifier_expr, phone_series
 from identity_resolution.records import STAGING_TABLES, table_columns
 from warehouse.connection import table_exists
 

@@ -22,7 +22,8 @@ from dataclasses import dataclass
 import duckdb
 import polars as pl
 
-from identity_resolution.normalise import email_series, identifier_expr, phone_series
+from identity_resolution.address_date_id_keys import identifier_expr
+from identity_resolution.email_phone_keys import email_series, phone_series
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,8 @@ import logging
 import duckdb
 import polars as pl
 
-from identity_resolution.normalise import email_series, normalise_people, phone_series
+from identity_resolution.email_phone_keys import email_series, phone_series
+from identity_resolution.normalise import normalise_people
 from warehouse.canonical import PERSON_ATTRIBUTES
 from warehouse.connection import table_exists
 

@@ -27,7 +27,7 @@ import duckdb
 import polars as pl
 
 from identity_resolution import survivorship_sql as sql
-from identity_resolution.normalise import date_of_birth_expr
+from identity_resolution.address_date_id_keys import date_of_birth_expr
 from identity_resolution.records import person_rows_sql
 from identity_resolution.survivorship_keys import ChainKeys, numbered_source_orders
 from warehouse.identity_config import ADDRESS_FIELDS, SURVIVING_ATTRIBUTES, SurvivorshipConfig

@@ -23,7 +23,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from identity_resolution.normalise import email_series, phone_series
+from identity_resolution.email_phone_keys import email_series, phone_series
 from privacy.consent import ANY, OPTED_IN, OPTED_OUT
 from privacy.consent_sources import STATEMENTS
 from privacy.suppression_check import blank_suppressed

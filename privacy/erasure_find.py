@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import duckdb
 
-from identity_resolution.normalise import normalise_email, normalise_phone
+from identity_resolution.email_phone_keys import normalise_email, normalise_phone
 from identity_resolution.records import person_rows_sql
 from privacy.suppression import Identifiers, crm_key, email_key, phone_key, phone_keys, record_key
 from warehouse.connection import table_exists

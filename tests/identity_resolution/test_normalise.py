@@ -3,16 +3,13 @@
 import polars as pl
 import pytest
 
+from identity_resolution.email_phone_keys import email_series, normalise_email, normalise_phone, phone_series
 from identity_resolution.normalise import (
-    email_series,
     normalise_date_of_birth,
-    normalise_email,
     normalise_loyalty_id,
     normalise_name,
     normalise_people,
-    normalise_phone,
     normalise_postcode,
-    phone_series,
 )
 
 
