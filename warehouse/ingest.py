@@ -26,6 +26,7 @@ import polars as pl
 
 from warehouse.config import ConfigError, KindredConfig, SourceConfig, required_columns
 from warehouse.connection import connect, quote_table, row_count, table_exists
+from warehouse.csv_reader import load_csv
 from warehouse.jsonl_reader import load_jsonl
 from warehouse.landing import (
     LINEAGE,
@@ -33,7 +34,6 @@ from warehouse.landing import (
     LandingFileError,
     RawWriter,
     inspect_file,
-    load_csv,
     load_parquet,
 )
 from warehouse.manifest import (
