@@ -34,7 +34,6 @@ from warehouse.landing import (
     LandingFileError,
     RawWriter,
     inspect_file,
-    load_parquet,
 )
 from warehouse.manifest import (
     FilePlan,
@@ -47,6 +46,7 @@ from warehouse.manifest import (
     record_version,
     touch,
 )
+from warehouse.parquet_reader import load_parquet
 from warehouse.raw_store import (
     discard_temporary_root,
     is_table,

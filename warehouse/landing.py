@@ -51,7 +51,7 @@ _MAGIC = (
     (b"%PDF", "a PDF document"),
     (b"\x89PNG", "a PNG image"),
 )
-_FIX = {
+FIX = {
     "csv": "set `format:` on the source, give the file its proper extension, or re-export it as CSV",
     "jsonl": "set `format:` on the source, give the file its proper extension, or re-export it as "
     "JSON lines (one JSON object per line)",
@@ -123,18 +123,18 @@ def inspect_file(file: Path, fmt: str, delimiter: str = ",") -> FileShape:
     if not head.strip():
         if size > len(head):
             raise LandingFileError(
-                f"{file}: starts with more than {_SNIFF_BYTES:,} bytes of blank space; {_FIX[fmt]}"
+                f"{file}: starts with more than {_SNIFF_BYTES:,} bytes of blank space; {FIX[fmt]}"
             )
         return FileShape(empty=True)
     if fmt == "parquet":
         if not (head.startswith(b"PAR1") and tail == b"PAR1"):
-            raise LandingFileError(f"{file}: is not a Parquet file ({_describe(head)}); {_FIX['parquet']}")
+            raise LandingFileError(f"{file}: is not a Parquet file ({_describe(head)}); {FIX['parquet']}")
         return FileShape(empty=False, columns=_parquet_columns(file))
     for magic, what in _MAGIC:
         if head.startswith(magic):
-            raise LandingFileError(f"{file}: is {what}, not {_NAMES[fmt]}; {_FIX[fmt]}")
+            raise LandingFileError(f"{file}: is {what}, not {_NAMES[fmt]}; {FIX[fmt]}")
     if b"\x00" in head:
-        raise LandingFileError(f"{file}: contains binary data (NUL bytes), not {_NAMES[fmt]}; {_FIX[fmt]}")
+        raise LandingFileError(f"{file}: contains binary data (NUL bytes), not {_NAMES[fmt]}; {FIX[fmt]}")
     text = head.removeprefix(_UTF8_BOM).decode("utf-8", errors="replace")
     first = text.lstrip()[:1]
     if fmt == "jsonl":
@@ -146,18 +146,18 @@ def inspect_file(file: Path, fmt: str, delimiter: str = ",") -> FileShape:
         if shown in ("[", "{"):
             raise LandingFileError(
                 f"{file}: does not look like JSON lines: it looks like one JSON document (pretty-printed), "
-                f"not one object per line; {_FIX['jsonl']}"
+                f"not one object per line; {FIX['jsonl']}"
             )
         objects = any(line.startswith("{") and _is_json(line) for line in whole)
         if not objects and not (not whole and partial.startswith("{")):
             raise LandingFileError(
                 f"{file}: does not look like JSON lines: none of its first {len(whole)} lines is a JSON object; "
-                f"the first line is {shown[:80]!r}; {_FIX['jsonl']}"
+                f"the first line is {shown[:80]!r}; {FIX['jsonl']}"
             )
         return FileShape(empty=False)
     first_line = text.lstrip().split("\n", 1)[0].strip()
     if first in ("{", "[") and (_is_json(first_line) or len(first_line) >= len(text.lstrip()) - 1):
-        raise LandingFileError(f"{file}: looks like JSON, not CSV; {_FIX['csv']}")
+        raise LandingFileError(f"{file}: looks like JSON, not CSV; {FIX['csv']}")
     columns, header_lines = _csv_header(text, delimiter)
     newline = "\r\n" if b"\r\n" in head else "\n"
     if len(columns) == 1:
@@ -227,7 +227,7 @@ def _parquet_columns(file: Path) -> list[str]:
         rows = duckdb.sql("DESCRIBE SELECT * FROM read_parquet(?)", params=[str(file)]).fetchall()
     except duckdb.Error as error:
         raise LandingFileError(
-            f"{file}: is not a readable Parquet file: {error}; {_FIX['parquet']}"
+            f"{file}: is not a readable Parquet file: {error}; {FIX['parquet']}"
         ) from error
     return [r[0] for r in rows]
 
@@ -350,38 +350,3 @@ def too_long(size: int, max_row_bytes: int) -> str:
         f"row of {size:,} bytes exceeds ingestion.max_row_bytes ({max_row_bytes:,}); "
         f"raw_content holds its first {PREVIEW} bytes"
     )
-
-
-def load_parquet(writer: RawWriter, file: Path, columns: list[str]) -> None:
-    """Append a Parquet file as text: nested values as JSON, everything else cast to text.
-
-    Args:
-        writer: where the rows go.
-        file: the file.
-        columns: its columns (from `inspect_file`).
-    """
-    types = dict(
-        writer.con.execute(
-            "SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM read_parquet(?))", [str(file)]
-        ).fetchall()
-    )
-    selects = []
-    for name in columns:
-        ident = _quote(name)
-        nested = any(t in types[name] for t in ("STRUCT", "[]", "MAP(", "UNION"))
-        expr = f"to_json({ident})::VARCHAR" if nested else f"CAST({ident} AS VARCHAR)"
-        selects.append(f"{expr} AS {_quote(data_column(name))}")
-    body = ", ".join(selects)
-    try:
-        writer.append_query(
-            "SELECT ?::VARCHAR AS source, ?::VARCHAR AS _file, file_row_number + 1 AS _row_number, "
-            "?::TIMESTAMP AS _ingested_at, NULL::VARCHAR AS _error, NULL::VARCHAR AS _raw"
-            f"{', ' + body if body else ''} FROM read_parquet(?, file_row_number = true)",
-            [*writer.lineage, str(file)],
-        )
-    except duckdb.Error as error:
-        raise LandingFileError(f"{file}: cannot be read as Parquet: {error}; {_FIX['parquet']}") from error
-
-
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
