@@ -20,7 +20,8 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from warehouse.landing import LINES_SCHEMA, PREVIEW, FileShape, RawWriter, data_column, too_long
+from warehouse.landing import PREVIEW, FileShape, data_column, too_long
+from warehouse.raw_writer import LINES_SCHEMA, RawWriter
 
 log = logging.getLogger(__name__)
 

@@ -32,7 +32,6 @@ from warehouse.landing import (
     LINEAGE,
     FileShape,
     LandingFileError,
-    RawWriter,
     inspect_file,
 )
 from warehouse.manifest import (
@@ -55,6 +54,7 @@ from warehouse.raw_store import (
     replace_view,
     version_folder,
 )
+from warehouse.raw_writer import RawWriter
 
 log = logging.getLogger(__name__)
 

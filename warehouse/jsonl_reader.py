@@ -24,7 +24,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
-from warehouse.landing import LINES_SCHEMA, PREVIEW, RawWriter, too_long
+from warehouse.landing import PREVIEW, too_long
+from warehouse.raw_writer import LINES_SCHEMA, RawWriter
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import duckdb
 
-from warehouse.landing import FIX, LandingFileError, RawWriter, data_column
+from warehouse.landing import FIX, LandingFileError, data_column
+from warehouse.raw_writer import RawWriter
 
 
 def load_parquet(writer: RawWriter, file: Path, columns: list[str]) -> None:

@@ -8,7 +8,7 @@ import duckdb
 import pyarrow as pa
 import pytest
 
-from warehouse import jsonl_reader, landing
+from warehouse import jsonl_reader, raw_writer
 
 GOOD = b'{"messageId":"m%d","type":"track"}'
 
@@ -93,7 +93,7 @@ def test_raw_stores_what_numpy_reads(tmp_path, content):
     path = tmp_path / "e.jsonl"
     path.write_bytes(content)
     con = duckdb.connect()
-    writer = landing.RawWriter(con, tmp_path / "parts", "web", path, datetime(2026, 1, 1), parts=2)
+    writer = raw_writer.RawWriter(con, tmp_path / "parts", "web", path, datetime(2026, 1, 1), parts=2)
     jsonl_reader.load_jsonl(writer, path, 10_000)
     writer.finish([])
     parts = f"read_parquet('{tmp_path / 'parts'}/*.parquet')"
