@@ -8,7 +8,8 @@ point leaves raw and the manifest as they were before it.
 
 Nothing is typed here; `warehouse.staging` types each row and quarantines what it cannot stage.
 A row that cannot even be read (warehouse.landing) is kept with its reason in `_error`, so rows in
-the files = rows in raw = rows staged + rows quarantined.
+the files = rows in raw = rows staged + rows quarantined. The checks that run before anything is
+written (files present, of their format, with their columns) are in warehouse.source_checks.
 """
 
 from __future__ import annotations
@@ -24,21 +25,13 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from warehouse.config import ConfigError, KindredConfig, SourceConfig, required_columns
+from warehouse.config import ConfigError, KindredConfig, SourceConfig
 from warehouse.connection import connect, quote_table, row_count, table_exists
-from warehouse.landing import (
-    LINEAGE,
-    FileShape,
-    LandingFileError,
-    RawWriter,
-    inspect_file,
-    load_csv,
-    load_jsonl,
-    load_parquet,
-)
+from warehouse.csv_reader import load_csv
+from warehouse.jsonl_reader import load_jsonl
+from warehouse.landing import LINEAGE, FileShape, inspect_file
 from warehouse.manifest import (
     FilePlan,
-    ensure_manifest,
     file_hash,
     loaded_files,
     mark_unloaded,
@@ -47,6 +40,7 @@ from warehouse.manifest import (
     record_version,
     touch,
 )
+from warehouse.parquet_reader import load_parquet
 from warehouse.raw_store import (
     discard_temporary_root,
     is_table,
@@ -55,6 +49,8 @@ from warehouse.raw_store import (
     replace_view,
     version_folder,
 )
+from warehouse.raw_writer import RawWriter
+from warehouse.source_checks import check_sources, landing_files
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +60,6 @@ _PARALLEL_PARTS_BYTES = 64 << 20
 __all__ = [
     "LINEAGE",
     "SourceLoad",
-    "check_sources",
     "ingest_source",
     "ingest_sources",
     "read_source",
@@ -144,86 +139,6 @@ def ingest_source(
         load = _load_source(con, config, source, shapes[source.name], full_refresh)
     log.info(load.summary())
     return load
-
-
-def check_sources(
-    con: duckdb.DuckDBPyConnection, config: KindredConfig, sources: list[SourceConfig] | None = None
-) -> dict[str, dict[str, FileShape]]:
-    """Check every source's new or changed files before anything is written.
-
-    Reads only the start of each file that is new or whose size or time changed: its content must
-    be its format, and a CSV or Parquet file must have every required column. Files already
-    loaded are checked against the current column mapping from the columns the manifest recorded.
-
-    Args:
-        con: warehouse connection.
-        config: the loaded kindred.yaml.
-        sources: the sources to check (default: all).
-
-    Returns:
-        Source name -> file path -> shape, for the files that were read.
-
-    Raises:
-        ConfigError: the first problem found, naming source, file and column, with the fix.
-    """
-    ensure_manifest(con)
-    shapes: dict[str, dict[str, FileShape]] = {}
-    for source in sources or config.sources:
-        files = landing_files(config, source)
-        loaded = loaded_files(con, source.name)
-        if not files and not loaded:
-            raise ConfigError(
-                f"source '{source.name}': no file matches path '{source.path}' "
-                f"(relative to {config.base_dir}); fix `path:` or add the files"
-            )
-        formats = {config.format_of(source, f) for f in files} | {e.format for e in loaded.values()}
-        if len(formats) > 1:
-            raise ConfigError(
-                f"source '{source.name}': its files mix formats ({', '.join(sorted(formats))}); "
-                "give each format its own source in kindred.yaml"
-            )
-        shapes[source.name] = {}
-        for file in files:
-            entry = loaded.get(str(file))
-            stat = file.stat()
-            if entry and entry.size == stat.st_size and entry.modified_at == _mtime(stat.st_mtime_ns):
-                continue
-            fmt = config.format_of(source, file)
-            try:
-                shape = inspect_file(file, fmt, source.delimiter)
-            except LandingFileError as error:
-                raise LandingFileError(f"source '{source.name}': {error}") from error
-            if fmt != "jsonl" and not shape.empty:
-                _check_required_columns(source, file, shape.columns)
-            shapes[source.name][str(file)] = shape
-        for path, entry in loaded.items():
-            if path not in shapes[source.name] and entry.format != "jsonl" and entry.rows:
-                _check_required_columns(source, Path(path), list(entry.columns))
-    return shapes
-
-
-def landing_files(config: KindredConfig, source: SourceConfig) -> list[Path]:
-    """The files a source's glob matches now, as absolute paths without `..` (the manifest's keys)."""
-    return sorted({file.resolve() for file in config.files_of(source)})
-
-
-def _mtime(stat_ns: int) -> datetime:
-    return datetime.fromtimestamp(stat_ns // 1000 / 1e6, UTC).replace(tzinfo=None)
-
-
-def _check_required_columns(source: SourceConfig, file: Path, columns: list[str]) -> None:
-    for field_name, column in required_columns(source).items():
-        if column not in columns:
-            fix = (
-                f"map it in kindred.yaml (`columns: {{{field_name}: <your column>}}`)"
-                if field_name == column
-                else f"fix `columns: {{{field_name}: {column}}}` in kindred.yaml"
-            )
-            raise ConfigError(
-                f"source '{source.name}': {file} has no column '{column}' for required field "
-                f"'{field_name}'; {fix} or add the column to the file. "
-                f"Columns found: {', '.join(columns) or '(none)'}. Nothing was loaded."
-            )
 
 
 @contextmanager

@@ -63,7 +63,7 @@ def _check_sources_before_writing(loaded) -> None:
     from warehouse.config import ConfigError
     from warehouse.connection import open_warehouse
     from warehouse.home import warehouse_path
-    from warehouse.ingest import check_sources
+    from warehouse.source_checks import check_sources
 
     # A fresh home is checked in memory, so a bad config leaves no warehouse file behind.
     target = warehouse_path() if warehouse_path().is_file() else ":memory:"

@@ -12,7 +12,7 @@ from privacy.consent_build import build_consent, check_consent_settings, consent
 from tests.privacy.conftest import staged_company, with_consent, write_company
 from warehouse.config import ConfigError, load_config
 from warehouse.connection import connect
-from warehouse.ingest import check_sources
+from warehouse.source_checks import check_sources
 
 
 @pytest.fixture(scope="module")

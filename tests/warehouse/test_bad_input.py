@@ -8,7 +8,7 @@ import polars as pl
 import pytest
 
 from tests.warehouse.conftest import reasons_of, staged_and_quarantined, write_config
-from warehouse import landing
+from warehouse import jsonl_reader
 from warehouse.config import ConfigError, load_config
 from warehouse.connection import connect, table_exists
 from warehouse.ingest import ingest_sources
@@ -335,7 +335,7 @@ def test_huge_values_load_whole_and_oversized_rows_are_quarantined(tmp_path):
 
 
 def test_lines_longer_than_a_read_block_and_lines_across_blocks(tmp_path, monkeypatch):
-    monkeypatch.setattr(landing, "_BLOCK", 256)
+    monkeypatch.setattr(jsonl_reader, "_BLOCK", 256)
     lines = [event(f"m{i}", properties={"pad": "p" * (i * 37 % 300)}) for i in range(40)]
     lines[7] = event("m7", properties={"pad": "q" * 5000})  # twenty blocks long, under the limit
     lines[9] = event("m9", properties={"pad": "r" * 200_000})  # over the limit

@@ -29,7 +29,7 @@ from warehouse.staging import build_staging
 REPO = Path(__file__).resolve().parents[2]
 CHILD = """
 import sys, time
-from warehouse import landing, staging
+from warehouse import jsonl_reader, staging
 from warehouse.config import load_config
 from warehouse.connection import connect
 from warehouse.ingest import ingest_sources
@@ -54,7 +54,7 @@ def pause_after_first(generator):
     return wrapped
 
 if point == "raw":
-    landing._jsonl_batches = pause_after_first(landing._jsonl_batches)
+    jsonl_reader._jsonl_batches = pause_after_first(jsonl_reader._jsonl_batches)
 elif point == "typing":
     staging._typed_select = pause_after(staging._typed_select)
 elif point == "swap":

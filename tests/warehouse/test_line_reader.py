@@ -8,13 +8,13 @@ import duckdb
 import pyarrow as pa
 import pytest
 
-from warehouse import landing
+from warehouse import jsonl_reader, raw_writer
 
 GOOD = b'{"messageId":"m%d","type":"track"}'
 
 
 def read(path, max_row_bytes=10_000) -> list[tuple[int, str | None, str]]:
-    batches = list(landing._jsonl_batches(path, max_row_bytes))
+    batches = list(jsonl_reader._jsonl_batches(path, max_row_bytes))
     table = pa.concat_tables(batches) if batches else None
     if table is None:
         return []
@@ -23,7 +23,7 @@ def read(path, max_row_bytes=10_000) -> list[tuple[int, str | None, str]]:
 
 def numpy_only(path, max_row_bytes=10_000) -> list[tuple[int, str | None, str]]:
     offset = 3 if path.read_bytes().startswith(b"\xef\xbb\xbf") else 0
-    table = pa.concat_tables(list(landing._numpy_line_batches(path, offset, 1, max_row_bytes)))
+    table = pa.concat_tables(list(jsonl_reader._numpy_line_batches(path, offset, 1, max_row_bytes)))
     return list(zip(*(table.column(c).to_pylist() for c in ("_row_number", "_error", "_raw")), strict=True))
 
 
@@ -49,8 +49,8 @@ CASES = {
 
 @pytest.mark.parametrize("content", CASES.values(), ids=CASES.keys())
 def test_arrow_reader_reads_every_line_as_numpy_does(tmp_path, monkeypatch, content):
-    monkeypatch.setattr(landing, "_ARROW_BLOCK", 1024)  # many blocks, lines across block ends
-    monkeypatch.setattr(landing, "_BLOCK", 700)
+    monkeypatch.setattr(jsonl_reader, "_ARROW_BLOCK", 1024)  # many blocks, lines across block ends
+    monkeypatch.setattr(jsonl_reader, "_BLOCK", 700)
     path = tmp_path / "e.jsonl"
     path.write_bytes(content)
     got = read(path)
@@ -61,10 +61,10 @@ def test_arrow_reader_reads_every_line_as_numpy_does(tmp_path, monkeypatch, cont
 
 
 def test_a_mid_file_hand_over_keeps_numbers_and_text(tmp_path, monkeypatch, caplog):
-    monkeypatch.setattr(landing, "_ARROW_BLOCK", 1024)
+    monkeypatch.setattr(jsonl_reader, "_ARROW_BLOCK", 1024)
     path = tmp_path / "e.jsonl"
     path.write_bytes(lines(2500, {2000: b'{"messageId":"m2000","note":"a\rb"}'}))
-    with caplog.at_level("INFO", logger="warehouse.landing"):
+    with caplog.at_level("INFO", logger="warehouse.jsonl_reader"):
         got = read(path, max_row_bytes=1000)
     handed_over = [r.getMessage() for r in caplog.records if "with numpy" in r.getMessage()]
     assert len(handed_over) == 1
@@ -93,8 +93,8 @@ def test_raw_stores_what_numpy_reads(tmp_path, content):
     path = tmp_path / "e.jsonl"
     path.write_bytes(content)
     con = duckdb.connect()
-    writer = landing.RawWriter(con, tmp_path / "parts", "web", path, datetime(2026, 1, 1), parts=2)
-    landing.load_jsonl(writer, path, 10_000)
+    writer = raw_writer.RawWriter(con, tmp_path / "parts", "web", path, datetime(2026, 1, 1), parts=2)
+    jsonl_reader.load_jsonl(writer, path, 10_000)
     writer.finish([])
     parts = f"read_parquet('{tmp_path / 'parts'}/*.parquet')"
     stored = con.execute(f"SELECT _row_number, _error, _raw FROM {parts} ORDER BY _row_number").fetchall()

@@ -25,7 +25,7 @@ import dagster as dg
 from pipelines.defs.staging.daily import DAILY_KEYS, daily_partitions
 from pipelines.resources import default_config_path
 from warehouse.config import KindredConfig, load_config
-from warehouse.ingest import landing_files as files_of_source
+from warehouse.source_checks import landing_files as files_of_source
 from warehouse.staging import PARTITIONED_KINDS
 
 if TYPE_CHECKING:
