@@ -29,7 +29,8 @@ from privacy.callers import Caller
 from privacy.classification import Classification
 from privacy.masking import Masker, PlaceholderStyle, default_detector
 from privacy.tokens import Vault
-from warehouse.config import KindredConfig, LlmConfig
+from warehouse.config import KindredConfig
+from warehouse.llm_config import LlmConfig
 
 log = logging.getLogger(__name__)
 

@@ -29,7 +29,8 @@ from jinja2 import StrictUndefined, TemplateError, nodes
 from jinja2.sandbox import SandboxedEnvironment
 
 from activation.grounding_fields import DOCUMENT_FIELDS
-from warehouse.config import KindredConfig, PromptConfig
+from warehouse.config import KindredConfig
+from warehouse.llm_config import PromptConfig
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import get_args
 
-from warehouse.config import PiiKind, PrivacyConfig
+from warehouse.privacy_config import PiiKind, PrivacyConfig
 
 PII_KINDS: tuple[str, ...] = get_args(PiiKind)
 # Kinds whose values identify a person: searched for in free text and masked wherever they appear.

@@ -30,7 +30,7 @@ from privacy.suppression_check import blank_suppressed
 from warehouse.config import ConfigError, KindredConfig
 from warehouse.connection import quote_table
 from warehouse.consent_config import ConsentFileConfig
-from warehouse.staging import QUARANTINE_COLUMNS
+from warehouse.staging_quarantine import QUARANTINE_COLUMNS
 
 log = logging.getLogger(__name__)
 

@@ -28,7 +28,7 @@ from warehouse.connection import quote_table, table_exists
 from warehouse.consent_config import ConsentFieldConfig
 from warehouse.landing import data_column
 from warehouse.manifest import LOADED, MANIFEST, ensure_manifest
-from warehouse.staging import _FALSE, _TRUE
+from warehouse.typed_select import _FALSE, _TRUE
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
 from activation.crm_sync.errors import CrmSyncError, redact
-from warehouse.config import postgres_url
+from warehouse.crm_sync_config import postgres_url
 
 log = logging.getLogger(__name__)
 

@@ -91,7 +91,8 @@ def sync(
 
 def crm_sync_settings(config: Path | None):
     """The `crm_sync` section of `config`, or of ./kindred.yaml when present, else the defaults."""
-    from warehouse.config import ConfigError, CrmSyncConfig, load_config
+    from warehouse.config import ConfigError, load_config
+    from warehouse.crm_sync_config import CrmSyncConfig
 
     path = config or Path("kindred.yaml")
     if config is None and not path.is_file():

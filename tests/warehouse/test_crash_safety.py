@@ -56,9 +56,9 @@ def pause_after_first(generator):
 if point == "raw":
     jsonl_reader._jsonl_batches = pause_after_first(jsonl_reader._jsonl_batches)
 elif point == "typing":
-    staging._typed_select = pause_after(staging._typed_select)
+    staging.typed_select = pause_after(staging.typed_select)
 elif point == "swap":
-    staging._create_quarantine = pause_after(staging._create_quarantine)
+    staging.create_quarantine = pause_after(staging.create_quarantine)
 config = load_config(config_path)
 con = connect(database)
 ingest_sources(con, config)

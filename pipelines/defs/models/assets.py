@@ -7,7 +7,7 @@ import dagster as dg
 from models import churn_risk, lead_score, next_best_offer
 from models.model_run import ModelRun
 from pipelines.resources import KindredResource
-from warehouse.config import ModelsConfig
+from warehouse.models_config import ModelsConfig
 
 _INPUTS = [["features", "profile_features"], ["identity", "record_xref"], ["profiles", "consent"]]
 
