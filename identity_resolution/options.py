@@ -51,7 +51,7 @@ class MatchOptions:
 
     @classmethod
     def from_config(cls, identity) -> MatchOptions:
-        """Options from the `identity` section of a loaded kindred.yaml (`warehouse.identity_matching_config.IdentityConfig`).
+        """Options from the `identity` section of a loaded kindred.yaml (`warehouse.identity_config.IdentityConfig`).
 
         Args:
             identity: the validated section.

@@ -253,7 +253,7 @@ def check_consent_settings(
     Args:
         con: warehouse connection (reads the manifest).
         config: the loaded kindred.yaml.
-        shapes: what `warehouse.ingest.check_sources` read: source -> file -> shape.
+        shapes: what `warehouse.source_checks.check_sources` read: source -> file -> shape.
 
     Raises:
         ConfigError: naming the consent setting, as `build_consent` would.

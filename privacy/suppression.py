@@ -76,7 +76,7 @@ def phone_keys(e164: str) -> set[str]:
     """The keys of every usual way of writing one E.164 number.
 
     Args:
-        e164: a number such as `+16308446663` (from `identity_resolution.normalise.normalise_phone`).
+        e164: a number such as `+16308446663` (from `identity_resolution.email_phone_keys.normalise_phone`).
 
     Returns:
         Digit keys: international, national with and without the trunk prefix, and behind the

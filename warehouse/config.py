@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from warehouse.canonical import DEFAULT_SOURCE_COLUMNS, REQUIRED_FIELDS, canonical_fields
 from warehouse.consent_config import ANY_CONSENT, ConsentConfig
 from warehouse.crm_sync_config import CrmSyncConfig
-from warehouse.identity_matching_config import IdentityConfig
+from warehouse.identity_config import IdentityConfig
 from warehouse.llm_config import LlmConfig, PromptConfig
 from warehouse.models_config import ModelsConfig
 from warehouse.privacy_config import PrivacyConfig
