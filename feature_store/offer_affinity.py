@@ -4,7 +4,7 @@ Scoring every (person, offer) pair is wasteful when offers are products; the can
 offers a person bought in the year or viewed in the 90 days before `as_of`, plus the `n_popular`
 offers most people bought in the 90 days before it. With an offer catalog, every catalog offer is a
 candidate. The affinity features themselves are the
-`offer_*` feature views in `feature_store.definitions`.
+`offer_*` feature views in `feature_store.offer_views`.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import uuid
 import duckdb
 import polars as pl
 
-from feature_store.definitions import OFFER_ORDERS, OFFER_VIEWS
+from feature_store.fact_sources import OFFER_ORDERS, OFFER_VIEWS
 from feature_store.identity_as_of import identity_as_of
 from feature_store.sources import CATALOG, OFFER_CATALOG_TABLE, source_sql
 

@@ -2,7 +2,7 @@
 
 A feature view aggregates one source's facts per entity over time windows that end strictly before
 each row's `as_of`; a feature service names exactly the features one model uses. The declarations
-themselves live in `feature_store.definitions`; `feature_store.point_in_time` turns them into SQL.
+themselves are listed in `feature_store.definitions`; `feature_store.point_in_time` turns them into SQL.
 Expressions in these declarations are code written in this repository, never user input.
 """
 

@@ -22,7 +22,8 @@ import numpy as np
 import polars as pl
 from sklearn.pipeline import Pipeline
 
-from feature_store.definitions import NEXT_BEST_OFFER, OFFER_ORDERS
+from feature_store.definitions import NEXT_BEST_OFFER
+from feature_store.fact_sources import OFFER_ORDERS
 from feature_store.materialise import features_for_scoring
 from feature_store.offer_affinity import offer_candidates
 from feature_store.point_in_time import feature_description, feature_type, training_set

@@ -22,7 +22,7 @@ from datetime import datetime
 import duckdb
 import polars as pl
 
-from feature_store.definitions import OFFER_ORDERS
+from feature_store.fact_sources import OFFER_ORDERS
 from feature_store.sources import CATALOG, OFFER_CATALOG_TABLE, source_sql
 from models.consent_filter import reachable_for_offers
 from warehouse.config import ConsentConfig

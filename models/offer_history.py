@@ -16,7 +16,7 @@ from datetime import datetime
 import duckdb
 import polars as pl
 
-from feature_store.definitions import OFFER_ORDERS, ORDERS
+from feature_store.fact_sources import OFFER_ORDERS, ORDERS
 from feature_store.identity_as_of import identity_as_of
 from feature_store.sources import CATALOG, source_sql
 

@@ -5,7 +5,8 @@ from datetime import datetime
 
 import polars as pl
 
-from feature_store.definitions import NEXT_BEST_OFFER, OFFER_ORDERS, OFFER_VIEWS
+from feature_store.definitions import NEXT_BEST_OFFER
+from feature_store.fact_sources import OFFER_ORDERS, OFFER_VIEWS
 from feature_store.offer_affinity import offer_candidates
 from feature_store.point_in_time import training_set
 from feature_store.sources import CATALOG, source_sql
