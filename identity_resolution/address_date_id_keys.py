@@ -84,11 +84,9 @@ def postcode_expr(column: str | pl.Expr) -> pl.Expr:
     Returns:
         A polars expression.
     """
-    expr = pl.col(column) if isinstance(column, str) else column
-    compact = blank_to_null(expr).str.to_uppercase().str.replace_all(r"[^A-Z0-9]", "")
+    compact = identifier_expr(column)
     zip_plus_four = compact.str.contains(r"^\d{9}$")
-    compact = pl.when(zip_plus_four).then(compact.str.slice(0, 5)).otherwise(compact)
-    return pl.when(compact == "").then(None).otherwise(compact)
+    return pl.when(zip_plus_four).then(compact.str.slice(0, 5)).otherwise(compact)
 
 
 def postcode_area_expr(postcode_norm: str | pl.Expr) -> pl.Expr:
