@@ -28,7 +28,7 @@ from warehouse.connection import quote_table, table_exists
 from warehouse.consent_config import ConsentFieldConfig
 from warehouse.landing import data_column
 from warehouse.manifest import LOADED, MANIFEST, ensure_manifest
-from warehouse.typed_select import _FALSE, _TRUE
+from warehouse.typed_select import FALSE_WORDS, TRUE_WORDS
 
 log = logging.getLogger(__name__)
 
@@ -44,9 +44,8 @@ STATEMENT_COLUMNS = {
     "status": "VARCHAR",
     "recorded_at": "TIMESTAMP",
 }
-# True and false as people write them in exports, spelt as staging reads booleans; anything else
+# True and false are read as staging reads booleans (`TRUE_WORDS`, `FALSE_WORDS`); anything else
 # is ignored and counted.
-TRUE_WORDS, FALSE_WORDS = _TRUE, _FALSE
 
 
 def create_statements(con: duckdb.DuckDBPyConnection) -> None:

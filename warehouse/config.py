@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from warehouse.canonical import DEFAULT_SOURCE_COLUMNS, REQUIRED_FIELDS, canonical_fields
 from warehouse.consent_config import ANY_CONSENT, ConsentConfig
@@ -25,6 +25,7 @@ from warehouse.models_config import ModelsConfig
 from warehouse.privacy_config import PrivacyConfig
 from warehouse.segment_config import SegmentConfig, repeated
 from warehouse.serving_config import ServingConfig
+from warehouse.strict_settings import StrictSettings
 
 FORMATS = ("csv", "parquet", "jsonl")
 _EXTENSIONS = {".csv": "csv", ".parquet": "parquet", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl"}
@@ -34,11 +35,7 @@ class ConfigError(ValueError):
     """kindred.yaml is unreadable or describes something impossible; the message says where."""
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class SourceConfig(_Strict):
+class SourceConfig(StrictSettings):
     """One landing source: where its files are and how their columns map to a canonical kind."""
 
     name: str = Field(pattern=r"^[a-z][a-z0-9_]{0,62}$")
@@ -82,7 +79,7 @@ class SourceConfig(_Strict):
         return REQUIRED_FIELDS[self.kind]
 
 
-class IngestionConfig(_Strict):
+class IngestionConfig(StrictSettings):
     """How landing files are read: row size limit and the first day of the daily partitions."""
 
     # A row (a JSON line, a CSV record) larger than this is quarantined instead of loaded, so one
@@ -92,7 +89,7 @@ class IngestionConfig(_Strict):
     partition_start: date = date(2020, 1, 1)
 
 
-class KindredConfig(_Strict):
+class KindredConfig(StrictSettings):
     """The whole of kindred.yaml, with `base_dir` (the file's folder) for relative paths."""
 
     sources: list[SourceConfig]

@@ -8,14 +8,9 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 
-
-class _Strict(BaseModel):
-    """Settings that refuse unknown keys (a typo is an error, not a silent default) and never change."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+from warehouse.strict_settings import StrictSettings
 
 # Consent vocabulary: channels a person can be reached on and purposes their data serves. `any`
 # covers every channel or purpose. A word outside these lists is almost always a typo, and an
@@ -39,7 +34,7 @@ CONSENT_FILE_FIELDS = (
 )
 
 
-class ConsentFieldConfig(_Strict):
+class ConsentFieldConfig(StrictSettings):
     """A people-source column whose true/false value states consent (e.g. Salesforce `DoNotCall`)."""
 
     column: str = Field(min_length=1)
@@ -53,7 +48,7 @@ class ConsentFieldConfig(_Strict):
     sources: list[str] | None = None
 
 
-class ConsentEventConfig(_Strict):
+class ConsentEventConfig(StrictSettings):
     """A track event (by name) that states consent, e.g. `Unsubscribed` = opted out of email."""
 
     channel: str = ANY_CONSENT
@@ -62,7 +57,7 @@ class ConsentEventConfig(_Strict):
     sources: list[str] | None = None
 
 
-class ConsentFileConfig(_Strict):
+class ConsentFileConfig(StrictSettings):
     """A consent file (CSV or Parquet), e.g. a preference-centre export: one statement per row."""
 
     path: str
@@ -88,7 +83,7 @@ class ConsentFileConfig(_Strict):
         return self.columns.get(field, field)
 
 
-class ConsentConfig(_Strict):
+class ConsentConfig(StrictSettings):
     """Where consent comes from (people-source fields, track events, a file) and which regimes apply."""
 
     channels: list[str] = Field(default_factory=lambda: list(CONSENT_CHANNELS))

@@ -6,23 +6,19 @@ Part of the typed config of `warehouse.config` (`KindredConfig.crm_sync`); see d
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
+
+from warehouse.strict_settings import StrictSettings
 
 
-class _Strict(BaseModel):
-    """Settings that refuse unknown keys (a typo is an error, not a silent default) and never change."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class CrmSnapshotsConfig(_Strict):
+class CrmSnapshotsConfig(StrictSettings):
     """Per-run Parquet snapshots of the `crm` tables under `KINDRED_HOME/exports/crm/`."""
 
     # The newest `keep` snapshots stay, older ones are removed; 0 writes none.
     keep: int = Field(default=7, ge=0, le=10_000)
 
 
-class CrmSyncConfig(_Strict):
+class CrmSyncConfig(StrictSettings):
     """Where `kindred crm sync` (and the pipeline's sync asset) mirrors the `crm` tables."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)

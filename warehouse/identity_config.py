@@ -10,16 +10,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from warehouse.canonical import PERSON_ATTRIBUTES
-
-
-class _Strict(BaseModel):
-    """Settings that refuse unknown keys (a typo is an error, not a silent default) and never change."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+from warehouse.strict_settings import StrictSettings
 
 # The units a golden record is made of: each survives on its own, except `address`, whose parts
 # (ADDRESS_FIELDS) always come together from one source row.
@@ -100,7 +94,7 @@ DEFAULT_PLACEHOLDERS: tuple[str, ...] = (
 )
 
 
-class AttributeSurvivorship(_Strict):
+class AttributeSurvivorship(StrictSettings):
     """How one attribute's surviving value is chosen: rules applied in order, each breaking the
     ties the one before it left."""
 
@@ -117,7 +111,7 @@ class AttributeSurvivorship(_Strict):
         return rules
 
 
-class SurvivorshipConfig(_Strict):
+class SurvivorshipConfig(StrictSettings):
     """Which value of each attribute reaches the golden record (`profiles.unified_profile`)."""
 
     # Sources in order of trust, most trusted first, for every attribute whose rules name
@@ -172,7 +166,7 @@ class SurvivorshipConfig(_Strict):
         return named
 
 
-class SparkSettings(_Strict):
+class SparkSettings(StrictSettings):
     """Where the Spark backend runs and how it is tuned; defaults suit one machine."""
 
     master: str = "local[2]"
@@ -188,7 +182,7 @@ def _known_attribute(name: str) -> str:
     return name
 
 
-class IdentityGuardsConfig(_Strict):
+class IdentityGuardsConfig(StrictSettings):
     """Conflict rules that forbid a link whatever the evidence, and the cluster size limit."""
 
     dates_of_birth: bool = True
@@ -206,7 +200,7 @@ class IdentityGuardsConfig(_Strict):
     shared_contact_max_records: int = Field(default=50, ge=2)
 
 
-class BlockedValuesConfig(_Strict):
+class BlockedValuesConfig(StrictSettings):
     """Placeholder values that identify nobody, added to the defaults (test@..., 0000000000)."""
 
     use_defaults: bool = True
@@ -216,7 +210,7 @@ class BlockedValuesConfig(_Strict):
     loyalty_id: list[str] = Field(default_factory=list)
 
 
-class SplinkComparisonConfig(_Strict):
+class SplinkComparisonConfig(StrictSettings):
     """An extra comparison, or one replacing the built-in comparison of the same attribute."""
 
     attribute: str
@@ -247,7 +241,7 @@ class SplinkComparisonConfig(_Strict):
         return self
 
 
-class SplinkConfig(_Strict):
+class SplinkConfig(StrictSettings):
     """Overrides of the Splink model Kindred builds from the data."""
 
     # The match probability a pair needs to be linked (same as identity.match_threshold).
@@ -267,7 +261,7 @@ class SplinkConfig(_Strict):
         return rules
 
 
-class IdentityConfig(_Strict):
+class IdentityConfig(StrictSettings):
     default_phone_region: str = Field(default="US", pattern=r"^[A-Z]{2}$")
     match_threshold: float | None = Field(default=None, gt=0, lt=1)
     # Slashed dates of birth such as 04/12/1985 read as day/month/year (most of the world) when

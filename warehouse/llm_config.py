@@ -6,18 +6,14 @@ see docs/prompts.md.
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
+
+from warehouse.strict_settings import StrictSettings
 
 _PROMPT_NAME = r"^[a-z][a-z0-9_]{0,62}$"
 
 
-class _Strict(BaseModel):
-    """Settings that refuse unknown keys (a typo is an error, not a silent default) and never change."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class LlmConfig(_Strict):
+class LlmConfig(StrictSettings):
     """The OpenAI-compatible endpoint prompts are sent to (`llm:`); its key comes from KINDRED_LLM_API_KEY."""
 
     base_url: str = Field(pattern=r"^https?://[^\s/]+")
@@ -32,7 +28,7 @@ class LlmConfig(_Strict):
     api_key_required: bool = False
 
 
-class PromptConfig(_Strict):
+class PromptConfig(StrictSettings):
     """A prompt template (`prompts:`): Jinja2 over the grounding document of one CRM record."""
 
     name: str = Field(pattern=_PROMPT_NAME)

@@ -8,29 +8,24 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
 from warehouse.offer_config import OfferConfig
 from warehouse.segment_config import repeated
+from warehouse.strict_settings import StrictSettings
 
 
-class _Strict(BaseModel):
-    """Settings that refuse unknown keys (a typo is an error, not a silent default) and never change."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class LeadScoreConfig(_Strict):
+class LeadScoreConfig(StrictSettings):
     horizon_days: int = Field(default=90, ge=7, le=730)
 
 
-class ChurnRiskConfig(_Strict):
+class ChurnRiskConfig(StrictSettings):
     horizon_days: int = Field(default=90, ge=7, le=730)
     # Active customers: a purchase in this many days before a cut-off (the churn population).
     lookback_days: int = Field(default=180, ge=7, le=3650)
 
 
-class NextBestOfferConfig(_Strict):
+class NextBestOfferConfig(StrictSettings):
     horizon_days: int = Field(default=90, ge=7, le=730)
     offer_field: Literal["product_category", "product_id"] = "product_category"
     top_k: int = Field(default=10, ge=1, le=100)
@@ -49,7 +44,7 @@ class NextBestOfferConfig(_Strict):
         return catalog
 
 
-class ModelsConfig(_Strict):
+class ModelsConfig(StrictSettings):
     lead_score: LeadScoreConfig = Field(default_factory=LeadScoreConfig)
     churn_risk: ChurnRiskConfig = Field(default_factory=ChurnRiskConfig)
     next_best_offer: NextBestOfferConfig = Field(default_factory=NextBestOfferConfig)

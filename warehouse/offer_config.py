@@ -12,15 +12,11 @@ from __future__ import annotations
 import re
 from datetime import date
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
+
+from warehouse.strict_settings import StrictSettings
 
 OFFER_ID = r"^[a-z][a-z0-9_]{0,62}$"
-
-
-class _Strict(BaseModel):
-    """Settings that refuse unknown keys (a typo is an error, not a silent default) and never change."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 def event_key(name: str) -> str:
@@ -36,7 +32,7 @@ def event_key(name: str) -> str:
     return re.sub(r"[_\s-]+", " ", name.strip().lower())
 
 
-class OfferCoversConfig(_Strict):
+class OfferCoversConfig(StrictSettings):
     """The order lines that count as buying the offer: any of these products or categories."""
 
     product_ids: list[str] = Field(default_factory=list)
@@ -50,7 +46,7 @@ class OfferCoversConfig(_Strict):
         return values
 
 
-class OfferTakenConfig(_Strict):
+class OfferTakenConfig(StrictSettings):
     """The track event that records a person taking the offer (e.g. `Loyalty Programme Joined`)."""
 
     event: str = Field(min_length=1)
@@ -63,7 +59,7 @@ class OfferTakenConfig(_Strict):
         return event
 
 
-class OfferEligibilityConfig(_Strict):
+class OfferEligibilityConfig(StrictSettings):
     """Who may be given the offer, checked as of each run's as-of date."""
 
     # Left out: people who bought (or took) the offer in this many days before as_of. A service
@@ -73,7 +69,7 @@ class OfferEligibilityConfig(_Strict):
     once_per_person: bool = False
 
 
-class OfferConfig(_Strict):
+class OfferConfig(StrictSettings):
     """One offer of the catalog; `covers` (products) and/or `taken` (an event) say what taking it means."""
 
     id: str = Field(pattern=OFFER_ID)

@@ -7,16 +7,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
 from warehouse.canonical import KIND_FIELDS
-
-
-class _Strict(BaseModel):
-    """Settings that refuse unknown keys (a typo is an error, not a silent default) and never change."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+from warehouse.strict_settings import StrictSettings
 
 # What a field holds, for masking and for finding a person's values in free text (privacy:).
 PiiKind = Literal[
@@ -24,7 +18,7 @@ PiiKind = Literal[
 ]
 
 
-class PrivacyConfig(_Strict):
+class PrivacyConfig(StrictSettings):
     """Which fields hold personal data, and how free text is searched for it (`privacy:`)."""
 
     # Canonical field (`email`) or source column (`crm_contacts.MobilePhone`) -> kind. Merged over

@@ -15,12 +15,9 @@ from collections.abc import Iterable
 from datetime import date
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator
 
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+from warehouse.strict_settings import StrictSettings
 
 SEGMENT_OPERATORS = (
     "=",
@@ -48,13 +45,13 @@ _ORDERED = ("<", "<=", ">", ">=")
 _SCALARS = (str, bool, int, float, date)
 
 
-class RelativeDate(_Strict):
+class RelativeDate(StrictSettings):
     """`{days_ago: N}`: midnight N days before the run's as-of date."""
 
     days_ago: int = Field(ge=0, le=36_500)
 
 
-class SegmentRule(_Strict):
+class SegmentRule(StrictSettings):
     """One condition: `{field, op, value}`."""
 
     field: str
@@ -69,7 +66,7 @@ class SegmentRule(_Strict):
         return {"field": self.field, "op": self.op} | ({} if self.value is None else {"value": value})
 
 
-class SegmentGroup(_Strict):
+class SegmentGroup(StrictSettings):
     """`all` or `any` of several conditions, or `not` of one."""
 
     combine: Literal["all", "any", "not"]
@@ -81,7 +78,7 @@ class SegmentGroup(_Strict):
         return {self.combine: parts[0] if self.combine == "not" else parts}
 
 
-class SegmentConfig(_Strict):
+class SegmentConfig(StrictSettings):
     """A segment: who is in it (`where`), whose consent applies on export, and what an export holds."""
 
     name: str = Field(pattern=r"^[a-z][a-z0-9_]{0,62}$")

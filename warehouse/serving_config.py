@@ -5,23 +5,19 @@ Part of the typed config of `warehouse.config` (`KindredConfig.serving`); see do
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from warehouse.strict_settings import StrictSettings
 
 
-class _Strict(BaseModel):
-    """Settings that refuse unknown keys (a typo is an error, not a silent default) and never change."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class RateLimitConfig(_Strict):
+class RateLimitConfig(StrictSettings):
     """A token bucket per API key: `per_second` requests on average, bursts of up to `burst`."""
 
     per_second: float = Field(default=20.0, gt=0, le=100_000)
     burst: int = Field(default=40, ge=1, le=100_000)
 
 
-class ServingConfig(_Strict):
+class ServingConfig(StrictSettings):
     """How `kindred serve` and `kindred mcp` answer: rate limits per key and the largest page."""
 
     rate_limit: RateLimitConfig = Field(default_factory=RateLimitConfig)

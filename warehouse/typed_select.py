@@ -28,8 +28,9 @@ SQL_TYPES = {
     "boolean": "BOOLEAN",
     "json": "JSON",
 }
-_TRUE = ("true", "t", "yes", "y", "1")
-_FALSE = ("false", "f", "no", "n", "0")
+# How a yes/no value may be written in a source (compared lower-cased).
+TRUE_WORDS = ("true", "t", "yes", "y", "1")
+FALSE_WORDS = ("false", "f", "no", "n", "0")
 SEGMENT_TYPES = ("track", "page", "screen", "identify", "group", "alias")
 
 
@@ -324,8 +325,8 @@ def _typed(text: str, kind_type: str, fmt: str | None, q: _Select) -> str:
         return f"CASE WHEN isfinite(try_cast({text} AS DOUBLE)) THEN try_cast({text} AS DOUBLE) END"
     if kind_type == "boolean":
         return (
-            f"CASE WHEN list_contains({q.param(list(_TRUE))}, lower({text})) THEN true "
-            f"WHEN list_contains({q.param(list(_FALSE))}, lower({text})) THEN false END"
+            f"CASE WHEN list_contains({q.param(list(TRUE_WORDS))}, lower({text})) THEN true "
+            f"WHEN list_contains({q.param(list(FALSE_WORDS))}, lower({text})) THEN false END"
         )
     if kind_type == "json":
         return f"CASE WHEN json_valid({text}) THEN {text}::JSON END"
