@@ -15,7 +15,7 @@ from collections.abc import Iterable
 import duckdb
 
 from privacy.consent import ANY, Use, permitted_profiles
-from warehouse.config import ConsentConfig
+from warehouse.consent_config import ConsentConfig
 
 # Which channels' full opt-out withholds each kind of contact point: a phone number serves calls
 # and texts, and the copilot cannot tell which use a rep will make of it.

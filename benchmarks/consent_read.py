@@ -32,8 +32,8 @@ import duckdb
 from benchmarks.report import write_section
 from privacy.consent import Use, is_permitted, permitted_condition, permitted_profiles, reachable_condition
 from privacy.consent_build import index_consent
-from warehouse.config import ConsentConfig
 from warehouse.connection import connect
+from warehouse.consent_config import ConsentConfig
 
 log = logging.getLogger("benchmarks.consent_read")
 

@@ -41,7 +41,7 @@ from models.promotion import Holdout
 from models.score_tables import score_1_99, write_predictions
 from models.timing import step
 from models.training_run import begin_run, plan_cutoffs, register_and_gate, training_window
-from warehouse.config import ConsentConfig
+from warehouse.consent_config import ConsentConfig
 
 log = logging.getLogger(__name__)
 

@@ -29,7 +29,7 @@ from feature_store.sources import staging_at_sql
 from models import bgnbd
 from models.binary_model import BinaryModelSpec, train_and_score_binary
 from models.model_run import ModelRun
-from warehouse.config import ConsentConfig
+from warehouse.consent_config import ConsentConfig
 
 MODEL = "churn_risk"
 DEFAULT_LOOKBACK_DAYS = 180

@@ -18,7 +18,7 @@ import polars as pl
 
 from feature_store.identity_as_of import person_sql
 from privacy.consent import permitted_condition, reachable_condition
-from warehouse.config import ConsentConfig
+from warehouse.consent_config import ConsentConfig
 
 log = logging.getLogger(__name__)
 

@@ -20,7 +20,7 @@ from feature_store.identity_as_of import IdentityAsOf, identity_as_of
 from feature_store.sources import staging_at_sql
 from models.binary_model import BinaryModelSpec, train_and_score_binary
 from models.model_run import ModelRun
-from warehouse.config import ConsentConfig
+from warehouse.consent_config import ConsentConfig
 
 MODEL = "lead_score"
 _PRIOR_WEIGHT = 10.0

@@ -43,7 +43,7 @@ from models.promotion import Holdout
 from models.score_tables import write_offers
 from models.timing import step
 from models.training_run import begin_run, plan_cutoffs, register_and_gate, training_window
-from warehouse.config import ConsentConfig
+from warehouse.consent_config import ConsentConfig
 from warehouse.offer_config import OfferConfig
 
 log = logging.getLogger(__name__)

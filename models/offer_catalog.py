@@ -25,8 +25,8 @@ import polars as pl
 from feature_store.fact_sources import OFFER_ORDERS
 from feature_store.sources import CATALOG, OFFER_CATALOG_TABLE, source_sql
 from models.consent_filter import reachable_for_offers
-from warehouse.config import ConsentConfig
 from warehouse.connection import replace_table
+from warehouse.consent_config import ConsentConfig
 from warehouse.offer_config import OfferConfig, event_key
 
 log = logging.getLogger(__name__)

@@ -63,9 +63,8 @@ from privacy.suppression import (
 from privacy.suppression_check import CLEANUP
 from serving.publish import republish
 from warehouse.config import KindredConfig
-from warehouse.connection import open_warehouse, table_exists
+from warehouse.connection import open_warehouse, table_exists, transaction
 from warehouse.home import kindred_home
-from warehouse.ingest import transaction
 from warehouse.manifest import record_rewrite
 from warehouse.raw_store import remove_unreferenced, replace_view, rewrite_version
 

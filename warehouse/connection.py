@@ -158,3 +158,15 @@ def row_count(con: duckdb.DuckDBPyConnection, name: str) -> int:
     if not table_exists(con, name):
         return 0
     return con.sql(f"SELECT count(*) FROM {quote_table(name)}").fetchall()[0][0]
+
+
+@contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """One DuckDB transaction: committed when the block ends, rolled back if it raises."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT")

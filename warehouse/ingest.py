@@ -26,10 +26,10 @@ import duckdb
 import polars as pl
 
 from warehouse.config import ConfigError, KindredConfig, SourceConfig
-from warehouse.connection import connect, quote_table, row_count, table_exists
+from warehouse.connection import connect, quote_table, row_count, table_exists, transaction
 from warehouse.csv_reader import load_csv
 from warehouse.jsonl_reader import load_jsonl
-from warehouse.landing import LINEAGE, FileShape, inspect_file
+from warehouse.landing import FileShape, inspect_file
 from warehouse.manifest import (
     FilePlan,
     file_hash,
@@ -58,7 +58,6 @@ log = logging.getLogger(__name__)
 _PARALLEL_PARTS_BYTES = 64 << 20
 
 __all__ = [
-    "LINEAGE",
     "SourceLoad",
     "ingest_source",
     "ingest_sources",
@@ -153,18 +152,6 @@ def _raw_store_tidied(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
         yield
     finally:
         remove_unreferenced(con)
-
-
-@contextmanager
-def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
-    """One DuckDB transaction: committed when the block ends, rolled back if it raises."""
-    con.execute("BEGIN TRANSACTION")
-    try:
-        yield
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
-    con.execute("COMMIT")
 
 
 def _load_source(

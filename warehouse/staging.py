@@ -39,8 +39,7 @@ import duckdb
 from privacy.suppression_check import finish_set_aside, quarantine_set_aside, set_aside_suppressed
 from warehouse.canonical import EVENT_TIME, KINDS, PERSON_ATTRIBUTES, canonical_fields
 from warehouse.config import KindredConfig, SourceConfig
-from warehouse.connection import quote_table, row_count, table_exists, unordered_inserts
-from warehouse.ingest import transaction
+from warehouse.connection import quote_table, row_count, table_exists, transaction, unordered_inserts
 from warehouse.staged_files import STAGED_FILES, ensure_staged_files, needs_full_restage, record_staged
 from warehouse.staging_quarantine import (
     create_quarantine,

@@ -7,7 +7,8 @@ import pytest
 
 from activation.grounding import GROUNDING, build_grounding, grounding_for
 from tests.activation.conftest import NOW, make_warehouse
-from warehouse.config import ConsentConfig, KindredConfig, SourceConfig
+from warehouse.config import KindredConfig, SourceConfig
+from warehouse.consent_config import ConsentConfig
 
 AT = datetime(2024, 3, 1)
 

@@ -13,8 +13,8 @@ from models import binary_model, churn_risk, lead_score, next_best_offer
 from models.next_best_offer import score_offers
 from tests.models.conftest import prepare_home
 from tests.models.synthetic import END, build_shop
-from warehouse.config import ConsentConfig
 from warehouse.connection import connect, read_table
+from warehouse.consent_config import ConsentConfig
 
 OBJECTORS = {f"c{i}" for i in range(10)} | {f"l{i}" for i in range(10)}
 DO_NOT_CONTACT = "c30"  # (any, any): every purpose, profiling included
