@@ -35,6 +35,9 @@ log = logging.getLogger(__name__)
 COMPILE_ABOVE = 50_000_000
 THREADS = 2
 CACHE_FOLDER = "compiled_trees"
+# Compiled models kept, the most recently used first: a champion and the few before it. Each new
+# champion adds a file of a few hundred kilobytes, and older ones are never loaded again.
+KEEP_COMPILED = 10
 
 
 def _cache_key(model_text: str) -> str:
@@ -71,6 +74,7 @@ def compiled_model(classifier: LGBMClassifier, cache: Path | None = None):
         model = lleaves.Model(model_file=str(path))
         if loaded:
             model.compile(cache=str(cached))
+            os.utime(cached)  # used now: kept the longest
         else:
             # Written beside the cache and renamed into it: a run stopped half way leaves no
             # half-written code for the next run to load.
@@ -79,6 +83,7 @@ def compiled_model(classifier: LGBMClassifier, cache: Path | None = None):
             partial = folder / f".{cached.name}.{os.getpid()}"
             partial.write_bytes(written.read_bytes())
             partial.replace(cached)
+            prune_compiled(folder)
     log.info(
         "%s %d trees in %.1f s",
         "loaded the compiled" if loaded else "compiled",
@@ -86,6 +91,22 @@ def compiled_model(classifier: LGBMClassifier, cache: Path | None = None):
         time.perf_counter() - started,
     )
     return model
+
+
+def prune_compiled(folder: Path, keep: int = KEEP_COMPILED) -> list[Path]:
+    """Delete all but the `keep` most recently used compiled models in `folder`.
+
+    Args:
+        folder: the compiled models' folder.
+        keep: how many to keep.
+
+    Returns:
+        The files deleted.
+    """
+    compiled = sorted(folder.glob("*.o"), key=lambda path: path.stat().st_mtime, reverse=True)
+    for path in compiled[keep:]:
+        path.unlink(missing_ok=True)
+    return compiled[keep:]
 
 
 def positive_probability(

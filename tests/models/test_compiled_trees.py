@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
+import os
 
 import numpy as np
 import polars as pl
 import pytest
 
-from models.compiled_trees import positive_probability
+from models.compiled_trees import positive_probability, prune_compiled
 from models.estimator import fit_pipeline
 from models.model_input import MissingFeatureError, model_input
 
@@ -96,3 +97,16 @@ def test_a_missing_feature_is_named(frame):
     pipeline, _ = _fit(frame, ["purchases", "share", "days"], [])
     with pytest.raises(MissingFeatureError, match="days"):
         positive_probability(pipeline, frame.drop("days"), compile_trees=True)
+
+
+def test_only_the_most_recently_used_compiled_models_are_kept(tmp_path):
+    folder = tmp_path / "trees"
+    folder.mkdir()
+    for age, name in enumerate(["newest", "middle", "oldest"]):
+        path = folder / f"{name}.o"
+        path.write_bytes(b"code")
+        os.utime(path, (1_000_000 - age * 1000, 1_000_000 - age * 1000))
+    (folder / "notes.txt").write_text("not compiled code")
+    deleted = prune_compiled(folder, keep=2)
+    assert [p.name for p in deleted] == ["oldest.o"]
+    assert sorted(p.name for p in folder.iterdir()) == ["middle.o", "newest.o", "notes.txt"]
